@@ -1,0 +1,38 @@
+# vpsrescue: the two commands a new user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+FAB   := $(VENV)/bin/fab
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test demo lint unit clean-lab
+
+setup: $(STAMP)
+	@bash scripts/setup-system.sh
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required: install it first." >&2; exit 1; }
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+unit: setup
+	$(VENV)/bin/pytest -q -m unit
+
+lint: setup
+	$(VENV)/bin/ruff check vpsrescue tests tasks.py fabfile.py bench
+	$(VENV)/bin/mypy vpsrescue
+
+demo: setup
+	$(FAB) lab.up
+	$(FAB) lab.status
+	@echo
+	@echo "The lab is up. Log in with: .venv/bin/fab lab.ssh lab-rescue   (or lab-vps)"
+	@echo "Tear it down with:          .venv/bin/fab lab.down"
+
+clean-lab: setup
+	$(FAB) lab.down

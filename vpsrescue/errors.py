@@ -1,0 +1,41 @@
+"""Failures a user can act on.
+
+Each carries the one sentence the user sees: what is wrong and what to do. The CLI
+prints that sentence and exits non-zero; tracebacks are for `fab -d` only.
+"""
+
+from __future__ import annotations
+
+
+class VpsrescueError(Exception):
+    """Base of every user-actionable failure; ``str(exc)`` is the sentence shown."""
+
+    exit_code = 1
+
+
+class NotRootError(VpsrescueError):
+    """The step needs root (namespaces, loop devices, mounts)."""
+
+
+class MissingToolError(VpsrescueError):
+    """A system program the step needs is not installed."""
+
+
+class LabError(VpsrescueError):
+    """The lab could not be brought up, inspected or torn down."""
+
+
+class InventoryError(VpsrescueError):
+    """The inventory is missing, unreadable or lacks a needed host or variable."""
+
+
+class HostKeyError(VpsrescueError):
+    """A host presented a key other than the pinned one, or none is pinned."""
+
+
+class DatabaseServerError(VpsrescueError):
+    """A throwaway MariaDB server could not be started or stopped."""
+
+
+class ConnectionFailedError(VpsrescueError):
+    """An SSH host could not be reached or refused the login."""

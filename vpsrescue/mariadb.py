@@ -1,0 +1,165 @@
+"""A throwaway MariaDB server on a private socket.
+
+Used wherever a real server is needed without touching the machine's own one: the
+tests' service fixture, the dump import checks, reading an old datadir during rescue,
+and building the old-disk fixture. Networking is always off; the server lives only as
+long as the context manager.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .errors import DatabaseServerError, MissingToolError
+
+MARIADBD = "/usr/sbin/mariadbd"
+INSTALL_DB = "/usr/bin/mariadb-install-db"
+
+
+class ThrowawayMariaDB:
+    """Start ``mariadbd`` on ``datadir`` with a private socket; stop it on exit.
+
+    ``initialize`` creates a fresh system database first (tests). ``skip_grants``
+    opens an existing datadir whose passwords we do not know (rescue). ``read_only``
+    adds innodb-read-only so nothing is written to a datadir we must not change.
+    """
+
+    def __init__(
+        self,
+        datadir: str | os.PathLike[str],
+        *,
+        initialize: bool = False,
+        skip_grants: bool = False,
+        read_only: bool = False,
+        mariadbd: str = MARIADBD,
+        extra_args: tuple[str, ...] = (),
+        start_timeout: float = 60.0,
+    ) -> None:
+        self.datadir = Path(datadir)
+        self.initialize = initialize
+        self.skip_grants = skip_grants
+        self.read_only = read_only
+        self.mariadbd = mariadbd
+        self.extra_args = extra_args
+        self.start_timeout = start_timeout
+        # Unix socket paths are limited to 107 bytes: keep the run dir short.
+        self.rundir = Path(tempfile.mkdtemp(prefix="vpsr-db-", dir="/tmp"))
+        self.socket = str(self.rundir / "s")
+        self.log = self.rundir / "error.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+    def _user_args(self) -> list[str]:
+        return ["--user=root"] if os.geteuid() == 0 else []
+
+    def _install(self) -> None:
+        if not Path(INSTALL_DB).exists():
+            raise MissingToolError(
+                f"{INSTALL_DB} is missing: run 'make setup' to install mariadb-server-core."
+            )
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        res = subprocess.run(
+            [INSTALL_DB, "--no-defaults", f"--datadir={self.datadir}",
+             "--auth-root-authentication-method=normal", "--skip-test-db",
+             *self._user_args()],
+            capture_output=True,
+        )
+        if res.returncode != 0:
+            raise DatabaseServerError(
+                f"mariadb-install-db failed on {self.datadir}: "
+                f"{res.stderr.decode(errors='replace').strip().splitlines()[-1:]}"
+            )
+
+    def start(self) -> ThrowawayMariaDB:
+        if not Path(self.mariadbd).exists():
+            raise MissingToolError(
+                f"{self.mariadbd} is missing: run 'make setup' to install mariadb-server-core."
+            )
+        if self.initialize:
+            self._install()
+        args = [
+            self.mariadbd, "--no-defaults", f"--datadir={self.datadir}",
+            f"--socket={self.socket}", "--skip-networking",
+            f"--pid-file={self.rundir / 'pid'}", f"--log-error={self.log}",
+            "--innodb-buffer-pool-size=64M", "--skip-log-bin",
+            *self._user_args(),
+        ]
+        if self.skip_grants:
+            args.append("--skip-grant-tables")
+        if self.read_only:
+            args += ["--innodb-read-only", "--read-only"]
+        args += list(self.extra_args)
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise DatabaseServerError(
+                    f"mariadbd exited at start on {self.datadir}: {self.last_log_line()}"
+                )
+            if os.path.exists(self.socket):
+                try:
+                    self.connect().close()
+                    return self
+                except Exception:  # not accepting yet
+                    pass
+            time.sleep(0.1)
+        self.stop()
+        raise DatabaseServerError(
+            f"mariadbd did not answer within {self.start_timeout:.0f} s on {self.datadir}: "
+            f"{self.last_log_line()}"
+        )
+
+    def last_log_line(self) -> str:
+        try:
+            lines = [ln for ln in self.log.read_text(errors="replace").splitlines()
+                     if "[ERROR]" in ln]
+            return lines[-1] if lines else "(no error in its log)"
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Shut down cleanly (SIGTERM = normal shutdown), SIGKILL if it hangs."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+        shutil.rmtree(self.rundir, ignore_errors=True)
+
+    def __enter__(self) -> ThrowawayMariaDB:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- clients -------------------------------------------------------------------
+    def connect(self, **kwargs: Any) -> Any:
+        """A pymysql connection over the private socket (root, no password)."""
+        import pymysql
+
+        kwargs.setdefault("user", "root")
+        kwargs.setdefault("charset", "utf8mb4")
+        return pymysql.connect(unix_socket=self.socket, **kwargs)
+
+    def client_args(self) -> list[str]:
+        """Arguments for the mariadb / mariadb-dump clients to reach this server."""
+        return ["--no-defaults", f"--socket={self.socket}", "--user=root"]
