@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +107,7 @@ def open_verified(conn: Connection) -> None:
         ) from None
     except HostKeyError:
         raise
-    except (OSError, socket.timeout, paramiko.SSHException) as exc:
+    except (OSError, paramiko.SSHException) as exc:
         if isinstance(exc.__context__, HostKeyError):
             raise exc.__context__ from None
         raise ConnectionFailedError(
