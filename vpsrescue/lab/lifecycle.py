@@ -70,6 +70,11 @@ def up(lab: LabInstance, release: str = "bookworm", disk_image: Path | None = No
     if anything_left(lab):
         log("tearing down what an earlier run left behind")
         down(lab, log=lambda _m: None)
+    for host in lab.hosts:
+        net.check_free(host)
+    if disk_image is not None and not disk_image.is_file():
+        raise LabError(f"Disk image {disk_image} does not exist: give the path of a raw "
+                       f"disk image (or leave --disk out for the built-in old disk).")
     rescue_root = ensure_rootfs("bookworm", log=log)
     vps_root = ensure_rootfs(release, log=log)
     timings["rootfs"] = time.monotonic() - t0

@@ -1,7 +1,8 @@
 """Names, addresses and paths of a lab instance, in one place.
 
-Two instances exist: ``lab`` (the user's, `fab lab.up`) and ``test`` (the test suite's
-own, so a test run never touches a lab it did not start). Everything either makes is
+Three instances exist: ``lab`` (the user's, `fab lab.up`), ``test`` (the test suite's
+own, so a test run never touches a lab it did not start) and ``cycle`` (the tests that
+bring a lab up and down on purpose, crash it, or make it fail). Everything one makes is
 named with the prefix ``vpsr-<instance>-`` and lives under /run/vpsrescue/<instance>
 (runtime state) and /var/lib/vpsrescue/<instance> (overlay upper dirs, the disk copy).
 """
@@ -21,7 +22,7 @@ DATA_ROOT = Path("/var/lib/vpsrescue")
 PROXY_PORT = 3142
 
 # Each instance gets two /30 networks starting at this host number.
-INSTANCE_BASES = {"lab": 0, "test": 8}
+INSTANCE_BASES = {"lab": 0, "test": 8, "cycle": 16}
 
 
 @dataclass(frozen=True)

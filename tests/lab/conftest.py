@@ -1,0 +1,87 @@
+"""The test suite's own lab (instance 'test'), up once per session, always torn down.
+
+It never touches the user's lab (instance 'lab'): names, addresses, state and the
+inventory are all its own. A run killed before teardown leaves state that the next
+lab.up removes by name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from vpsrescue.lab import lifecycle
+from vpsrescue.lab.model import LabInstance
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+FAB = str(PROJECT_ROOT / ".venv" / "bin" / "fab")
+
+
+@dataclass
+class Lab:
+    instance: LabInstance
+    state: lifecycle.LabState
+    env: dict[str, str]
+
+    def fab(self, *args: str, check: bool = False, timeout: float = 600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        res = subprocess.run([FAB, *args], cwd=PROJECT_ROOT, env=env or self.env,
+                             capture_output=True, text=True, timeout=timeout)
+        if check and res.returncode != 0:
+            raise AssertionError(f"fab {' '.join(args)} failed: {res.stdout}{res.stderr}")
+        return res
+
+
+def instance_env(name: str) -> dict[str, str]:
+    inst = LabInstance(name)
+    return {**os.environ, "VPSRESCUE_LAB": name, "VPSRESCUE_INVENTORY": str(inst.inventory)}
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """Bring the 'test' lab up with the default old disk; tear it down whatever happens."""
+    inst = LabInstance("test")
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # teardown on SIGTERM too
+    env = instance_env("test")
+    os.environ.update({k: env[k] for k in ("VPSRESCUE_LAB", "VPSRESCUE_INVENTORY")})
+    try:
+        state = lifecycle.up(inst, log=lambda m: None)
+        yield Lab(inst, state, env)
+    finally:
+        lifecycle.down(inst, log=lambda m: None)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def make_small_disk(path: Path) -> Path:
+    """A small GPT disk with two ext4 partitions (/ and /var), built without mounting."""
+    work = path.parent / (path.name + ".parts")
+    (work / "root/etc").mkdir(parents=True, exist_ok=True)
+    (work / "var/log").mkdir(parents=True, exist_ok=True)
+    (work / "root/etc/fstab").write_text("LABEL=oldroot / ext4 defaults 0 1\n"
+                                        "LABEL=oldvar /var ext4 defaults 0 2\n")
+    (work / "var/log/syslog").write_text("an old log line\n")
+    subprocess.run(["truncate", "-s", "64M", str(path)], check=True)
+    subprocess.run(["sfdisk", "-q", str(path)], input=b"label: gpt\n,24M,L\n,,L\n", check=True)
+    for name, label, size, start, sectors in (("root", "oldroot", "24M", 2048, 49152),
+                                             ("var", "oldvar", "38M", 51200, 77824)):
+        img = work / f"{name}.img"
+        subprocess.run(["mkfs.ext4", "-q", "-L", label, "-d", str(work / name), str(img), size],
+                       check=True)
+        subprocess.run(["dd", f"if={img}", f"of={path}", "bs=512", f"seek={start}",
+                        f"count={sectors}", "conv=notrunc,sparse", "status=none"], check=True)
+    return path
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Path:
+    return make_small_disk(tmp_path / "small.img")

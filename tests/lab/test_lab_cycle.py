@@ -1,0 +1,154 @@
+"""Bringing a lab up and down on purpose: nothing left behind, crashes recovered,
+faults told in one sentence. Uses its own instance ('cycle') and a small disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from vpsrescue.lab import lifecycle
+from vpsrescue.lab.model import PROXY_PORT, LabInstance
+from vpsrescue.lab.system import pids_with_cmdline
+
+from .conftest import FAB, PROJECT_ROOT, instance_env
+
+pytestmark = pytest.mark.lab
+
+CYCLE = LabInstance("cycle")
+ENV = instance_env("cycle")
+
+
+def fab(*args: str, env: dict[str, str] | None = None,
+        timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([FAB, *args], cwd=PROJECT_ROOT, env=env or ENV, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def leftovers() -> list[str]:
+    found = []
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    found += [f"netns {ln.split()[0]}" for ln in netns.splitlines() if "vpsr-cycle-" in ln]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    found += [f"link {ln.split(':')[1].strip()}" for ln in links.splitlines()
+              if "vpsr-cycle-" in ln]
+    loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    found += [f"loop {ln}" for ln in loops.splitlines() if str(CYCLE.data_dir) in ln]
+    mounts = Path("/proc/self/mounts").read_text()
+    found += [f"mount {ln.split()[1]}" for ln in mounts.splitlines()
+              if str(CYCLE.run_dir) in ln]
+    found += [f"nspawn {p}" for h in CYCLE.hosts
+              for p in pids_with_cmdline(h.machine.encode(), b"systemd-nspawn")]
+    found += [f"proxy {p}" for p in
+              pids_with_cmdline(str(CYCLE.proxy_dir).encode(), b"apt-cacher-ng")]
+    found += [f"dir {d}" for d in (CYCLE.run_dir, CYCLE.data_dir) if d.exists()]
+    return found
+
+
+@pytest.fixture(autouse=True)
+def clean_cycle():
+    lifecycle.down(CYCLE, log=lambda m: None)
+    yield
+    lifecycle.down(CYCLE, log=lambda m: None)
+
+
+def test_up_status_down_leaves_the_machine_as_it_was(small_disk: Path) -> None:
+    up = fab("lab.up", "--disk", str(small_disk))
+    assert up.returncode == 0, up.stderr
+    st = fab("lab.status", "--json")
+    assert st.returncode == 0 and json.loads(st.stdout)["up"] is True
+    assert leftovers()  # it really was up
+    down = fab("lab.down")
+    assert down.returncode == 0, down.stderr
+    assert leftovers() == []
+    assert not CYCLE.inventory.exists()
+    again = fab("lab.down")  # safe to run twice
+    assert again.returncode == 0 and "not up" in again.stderr
+    st2 = fab("lab.status")
+    assert st2.returncode == 1
+
+
+def test_up_after_a_killed_up_recovers_without_manual_clean_up(small_disk: Path) -> None:
+    proc = subprocess.Popen([FAB, "lab.up", "--disk", str(small_disk)], cwd=PROJECT_ROOT,
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the containers are being booted
+        try:
+            if len(json.loads(CYCLE.state_file.read_text()).get("nspawn", {})) == 2:
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert leftovers(), "the killed lab.up should have left something to clean up"
+    up = fab("lab.up", "--disk", str(small_disk))
+    assert up.returncode == 0, up.stderr
+    assert fab("lab.status").returncode == 0
+    assert fab("lab.down").returncode == 0
+    assert leftovers() == []
+
+
+def test_a_taken_proxy_port_is_one_sentence_and_leaves_nothing(small_disk: Path) -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", PROXY_PORT))
+        s.listen()
+        up = fab("lab.up", "--disk", str(small_disk))
+    assert up.returncode != 0
+    msg = up.stderr.strip().splitlines()[-1]
+    assert f"Port {PROXY_PORT}" in msg and "is taken" in msg
+    assert "Traceback" not in up.stderr
+    assert leftovers() == []
+
+
+def test_a_taken_address_is_one_sentence() -> None:
+    addr = CYCLE.rescue.host_address
+    subprocess.run(["ip", "link", "add", "vpsr-cycle-x", "type", "veth", "peer", "name",
+                    "vpsr-cycle-y"], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", f"{addr}/32", "dev", "vpsr-cycle-x"], check=True)
+        up = fab("lab.up", "--disk", "/nonexistent.img")
+        assert up.returncode != 0
+        assert f"Address {addr} is already on interface vpsr-cycle-x" in up.stderr
+        assert "Traceback" not in up.stderr
+    finally:
+        subprocess.run(["ip", "link", "del", "vpsr-cycle-x"], check=True)
+    assert leftovers() == []
+
+
+def test_a_missing_disk_image_is_one_sentence() -> None:
+    up = fab("lab.up", "--disk", "/nonexistent/disk.img")
+    assert up.returncode != 0
+    assert "Disk image /nonexistent/disk.img does not exist" in up.stderr
+    assert leftovers() == []
+
+
+def test_missing_tools_are_named_with_their_package(tmp_path: Path) -> None:
+    # A PATH with every tool the lab needs except systemd-nspawn.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("ip", "debootstrap", "losetup", "partx", "apt-cacher-ng", "ssh-keygen"):
+        for d in ("/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+            if os.path.exists(f"{d}/{tool}"):
+                (bin_dir / tool).symlink_to(f"{d}/{tool}")
+                break
+    env = {**ENV, "PATH": f"{bin_dir}:{Path(FAB).parent}"}
+    up = fab("lab.up", env=env)
+    assert up.returncode != 0
+    assert "Missing systemd-nspawn (package systemd-container): run 'make setup'." in up.stderr
+
+
+def test_not_root_is_one_sentence() -> None:
+    # A user namespace without a mapping: the process is uid 65534 to itself, as an
+    # ordinary user would be, while it can still read the venv under /root.
+    res = subprocess.run(["unshare", "--user", FAB, "lab.up"], cwd=PROJECT_ROOT,
+                         env=ENV, capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0
+    assert "The lab needs root" in res.stderr and "Traceback" not in res.stderr
