@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..errors import LabError, MissingToolError
 
-CACHE_ROOT = Path("/var/cache/vpsrescue")
+# VPSRESCUE_CACHE moves every cache (rootfs, old disk, apt) elsewhere, e.g. for a cold bench.
+CACHE_ROOT = Path(os.environ.get("VPSRESCUE_CACHE", "/var/cache/vpsrescue"))
 ROOTFS_CACHE = CACHE_ROOT / "rootfs"
 
 BASE_PACKAGES = (
