@@ -65,7 +65,7 @@ def lab_status(c: Context, json: bool = False) -> None:
     cli.status(as_json=json)
 
 
-@task(help={"host": "lab-rescue or lab-vps"})
+@task(positional=["host"], help={"host": "lab-rescue or lab-vps"})
 @user_errors
 def lab_ssh(c: Context, host: str = "lab-rescue") -> None:
     """Open a shell on a lab host (host key pinned)."""

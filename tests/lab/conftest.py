@@ -66,6 +66,7 @@ def make_small_disk(path: Path) -> Path:
     """A small GPT disk with two ext4 partitions (/ and /var), built without mounting."""
     work = path.parent / (path.name + ".parts")
     (work / "root/etc").mkdir(parents=True, exist_ok=True)
+    (work / "root/var").mkdir(parents=True, exist_ok=True)
     (work / "var/log").mkdir(parents=True, exist_ok=True)
     (work / "root/etc/fstab").write_text("LABEL=oldroot / ext4 defaults 0 1\n"
                                         "LABEL=oldvar /var ext4 defaults 0 2\n")
