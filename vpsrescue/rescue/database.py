@@ -1,0 +1,220 @@
+"""The database from the old datadir itself: the newest data is there, not in old dumps.
+
+The datadir (already copied into the bundle) is copied once more to a scratch
+directory, because mariadbd writes to any datadir it opens (redo log, recovery, upgrade
+marks) and the bundle's copy is hashed evidence. A throwaway server of this machine
+(never a binary from the old disk) opens the scratch copy with networking off and grants
+skipped, on a private socket; every user database is dumped with
+``--default-character-set=binary`` so each column's bytes come out exactly as stored,
+whatever its declared charset (no double encoding is added; convert-dump repairs the
+labels later).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from ..errors import DatabaseServerError, VpsrescueError
+from ..mariadb import MARIADBD, ThrowawayMariaDB
+
+SYSTEM_DATABASES = {"mysql", "information_schema", "performance_schema", "sys"}
+DUMP_ARGS = ("--default-character-set=binary", "--single-transaction", "--quick",
+             "--routines", "--triggers", "--add-drop-table", "--skip-comments",
+             "--max-allowed-packet=1G")
+
+
+class DatadirTooNewError(VpsrescueError):
+    """The old datadir needs a newer MariaDB than any server available here."""
+
+
+class DatadirError(VpsrescueError):
+    """The old datadir is missing or cannot be opened."""
+
+
+@dataclass
+class DumpedDatabase:
+    name: str
+    file: str
+    sha256: str
+    bytes: int
+    tables: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class DatadirDump:
+    datadir_version: str | None
+    server_version: str
+    databases: list[DumpedDatabase]
+    newest_change: float | None  # mtime of the newest table file: when the data last moved
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    m = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
+    return tuple(int(x) for x in m.groups()) if m else ()
+
+
+def datadir_version(datadir: Path) -> str | None:
+    """The server version that last upgraded the datadir (mysql_upgrade_info), if any."""
+    for name in ("mariadb_upgrade_info", "mysql_upgrade_info"):
+        p = datadir / name
+        if p.is_file():
+            text = p.read_bytes()[:200].decode("ascii", "replace").strip("\0 \n")
+            return text or None
+    return None
+
+
+def server_version(mariadbd: str = MARIADBD) -> str:
+    try:
+        out = subprocess.run([mariadbd, "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        raise DatabaseServerError(
+            f"{mariadbd} is missing: run 'make setup' to install mariadb-server-core."
+        ) from None
+    m = re.search(r"Ver\s+(\S+)", out)
+    return m.group(1) if m else out.strip()
+
+
+def check_compatible(old: str | None, server: str) -> None:
+    """Refuse a datadir from a newer major.minor than the server: it would not open,
+    or worse, be half-read. Same or older versions are upgraded in the scratch copy."""
+    if not old:
+        return
+    o, s = version_tuple(old), version_tuple(server)
+    if o and s and o[:2] > s[:2]:
+        raise DatadirTooNewError(
+            f"The old datadir was written by MariaDB/MySQL {old}, newer than this machine's "
+            f"server {server}: the raw datadir is kept in the bundle (files/var/lib/mysql); "
+            f"dump it on a machine with MariaDB {'.'.join(map(str, o[:2]))} or newer."
+        )
+
+
+def dump_file_name(database: str) -> str:
+    return quote(database, safe="") + ".sql.gz"
+
+
+def _newest_change(datadir: Path) -> float | None:
+    times = [p.stat().st_mtime for p in datadir.rglob("*")
+             if p.is_file() and p.suffix in (".ibd", ".MYD", ".frm", ".MAD", ".MAI")]
+    ib = datadir / "ibdata1"
+    if ib.exists():
+        times.append(ib.stat().st_mtime)
+    return max(times) if times else None
+
+
+def dump_datadir(datadir: Path, out_dir: Path, *, scratch_parent: Path | None = None,
+                 log: Callable[[str], None] = lambda _m: None) -> DatadirDump:
+    """Dump every user database of ``datadir`` into ``out_dir``/<name>.sql.gz."""
+    if not (datadir / "mysql").is_dir():
+        raise DatadirError(
+            f"{datadir} is not a MariaDB/MySQL datadir (no 'mysql' system database in it): "
+            f"check the datadir setting in the old /etc/mysql configuration."
+        )
+    old_version = datadir_version(datadir)
+    server = server_version()
+    check_compatible(old_version, server)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="vpsr-datadir-", dir=scratch_parent))
+    try:
+        copy = scratch / "data"
+        log(f"copying the datadir to a scratch copy ({scratch})")
+        res = subprocess.run(["cp", "-a", "--reflink=auto", str(datadir), str(copy)],
+                             capture_output=True)
+        if res.returncode != 0:
+            raise DatadirError(f"Could not copy the datadir to {scratch}: "
+                               f"{res.stderr.decode(errors='replace').strip()}; free space there.")
+        for stale in ("mysql.sock", "mysqld.pid", "aria_log_control.lock"):
+            (copy / stale).unlink(missing_ok=True)
+        db = ThrowawayMariaDB(copy, skip_grants=True,
+                              extra_args=("--skip-slave-start",))
+        try:
+            db.start()
+        except DatabaseServerError as exc:
+            raise DatadirError(
+                f"This machine's MariaDB {server} could not open the old datadir "
+                f"(written by {old_version or 'an unknown version'}): {exc}; the raw datadir "
+                f"is kept in the bundle."
+            ) from None
+        try:
+            conn = db.connect()
+            with conn.cursor() as cur:
+                cur.execute("SHOW DATABASES")
+                names = sorted(r[0].decode() if isinstance(r[0], bytes) else r[0]
+                               for r in cur.fetchall())
+            dumped = []
+            for name in names:
+                if name in SYSTEM_DATABASES:
+                    continue
+                log(f"dumping database {name}")
+                dumped.append(_dump_one(db, conn, name, out_dir))
+            conn.close()
+        finally:
+            db.stop()
+        result = DatadirDump(old_version, server, dumped, _newest_change(datadir))
+        index = out_dir / "datadir-dump.json"
+        index.with_suffix(".tmp").write_text(json.dumps(asdict(result), indent=2))
+        index.with_suffix(".tmp").replace(index)
+        return result
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _dump_one(db: ThrowawayMariaDB, conn: object, name: str, out_dir: Path) -> DumpedDatabase:
+    tables: dict[str, int] = {}
+    with conn.cursor() as cur:  # type: ignore[attr-defined]
+        cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA=%s AND TABLE_TYPE='BASE TABLE'", (name,))
+        for (t,) in cur.fetchall():
+            t = t.decode() if isinstance(t, bytes) else t
+            cur.execute(f"SELECT COUNT(*) FROM `{name.replace('`', '``')}`."
+                        f"`{t.replace('`', '``')}`")
+            tables[t] = int(cur.fetchone()[0])
+    final = out_dir / dump_file_name(name)
+    part = final.with_name(final.name + ".part")
+    digest = hashlib.sha256()
+    size = 0
+    proc = subprocess.Popen(["mariadb-dump", *db.client_args(), *DUMP_ARGS, "--", name],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout and proc.stderr
+    try:
+        with open(part, "wb") as raw:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=_Hashing(raw, digest),
+                               compresslevel=6, mtime=0) as gz:
+                while chunk := proc.stdout.read(1 << 20):
+                    gz.write(chunk)
+                    size += len(chunk)
+        err = proc.stderr.read().decode(errors="replace").strip()
+        if proc.wait() != 0:
+            raise DatadirError(f"mariadb-dump of database {name} failed: {err[-300:]}")
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(final)
+    return DumpedDatabase(name, final.name, digest.hexdigest(), size, tables)
+
+
+class _Hashing:
+    """A write-only file that hashes what passes through (the .gz as written)."""
+
+    def __init__(self, raw: object, digest: hashlib._Hash) -> None:
+        self.raw = raw
+        self.digest = digest
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.raw.write(data)  # type: ignore[attr-defined, no-any-return]
+
+    def flush(self) -> None:
+        self.raw.flush()  # type: ignore[attr-defined]
