@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
-from fabric import Connection
+from fabric import Config, Connection
 
 from .errors import ConnectionFailedError, HostKeyError
 from .inventory import InventoryHost
@@ -88,7 +88,9 @@ def connect(host: InventoryHost, *, expected_fingerprint: str | None = None,
     """An opened, host-key-verified Fabric connection to an inventory host."""
     if host.key_file:
         connect_kwargs.setdefault("key_filename", host.key_file)
-    conn = Connection(host.address, user=host.user, port=host.port,
+    # Remote commands never read our stdin: a task may run with none (CI, pytest).
+    config = Config(overrides={"run": {"in_stream": False}})
+    conn = Connection(host.address, user=host.user, port=host.port, config=config,
                       connect_timeout=connect_timeout, connect_kwargs=connect_kwargs)
     pin(conn, host.known_hosts, expected_fingerprint or host.vars.get("vpsrescue_host_key"))
     open_verified(conn)

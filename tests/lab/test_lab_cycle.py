@@ -152,3 +152,31 @@ def test_not_root_is_one_sentence() -> None:
                          env=ENV, capture_output=True, text=True, timeout=120)
     assert res.returncode != 0
     assert "The lab needs root" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_the_vps_can_boot_debian_13(small_disk: Path) -> None:
+    up = fab("lab.up", "--release", "trixie", "--disk", str(small_disk))
+    assert up.returncode == 0, up.stderr
+    from vpsrescue.inventory import load_inventory
+    from vpsrescue.ssh import connect
+
+    hosts = load_inventory(CYCLE.inventory)
+    conn = connect(hosts["lab-vps"])
+    try:
+        assert conn.run("cat /etc/debian_version", hide=True).stdout.startswith("13.")
+        assert conn.run("systemctl is-system-running", hide=True, warn=True).stdout.strip() \
+            == "running"
+    finally:
+        conn.close()
+    rescue = connect(hosts["lab-rescue"])
+    try:  # the rescue system stays Debian 12, as a provider's would
+        assert rescue.run("cat /etc/debian_version", hide=True).stdout.startswith("12.")
+    finally:
+        rescue.close()
+
+
+def test_an_unknown_release_is_one_sentence() -> None:
+    up = fab("lab.up", "--release", "buster", "--disk", "/nonexistent.img")
+    assert up.returncode != 0
+    assert "Unknown release 'buster'" in up.stderr
+    assert leftovers() == []

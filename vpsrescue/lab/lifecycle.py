@@ -22,7 +22,7 @@ import yaml
 from ..errors import LabError
 from . import disk, hosts, net, proxy
 from .model import LabHost, LabInstance
-from .rootfs import ensure_rootfs
+from .rootfs import RELEASES, ensure_rootfs
 from .system import mounted_under, out, pid_alive, require_root, require_tools, run
 
 Log = Callable[[str], None]
@@ -70,6 +70,8 @@ def up(lab: LabInstance, release: str = "bookworm", disk_image: Path | None = No
     if anything_left(lab):
         log("tearing down what an earlier run left behind")
         down(lab, log=lambda _m: None)
+    if release not in RELEASES:
+        raise LabError(f"Unknown release {release!r}: use one of {', '.join(RELEASES)}.")
     for host in lab.hosts:
         net.check_free(host)
     if disk_image is not None and not disk_image.is_file():
