@@ -89,6 +89,37 @@ lab.add_task(lab_status, "status")
 lab.add_task(lab_ssh, "ssh")
 lab.add_task(lab_purge, "purge")
 
+# ---------------------------------------------------------------------------- dump
+@task(
+    iterable=["replace"],
+    help={
+        "src": "the dump to convert: .sql or .sql.gz (only read)",
+        "dst": "where to write the utf8mb4 dump (.gz to compress); appears only when complete",
+        "mode": "auto (decide per value, default), relabel, transcode or none",
+        "replace": "OLD=NEW search-replace, serialized/JSON-safe, http/https/scheme-less "
+                   "(repeatable)",
+        "prefix": "OLD:NEW table prefix rename (tables, prefix-bound option/usermeta keys)",
+        "collation": "utf8mb4 collation for converted tables (default utf8mb4_unicode_520_ci)",
+        "stats": "write per-table/column counts and undecidable values as JSON to this file",
+    },
+)
+@user_errors
+def convert_dump(c: Context, src: str, dst: str, mode: str = "auto", replace: Any = None,
+                 prefix: str = "", collation: str = "", stats: str = "") -> None:
+    """Convert a latin1 (or double-encoded) WordPress dump into a correct utf8mb4 dump."""
+    from vpsrescue.dump.convert import convert_dump as run
+
+    result = run(src, dst, mode=mode, replace=replace or (), prefix=prefix or None,
+                 collation=collation or None, stats_path=stats or None)
+    tot = result.totals()
+    print(f"wrote {dst}: {result.input_bytes} -> {result.output_bytes} bytes in "
+          f"{result.seconds:.1f} s; " + ", ".join(f"{k} {v}" for k, v in tot.items() if v))
+    if result.undecidable_total:
+        print(f"{result.undecidable_total} value(s) could not be decided"
+              + (f": see {stats}" if stats else ": re-run with --stats FILE to list them"))
+
+
 # ---------------------------------------------------------------------------- collection
 ns = Collection()
 ns.add_collection(lab)
+ns.add_task(convert_dump)
