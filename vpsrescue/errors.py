@@ -39,3 +39,23 @@ class DatabaseServerError(VpsrescueError):
 
 class ConnectionFailedError(VpsrescueError):
     """An SSH host could not be reached or refused the login."""
+
+
+class DumpSyntaxError(VpsrescueError):
+    """A dump is not SQL, or ends inside a string, comment or statement."""
+
+
+class DumpTruncatedError(VpsrescueError):
+    """A compressed dump ends early or is corrupt."""
+
+
+class UnknownCharsetError(VpsrescueError):
+    """A dump names a character set that convert-dump cannot convert."""
+
+
+class DumpWriteError(VpsrescueError):
+    """The converted dump could not be written (full disk, permissions)."""
+
+
+class DumpImportError(VpsrescueError):
+    """A dump failed to import into the staging database or its row counts differ."""
