@@ -41,6 +41,22 @@ class ConnectionFailedError(VpsrescueError):
     """An SSH host could not be reached or refused the login."""
 
 
+class BundleError(VpsrescueError):
+    """A bundle is missing, unreadable, or holds something it must not."""
+
+
+class LocalDiskFullError(VpsrescueError):
+    """The local disk holding the bundle filled up during a transfer."""
+
+
+class TransferError(VpsrescueError):
+    """The tar stream from the rescue host broke off or could not be read."""
+
+
+class OldDiskBuildError(VpsrescueError):
+    """The old-disk fixture image could not be built (debootstrap, apt, WordPress, mkfs)."""
+
+
 class DumpSyntaxError(VpsrescueError):
     """A dump is not SQL, or ends inside a string, comment or statement."""
 
@@ -59,3 +75,29 @@ class DumpWriteError(VpsrescueError):
 
 class DumpImportError(VpsrescueError):
     """A dump failed to import into the staging database or its row counts differ."""
+
+
+class RegFormatError(VpsrescueError):
+    """A file is not a regedit export, or a line of it is malformed."""
+
+
+class RegEncodingError(VpsrescueError):
+    """A .reg file is not in the encoding its header and BOM promise."""
+
+
+class RegTruncatedError(VpsrescueError):
+    """A .reg file ends in the middle of a line, string, hex list or character."""
+
+
+class NoMatchingSubkeyError(VpsrescueError):
+    """The export holds no WAN Miniport (IP/IPv6/Network Monitor) subkey of the Net class."""
+
+
+class OutputDirError(VpsrescueError):
+    """The output directory cannot be written, or already holds a complete result."""
+
+
+class ProbeError(VpsrescueError):
+    """The interpreter to inspect could not be run, or its answer could not be read."""
+
+    exit_code = 2
