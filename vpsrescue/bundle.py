@@ -1,0 +1,496 @@
+"""The bundle: the one thing rescue writes and restore reads.
+
+A bundle is a directory ``bundle-<host>-<UTC time>/`` (mode 0700: it holds shadow and
+wp-config secrets) with ``manifest.json``, ``files/`` (the rescued tree, paths as on the
+old disk), ``db/``, ``facts.json`` and ``triage/``. The manifest lists every rescued path
+with its original type, size, mode, owner, mtime and sha256; ``files/`` keeps contents
+but not setuid/setgid/exec bits, so nothing rescued can be run by accident.
+
+Paths from the old disk are bytes end to end. In JSON a path is ``path`` when it
+decodes as UTF-8 and ``path_b64`` otherwise (likewise ``link``/``link_b64``).
+
+While a transfer runs, entries are appended to ``manifest.journal`` (JSON lines,
+flushed in batches): a killed transfer loses at most the last unflushed batch, and
+the next run resumes from ``manifest.json`` + journal. :meth:`Bundle.finish` compacts
+both into ``manifest.json`` atomically (temp + rename) and drops the journal.
+The format is documented in docs/bundle.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import stat
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import BundleError
+
+FORMAT = "vpsrescue-bundle"
+FORMAT_VERSION = 1
+
+MANIFEST = "manifest.json"
+JOURNAL = "manifest.journal"
+FACTS = "facts.json"
+
+#: Entry types. ``hardlink`` entries carry the sha256 of the file they link to.
+FILE = "file"
+DIR = "dir"
+SYMLINK = "symlink"
+HARDLINK = "hardlink"
+SKIPPED_CHARDEV = "skipped-chardev"
+SKIPPED_BLOCKDEV = "skipped-blockdev"
+SKIPPED_FIFO = "skipped-fifo"
+SKIPPED_SOCKET = "skipped-socket"
+UNREADABLE = "unreadable"
+ENTRY_TYPES = (FILE, DIR, SYMLINK, HARDLINK, SKIPPED_CHARDEV, SKIPPED_BLOCKDEV,
+               SKIPPED_FIFO, SKIPPED_SOCKET, UNREADABLE)
+#: Types whose content is in files/ and is hashed.
+CONTENT_TYPES = (FILE, HARDLINK)
+
+_HOST_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
+_NAME_TIME = "%Y%m%dT%H%M%SZ"
+
+
+def _put_bytes(d: dict[str, Any], key: str, value: bytes) -> None:
+    try:
+        d[key] = value.decode("utf-8")
+    except UnicodeDecodeError:
+        d[key + "_b64"] = base64.b64encode(value).decode("ascii")
+
+
+def _get_bytes(d: dict[str, Any], key: str) -> bytes | None:
+    if key in d:
+        return str(d[key]).encode("utf-8")
+    if key + "_b64" in d:
+        return base64.b64decode(d[key + "_b64"], validate=True)
+    return None
+
+
+def utc_iso(ts: float | None = None) -> str:
+    """An ISO-8601 UTC time stamp (seconds), as every time in the bundle is written."""
+    when = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One path as it was on the old disk (mode, owner and times are the originals)."""
+
+    path: bytes
+    type: str
+    size: int = 0
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
+    mtime: int = 0
+    sha256: str | None = None
+    link: bytes | None = None
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        _put_bytes(d, "path", self.path)
+        d.update(type=self.type, size=self.size, mode=self.mode, uid=self.uid,
+                 gid=self.gid, mtime=self.mtime)
+        if self.sha256 is not None:
+            d["sha256"] = self.sha256
+        if self.link is not None:
+            _put_bytes(d, "link", self.link)
+        if self.note is not None:
+            d["note"] = self.note
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ManifestEntry:
+        path = _get_bytes(d, "path")
+        if path is None or d.get("type") not in ENTRY_TYPES:
+            raise ValueError(f"bad manifest entry {d!r:.200}")
+        return cls(path=path, type=d["type"], size=int(d.get("size", 0)),
+                   mode=int(d.get("mode", 0)), uid=int(d.get("uid", 0)),
+                   gid=int(d.get("gid", 0)), mtime=int(d.get("mtime", 0)),
+                   sha256=d.get("sha256"), link=_get_bytes(d, "link"), note=d.get("note"))
+
+
+@dataclass
+class Manifest:
+    """All entries of a bundle, keyed by path bytes, plus where and when they came from."""
+
+    host: str = ""
+    device: str | None = None
+    mount_options: str | None = None
+    started: str = field(default_factory=utc_iso)
+    ended: str | None = None
+    complete: bool = False
+    version: int = FORMAT_VERSION
+    entries: dict[bytes, ManifestEntry] = field(default_factory=dict)
+
+    def add(self, entry: ManifestEntry) -> None:
+        self.entries[entry.path] = entry
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": self.version,
+            "source": {"host": self.host, "device": self.device,
+                       "mount_options": self.mount_options},
+            "started": self.started,
+            "ended": self.ended,
+            "complete": self.complete,
+            "entries": [self.entries[p].to_json() for p in sorted(self.entries)],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Manifest:
+        if d.get("format") != FORMAT:
+            raise ValueError("not a vpsrescue manifest")
+        if int(d.get("version", 0)) > FORMAT_VERSION:
+            raise ValueError(f"manifest version {d.get('version')} is newer than this "
+                             f"vpsrescue understands ({FORMAT_VERSION})")
+        src = d.get("source") or {}
+        m = cls(host=src.get("host", ""), device=src.get("device"),
+                mount_options=src.get("mount_options"), started=d.get("started", ""),
+                ended=d.get("ended"), complete=bool(d.get("complete")),
+                version=int(d["version"]))
+        for e in d.get("entries", []):
+            m.add(ManifestEntry.from_json(e))
+        return m
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write atomically: a reader sees the old manifest or the new one, never half."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="ascii") as f:
+            json.dump(self.to_json(), f, indent=1, ensure_ascii=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], journal: str | os.PathLike[str] | None = None
+             ) -> Manifest:
+        """Load ``manifest.json`` and apply the journal of an unfinished transfer."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                m = cls.from_json(json.load(f))
+        except FileNotFoundError:
+            raise BundleError(f"{path} does not exist: this is not a bundle directory "
+                              f"(or it was not created by fab rescue).") from None
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise BundleError(f"{path} is not a readable vpsrescue manifest ({exc}): "
+                              f"restore it from a copy of the bundle.") from None
+        if journal is not None:
+            for entry in read_journal(journal):
+                m.add(entry)
+        return m
+
+
+def read_journal(path: str | os.PathLike[str]) -> Iterator[ManifestEntry]:
+    """Entries of a journal; a torn last line (killed mid-write) is ignored."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break  # torn tail: the file it names is re-sent
+            try:
+                yield ManifestEntry.from_json(json.loads(line))
+            except (ValueError, KeyError, TypeError, binascii.Error):
+                break
+
+
+class ManifestJournal:
+    """Append-only JSON-lines log of entries; cheap per entry, flushed in batches.
+
+    A line is written only after its file is complete in files/, so a resumed run can
+    trust every line it reads back.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, batch: int = 256,
+                 interval: float = 1.0) -> None:
+        self.path = Path(path)
+        self._f: IO[bytes] = open(self.path, "ab")
+        self._pending: list[bytes] = []
+        self.batch = batch
+        self.interval = interval
+        self._last = time.monotonic()
+
+    def append(self, entry: ManifestEntry) -> None:
+        self._pending.append(json.dumps(entry.to_json(), separators=(",", ":")).encode())
+        if len(self._pending) >= self.batch or time.monotonic() - self._last > self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._pending.append(b"")
+            data = b"\n".join(self._pending)
+            self._pending = []
+            self._f.write(data)
+        self._f.flush()
+        self._last = time.monotonic()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._f.close()
+
+    def __enter__(self) -> ManifestJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def safe_member_path(path: bytes) -> bytes:
+    """The relative form of a path from the old disk; refuse any escape from files/."""
+    rel = path.lstrip(b"/")
+    while rel.startswith(b"./"):
+        rel = rel[2:].lstrip(b"/")
+    parts = [p for p in rel.split(b"/") if p not in (b"", b".")]
+    if not parts or b".." in parts or b"\0" in rel:
+        raise BundleError(f"Refusing the path {path!r} from the old disk: it is empty or "
+                          f"leaves the bundle; report this, the stream may be hostile.")
+    return b"/".join(parts)
+
+
+def files_mode(mode: int, is_dir: bool = False) -> int:
+    """Permissions a rescued path gets in files/: readable by us, never executable/setuid."""
+    if is_dir:
+        return (mode & 0o755) | 0o700
+    return (mode & 0o666) | 0o600
+
+
+class Bundle:
+    """A bundle directory; create a new one, open one, or find one to resume."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    # -- layout
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def journal_path(self) -> Path:
+        return self.path / JOURNAL
+
+    @property
+    def files_dir(self) -> Path:
+        return self.path / "files"
+
+    @property
+    def db_dir(self) -> Path:
+        return self.path / "db"
+
+    @property
+    def triage_dir(self) -> Path:
+        return self.path / "triage"
+
+    @property
+    def facts_path(self) -> Path:
+        return self.path / FACTS
+
+    def file_path(self, member: bytes) -> bytes:
+        """Where a path from the old disk lives in files/ (as bytes)."""
+        return os.fsencode(self.files_dir) + b"/" + safe_member_path(member)
+
+    # -- life cycle
+    @staticmethod
+    def dir_name(host: str, when: float | None = None) -> str:
+        stamp = datetime.fromtimestamp(time.time() if when is None else when, UTC)
+        return f"bundle-{_HOST_UNSAFE.sub('_', host) or 'host'}-{stamp.strftime(_NAME_TIME)}"
+
+    @classmethod
+    def create(cls, root: str | os.PathLike[str], host: str, *, device: str | None = None,
+               mount_options: str | None = None, when: float | None = None) -> Bundle:
+        """A new empty bundle under ``root`` with ``complete: false``."""
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        when = time.time() if when is None else when
+        path = root / cls.dir_name(host, when)
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            raise BundleError(f"{path} already exists: wait a second and re-run, or "
+                              f"resume it (omit --new).") from None
+        os.chmod(path, 0o700)
+        b = cls(path)
+        for d in (b.files_dir, b.db_dir, b.triage_dir):
+            d.mkdir(mode=0o700)
+        Manifest(host=host, device=device, mount_options=mount_options,
+                 started=utc_iso(when)).save(b.manifest_path)
+        return b
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Bundle:
+        b = cls(path)
+        if not b.manifest_path.is_file():
+            raise BundleError(f"{path} is not a bundle (no {MANIFEST}): give the "
+                              f"bundle-<host>-<time> directory fab rescue printed.")
+        return b
+
+    @classmethod
+    def find_resumable(cls, root: str | os.PathLike[str], host: str) -> Bundle | None:
+        """The newest incomplete bundle of ``host`` under ``root``, if any."""
+        prefix = f"bundle-{_HOST_UNSAFE.sub('_', host) or 'host'}-"
+        pat = re.compile(re.escape(prefix) + r"(\d{8}T\d{6}Z)$")
+        candidates = []
+        root = Path(root)
+        if not root.is_dir():
+            return None
+        for p in root.iterdir():
+            m = pat.match(p.name)
+            if m and (p / MANIFEST).is_file():
+                candidates.append((m.group(1), p))
+        for _, p in sorted(candidates, reverse=True):
+            b = cls(p)
+            if not b.load_manifest().complete:
+                return b
+        return None
+
+    def load_manifest(self) -> Manifest:
+        """The manifest with any journal of an interrupted run applied."""
+        return Manifest.load(self.manifest_path, self.journal_path)
+
+    def journal(self) -> ManifestJournal:
+        return ManifestJournal(self.journal_path)
+
+    def checkpoint(self, manifest: Manifest) -> None:
+        """Fold the journal into manifest.json (still incomplete) and start a new one."""
+        manifest.save(self.manifest_path)
+        self.journal_path.unlink(missing_ok=True)
+
+    def finish(self, manifest: Manifest, *, complete: bool) -> None:
+        """Write the final manifest atomically; ``complete`` only when all is in and verified."""
+        manifest.complete = complete
+        manifest.ended = utc_iso()
+        manifest.save(self.manifest_path)
+        self.journal_path.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------ verify
+@dataclass
+class Mismatch:
+    path: bytes
+    expected: str
+    actual: str
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify` found; ``ok`` only when nothing is off."""
+
+    bundle: str
+    checked: int = 0
+    nbytes: int = 0
+    complete: bool = False
+    mismatched: list[Mismatch] = field(default_factory=list)
+    missing: list[bytes] = field(default_factory=list)
+    extra: list[bytes] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.mismatched or self.missing or self.extra)
+
+    def to_json(self) -> dict[str, Any]:
+        def p(b: bytes) -> dict[str, Any]:
+            d: dict[str, Any] = {}
+            _put_bytes(d, "path", b)
+            return d
+
+        return {
+            "bundle": self.bundle, "ok": self.ok, "complete": self.complete,
+            "checked": self.checked, "bytes": self.nbytes,
+            "mismatched": [{**p(m.path), "expected": m.expected, "actual": m.actual}
+                           for m in self.mismatched],
+            "missing": [p(b) for b in self.missing],
+            "extra": [p(b) for b in self.extra],
+        }
+
+
+def sha256_file(path: bytes | str | os.PathLike[str], bufsize: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    buf = bytearray(bufsize)
+    mv = memoryview(buf)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while n := os.readv(fd, [buf]):
+            h.update(mv[:n])
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
+def _walk(top: bytes) -> Iterable[bytes]:
+    """Every path under top (relative, bytes), without following symlinks."""
+    stack = [b""]
+    while stack:
+        rel = stack.pop()
+        with os.scandir(top + b"/" + rel if rel else top) as it:
+            for e in it:
+                r = rel + b"/" + e.name if rel else e.name
+                yield r
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(r)
+
+
+def verify(bundle_path: str | os.PathLike[str]) -> VerifyReport:
+    """Rehash every file of a bundle against its manifest; list mismatches/missing/extra."""
+    b = Bundle.open(bundle_path)
+    m = b.load_manifest()
+    rep = VerifyReport(bundle=str(b.path), complete=m.complete)
+    files = os.fsencode(b.files_dir)
+    for path, e in sorted(m.entries.items()):
+        if e.type not in (FILE, HARDLINK, DIR, SYMLINK):
+            continue
+        local = files + b"/" + safe_member_path(path)
+        try:
+            st = os.lstat(local)
+        except FileNotFoundError:
+            rep.missing.append(path)
+            continue
+        if e.type == DIR:
+            if not stat.S_ISDIR(st.st_mode):
+                rep.mismatched.append(Mismatch(path, "dir", "not a directory"))
+            continue
+        if e.type == SYMLINK:
+            target = os.readlink(local) if stat.S_ISLNK(st.st_mode) else None
+            if target != e.link:
+                rep.mismatched.append(Mismatch(
+                    path, "symlink -> " + os.fsdecode(e.link or b""),
+                    "symlink -> " + os.fsdecode(target) if target is not None
+                    else "not a symlink"))
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            rep.mismatched.append(Mismatch(path, e.sha256 or "", "not a regular file"))
+            continue
+        actual = sha256_file(local)
+        rep.checked += 1
+        rep.nbytes += st.st_size
+        if actual != e.sha256:
+            rep.mismatched.append(Mismatch(path, e.sha256 or "", actual))
+    if b.files_dir.is_dir():
+        # Parent directories of selected paths are made on the way, without an entry.
+        parents = {p[:i] for p in m.entries for i in range(len(p)) if p[i:i + 1] == b"/"}
+        for rel in _walk(files):
+            if rel not in m.entries and rel not in parents:
+                rep.extra.append(rel)
+    rep.extra.sort()
+    return rep
