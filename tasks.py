@@ -119,7 +119,44 @@ def convert_dump(c: Context, src: str, dst: str, mode: str = "auto", replace: An
               + (f": see {stats}" if stats else ": re-run with --stats FILE to list them"))
 
 
+# ---------------------------------------------------------------------------- sidecar
+sidecar = Collection("sidecar")
+
+
+@task(help={"python": "interpreter GoAgent runs with (default: python2, python or python3 "
+                      "on PATH)",
+            "json": "print JSON instead of a report",
+            "host_key": "with -H: the host's expected SSH key fingerprint (SHA256:…) when "
+                        "the inventory does not pin it"})
+@user_errors
+def goagent(c: Context, python: str = "", json: bool = False, host_key: str = "") -> None:
+    """GoAgent HTTPS: is this Python + gevent hit by the SSLContext/sslwrap failure? (exit 0/1/2)"""
+    from vpsrescue.sidecar import goagent as ga
+    from vpsrescue.sidecar import report
+
+    result = ga.check(c, python=python or None, host_key=host_key or None)
+    report.print_goagent(result, as_json=json)
+    if result.verdict.exit_code:
+        raise Exit(code=result.verdict.exit_code)
+
+
+@task(help={"reg": "regedit export (.reg) of the Net class key {4D36E972-…}",
+            "out": "new directory for the backup/delete .reg, fix script and checklist",
+            "check": "only report what was found; write nothing"})
+@user_errors
+def wan_miniport(c: Context, reg: str = "", out: str = "", check: bool = False) -> None:
+    """Windows 8.x VPN: find the broken WAN Miniport subkeys in an export and write the fix."""
+    from vpsrescue.sidecar import report, wanminiport
+
+    result = wanminiport.run_paths(reg, out or None, check_only=check)
+    report.print_wan_miniport(result)
+
+
+sidecar.add_task(goagent, "goagent")
+sidecar.add_task(wan_miniport, "wan-miniport")
+
 # ---------------------------------------------------------------------------- collection
 ns = Collection()
 ns.add_collection(lab)
+ns.add_collection(sidecar)
 ns.add_task(convert_dump)
