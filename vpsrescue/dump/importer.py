@@ -1,0 +1,208 @@
+"""Import a converted dump into a staging database, check it, swap it in atomically.
+
+The dump is streamed through the ``mariadb`` client (the same program an admin would
+pipe it into, so speed and SQL semantics are the client's), while this side splits
+statements, drops ``CREATE DATABASE``/``USE`` so everything lands in the staging
+database, and counts the rows each INSERT carries. Only when the client succeeded and
+every table holds as many rows as the dump has does one ``RENAME TABLE`` move the
+staging tables into the live database (the previous tables go to a backup database),
+so a failed import leaves the live database as it was.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import DumpImportError, MissingToolError
+from .sqltokens import DQ, INSERT_HEAD_RE, SQ, StatementReader, unquote_ident
+
+# What `wp db import` clears for the session (zero dates, strict modes).
+RELAXED_AWAY = frozenset(("NO_ZERO_DATE", "NO_ZERO_IN_DATE", "STRICT_TRANS_TABLES",
+                          "STRICT_ALL_TABLES", "TRADITIONAL", "ONLY_FULL_GROUP_BY", "ANSI"))
+_STRINGS_RE = re.compile(SQ + rb"|" + DQ)
+_ROWSEP_RE = re.compile(rb"\)\s*+,\s*+\(")
+_SKIP_RE = re.compile(rb"(?is)(?:/\*!\d*\s*)?(?:USE\b|CREATE\s+(?:DATABASE|SCHEMA)\b)")
+
+
+@dataclass
+class ImportResult:
+    database: str
+    staging: str
+    backup: str | None
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def relaxed_sql_mode(current: str) -> str:
+    return ",".join(m for m in current.split(",") if m and m.upper() not in RELAXED_AWAY)
+
+
+def count_rows(stmt: bytes) -> int:
+    """Rows in one multi-row INSERT (row separators outside strings, plus one)."""
+    if b"'" in stmt or b'"' in stmt:
+        stmt = _STRINGS_RE.sub(b"''", stmt)
+    return len(_ROWSEP_RE.findall(stmt)) + 1
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _client_args(conn: dict[str, Any], defaults: Path) -> list[str]:
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        raise MissingToolError("the mariadb client is missing: run 'make setup'.")
+    lines = ["[client]"]
+    if conn.get("unix_socket"):
+        lines.append(f"socket={conn['unix_socket']}")
+    if conn.get("host"):
+        lines.append(f"host={conn['host']}")
+    if conn.get("port"):
+        lines.append(f"port={conn['port']}")
+    lines.append(f"user={conn.get('user', 'root')}")
+    if conn.get("password"):
+        lines.append(f"password={conn['password']}")
+    fd = os.open(defaults, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return [client, f"--defaults-file={defaults}", "--default-character-set=utf8mb4"]
+
+
+def import_dump(conn_params: dict[str, Any], dump_path: Path | str, database: str, *,
+                keep_backup: bool = True) -> ImportResult:
+    """Import ``dump_path`` (.sql/.sql.gz, utf8mb4) into ``database`` via a staging
+    database and an atomic swap. ``conn_params`` are pymysql.connect() arguments."""
+    import pymysql
+
+    t0 = time.monotonic()
+    dump_path = Path(dump_path)
+    staging = f"{database}__vpsr_staging"[:64]
+    try:
+        conn = pymysql.connect(charset="utf8mb4", autocommit=True, **conn_params)
+    except pymysql.MySQLError as exc:
+        raise DumpImportError(f"cannot connect to the database server: {exc.args[-1]}; "
+                              "check that it runs and the credentials.") from None
+    try:
+        cur = conn.cursor()
+        cur.execute(f"DROP DATABASE IF EXISTS {_ident(staging)}")
+        cur.execute(f"CREATE DATABASE {_ident(staging)} CHARACTER SET utf8mb4 "
+                    "COLLATE utf8mb4_unicode_520_ci")
+        cur.execute("SELECT @@SESSION.sql_mode")
+        mode = relaxed_sql_mode(cur.fetchone()[0])
+        expected, row_checked = _stream(conn_params, dump_path, staging, mode)
+        cur.execute("SELECT table_name, table_type FROM information_schema.tables "
+                    "WHERE table_schema = %s", (staging,))
+        found = {r[0]: r[1] for r in cur.fetchall()}
+        rows: dict[str, int] = {}
+        for name in found:
+            if found[name] != "BASE TABLE":
+                continue
+            cur.execute(f"SELECT COUNT(*) FROM {_ident(staging)}.{_ident(name)}")
+            rows[name] = cur.fetchone()[0]
+        for name, n in expected.items():
+            if name not in rows:
+                raise DumpImportError(
+                    f"the dump inserts {n} rows into table {name}, which the import did not "
+                    f"create; the live database {database} is unchanged, staging kept as "
+                    f"{staging}.")
+            if name in row_checked and rows[name] != n:
+                raise DumpImportError(
+                    f"table {name} has {rows[name]} rows after import but the dump holds {n};"
+                    f" the live database {database} is unchanged, staging kept as {staging}"
+                    " for inspection.")
+        backup = _swap(cur, staging, database, list(rows), keep_backup)
+        return ImportResult(database, staging, backup, rows, time.monotonic() - t0)
+    except pymysql.MySQLError as exc:
+        raise DumpImportError(f"the database server refused a step of the import: "
+                              f"{exc.args[-1]}; the live database {database} is unchanged.") \
+            from None
+    finally:
+        conn.close()
+
+
+def _stream(conn_params: dict[str, Any], dump_path: Path, staging: str,
+            mode: str) -> tuple[Counter[str], set[str]]:
+    expected: Counter[str] = Counter()
+    unchecked: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="vpsr-import-") as td:
+        args = _client_args(conn_params, Path(td) / "my.cnf")
+        err = open(Path(td) / "err", "w+b")  # noqa: SIM115
+        proc = subprocess.Popen([*args, f"--database={staging}"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        assert proc.stdin is not None
+        raw = open(dump_path, "rb")  # noqa: SIM115
+        inp = gzip.GzipFile(fileobj=raw) if raw.read(2) == b"\x1f\x8b" else raw
+        raw.seek(0)
+        broken = False
+        try:
+            # On the first line, so the client's "at line N" matches the dump's lines.
+            proc.stdin.write(f"SET SESSION sql_mode='{mode}';".encode())
+            for st in StatementReader(inp.read):
+                text = st.text
+                if st.kind == "insert":
+                    m = INSERT_HEAD_RE.match(text, st.body)
+                    if m:
+                        table = unquote_ident(m.group(2) or m.group(1)).decode(
+                            "utf-8", "replace")
+                        expected[table] += count_rows(text[m.end() - 1:])
+                        if re.match(rb"(?i)REPLACE|INSERT\s+(?:\w+\s+)*IGNORE", text[st.body:]):
+                            unchecked.add(table)
+                elif st.kind == "other" and _SKIP_RE.match(text, st.body):
+                    # keep the line count: replace by as many newlines
+                    text = b"\n" * text.count(b"\n")
+                proc.stdin.write(text)
+            proc.stdin.close()
+        except BrokenPipeError:
+            broken = True
+        except Exception:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            inp.close()
+            raw.close()
+        rc = proc.wait()
+        err.seek(0)
+        msg = err.read().decode("utf-8", "replace").strip()
+        err.close()
+        if rc != 0 or broken:
+            raise DumpImportError(
+                f"importing {dump_path} into the staging database {staging} failed: "
+                f"{msg.splitlines()[-1] if msg else f'client exit {rc}'}; the live database "
+                "is unchanged.")
+    return expected, set(expected) - unchecked
+
+
+def _swap(cur: Any, staging: str, database: str, tables: list[str],
+          keep_backup: bool) -> str | None:
+    cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(database)} CHARACTER SET utf8mb4 "
+                "COLLATE utf8mb4_unicode_520_ci")
+    cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (database,))
+    live = [r[0] for r in cur.fetchall()]
+    backup = None
+    renames = []
+    if live:
+        backup = f"{database}__vpsr_old_{time.strftime('%Y%m%d%H%M%S')}"[:64]
+        cur.execute(f"CREATE DATABASE {_ident(backup)}")
+        renames += [f"{_ident(database)}.{_ident(t)} TO {_ident(backup)}.{_ident(t)}"
+                    for t in live]
+    renames += [f"{_ident(staging)}.{_ident(t)} TO {_ident(database)}.{_ident(t)}"
+                for t in tables]
+    if renames:
+        cur.execute("RENAME TABLE " + ", ".join(renames))
+    cur.execute(f"DROP DATABASE {_ident(staging)}")
+    if backup and not keep_backup:
+        cur.execute(f"DROP DATABASE {_ident(backup)}")
+        backup = None
+    return backup

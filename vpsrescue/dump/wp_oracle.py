@@ -1,0 +1,103 @@
+"""WordPress's own code as a test oracle: Debian bookworm's wordpress package (6.1.9),
+fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x`` (never installed:
+the package pulls apache2). Reusable by any test that needs real WordPress PHP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import MissingToolError
+
+CACHE = Path("/var/cache/vpsrescue")
+DEFAULT_VERSION = "6.1.9"
+
+
+def wordpress_tree(version: str = DEFAULT_VERSION, cache: Path = CACHE) -> Path:
+    """The WordPress code root (…/usr/share/wordpress) of Debian's package ``version``,
+    downloaded and unpacked once into ``cache``."""
+    dest = cache / f"wordpress-{version}"
+    root = dest / "usr" / "share" / "wordpress"
+    if (root / "wp-settings.php").is_file():
+        return root
+    debs = cache / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    found = sorted(debs.glob(f"wordpress_{version}*_all.deb"))
+    if not found:
+        res = subprocess.run(["apt-get", "download", "wordpress"], cwd=debs,
+                             capture_output=True, text=True)
+        found = sorted(debs.glob(f"wordpress_{version}*_all.deb"))
+        if not found:
+            raise MissingToolError(
+                f"could not fetch Debian's wordpress {version} package into {debs} "
+                f"(apt-get download: {res.stderr.strip()[-200:] or 'other version'}); "
+                "check the apt sources."
+            )
+    tmp = Path(tempfile.mkdtemp(prefix=f".wordpress-{version}.", dir=cache))
+    try:
+        subprocess.run(["dpkg-deb", "-x", str(found[-1]), str(tmp)], check=True,
+                       capture_output=True)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def bootstrap_php(root: Path, *, socket: str, database: str, charset: str,
+                  table_prefix: str, content_dir: Path, installing: bool = False) -> str:
+    """PHP that does what wp-config.php does, then loads WordPress (wp-settings.php)."""
+    q = json.dumps
+    return f"""<?php
+error_reporting(E_ALL & ~E_DEPRECATED & ~E_NOTICE & ~E_WARNING);
+$_SERVER['HTTP_HOST'] = 'old.example'; $_SERVER['SERVER_NAME'] = 'old.example';
+$_SERVER['REQUEST_URI'] = '/'; $_SERVER['SERVER_PORT'] = 80;
+define('DB_NAME', {q(database)}); define('DB_USER', 'root'); define('DB_PASSWORD', '');
+define('DB_HOST', {q('localhost:' + socket)});
+define('DB_CHARSET', {q(charset)}); define('DB_COLLATE', '');
+define('WP_CONTENT_DIR', {q(str(content_dir))});
+define('WP_DEBUG', false);
+{"define('WP_INSTALLING', true);" if installing else ""}
+$table_prefix = {q(table_prefix)};
+define('ABSPATH', {q(str(root) + '/')});
+require ABSPATH . 'wp-settings.php';
+"""
+
+
+def run_php(script: str, stdin: bytes = b"", timeout: float = 300) -> bytes:
+    """Run a PHP script with php-cli; its stdout, or an AssertionError with stderr."""
+    php = shutil.which("php")
+    if php is None:
+        raise MissingToolError("php-cli is missing: run 'make setup'.")
+    with tempfile.NamedTemporaryFile("w", suffix=".php", delete=False) as fh:
+        fh.write(script)
+        path = fh.name
+    try:
+        res = subprocess.run([php, "-d", "memory_limit=512M", path], input=stdin,
+                             capture_output=True, timeout=timeout)
+    finally:
+        os.unlink(path)
+    if res.returncode != 0:
+        raise AssertionError(
+            f"php exited {res.returncode}: {res.stderr.decode(errors='replace')[-2000:]}"
+            f"{res.stdout.decode(errors='replace')[-2000:]}"
+        )
+    return res.stdout
+
+
+def php_json(script: str, data: Any = None) -> Any:
+    """Run ``script`` with ``data`` as JSON on stdin; parse the JSON it prints last."""
+    out = run_php(script, json.dumps(data).encode() if data is not None else b"")
+    marker = b"\n@@JSON@@"
+    i = out.rfind(marker)
+    if i < 0:
+        raise AssertionError(f"php printed no result: {out[-2000:]!r}")
+    return json.loads(out[i + len(marker):])
