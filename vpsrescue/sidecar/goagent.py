@@ -369,12 +369,17 @@ def default_python() -> str:
                      "interpreter GoAgent runs with.")
 
 
-def probe_local(python: str | None = None, timeout: float = 60) -> dict[str, Any]:
-    """Run the probe with a local interpreter (no shell; working directory /)."""
+def probe_local(python: str | None = None, timeout: float = 60,
+                env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Run the probe with a local interpreter (no shell; working directory /).
+
+    ``env`` replaces the environment, e.g. a PYTHONPATH with GoAgent's bundled gevent.
+    """
     python = python or default_python()
     try:
         proc = subprocess.run(probe_command(python), capture_output=True, text=True,
-                              timeout=timeout, cwd="/", errors="replace")
+                              timeout=timeout, cwd="/", errors="replace",
+                              env=dict(env) if env is not None else None)
     except FileNotFoundError:
         raise ProbeError(f"No interpreter at {python}: give --python PATH of the Python "
                          f"GoAgent runs with.") from None
