@@ -249,6 +249,8 @@ def _dump(v: Any, out: list[bytes]) -> None:
         out += [b"d:", v.raw, b";"]
     elif isinstance(v, float):
         out += [b"d:", repr(v).encode().replace(b"inf", b"INF").replace(b"nan", b"NAN"), b";"]
+    elif isinstance(v, (list, tuple)):  # convenience: a PHP list
+        _dump(dict(enumerate(v)), out)
     elif isinstance(v, dict):
         out += [b"a:", str(len(v)).encode(), b":{"]
         for k, x in v.items():
@@ -294,15 +296,15 @@ def looks_serialized(data: bytes) -> bool:
 
 
 def map_strings(v: PhpValue, fn: Callable[[bytes], bytes]) -> PhpValue:
-    """A copy of ``v`` with every string value (not keys' structure, but string keys
-    too) passed through ``fn``. Object property names with NUL markers keep their
+    """A copy of ``v`` with every string value and string key passed through ``fn``
+    (class names are code, not text: kept). Property names with NUL markers keep their
     ``\\0Class\\0`` framing; only the name part is mapped."""
     if isinstance(v, bytes):
         return fn(v)
     if isinstance(v, dict):
         return {_map_key(k, fn): map_strings(x, fn) for k, x in v.items()}
     if isinstance(v, PhpObject):
-        return PhpObject(fn(v.class_name),
+        return PhpObject(v.class_name,
                          {_map_key(k, fn): map_strings(x, fn) for k, x in v.properties.items()})
     return v
 
