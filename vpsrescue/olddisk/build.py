@@ -74,10 +74,14 @@ class Steps:
 
 
 # ------------------------------------------------------------------------------ key
+#: Modules that only read a finished image: not part of the content key.
+NOT_BUILDER = {"inspect.py", "__init__.py"}
+
+
 def source_files() -> list[Path]:
     here = Path(__file__).parent
     return sorted(p for p in here.rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts)
+                  if p.is_file() and "__pycache__" not in p.parts and p.name not in NOT_BUILDER)
 
 
 def content_key(mirror: str) -> str:
@@ -381,6 +385,9 @@ def ensure_image(*, force: bool = False, progress: bool = True) -> OldDiskImage:
         os.rename(final, old)
         shutil.rmtree(old, ignore_errors=True)
     os.rename(part, final)
+    for stale in CACHE.iterdir():  # images of older builder versions: ~1 GB each
+        if stale.name != key and not stale.name.startswith("."):
+            shutil.rmtree(stale, ignore_errors=True)
     return done
 
 

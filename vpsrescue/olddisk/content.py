@@ -15,9 +15,6 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-#: MySQL's latin1 is cp1252 except for five bytes that map to C1 controls.
-_MYSQL_LATIN1_HOLES = {0x81: "\x81", 0x8D: "\x8d", 0x8F: "\x8f", 0x90: "\x90", 0x9D: "\x9d"}
-
 
 def cp1252_bytes(text: str) -> bytes:
     """Encode as an old Windows import would have stored it (genuine cp1252)."""
