@@ -157,6 +157,11 @@ def rewrite(
         k, t = toks[i]
         out[i] = t[0:1] + new + t[-1:] if k in ("sq", "dq", "bq") else new
 
+    if prefix is not None:
+        # "-- Table structure for table `wp_x`": keep the dump's own comments true.
+        for i, (k, t) in enumerate(toks):
+            if k == "lc" and b"`" + prefix[0] in t:
+                out[i] = re.sub(b"`" + re.escape(prefix[0]), b"`" + prefix[1], t)
     first = word(0)
     is_set = first == b"SET"
     j = 0
