@@ -46,7 +46,7 @@ ROOTS = (
     "HKEY_DYN_DATA",
 )
 DEFAULT_ANSI = "cp1252"
-_LINE_LIMIT = 80  # regedit wraps hex lists before this column
+_WRAP_AT = 77  # regedit ends a hex line once it is this long (Wine reg.exe matches it)
 
 _HEX_RE = re.compile(r"hex(?:\(([0-9a-fA-F]{1,8})\))?:", re.ASCII)
 _DWORD_RE = re.compile(r"dword:([0-9a-fA-F]{1,8})\s*$", re.ASCII)
@@ -346,17 +346,16 @@ def _quote(text: str) -> str:
 
 
 def _hex_lines(prefix: str, raw: bytes) -> list[str]:
-    """``prefix`` + the bytes as regedit wraps them: ≤ 80 columns, ``\\`` + two spaces."""
+    """``prefix`` + the bytes as regedit wraps them: a line that reaches 77 columns ends
+    with ``\\`` and the list goes on after two spaces."""
     lines: list[str] = []
     line = prefix
-    items = [f"{b:02x}" for b in raw]
-    for n, item in enumerate(items):
-        last = n == len(items) - 1
-        piece = item if last else item + ","
-        if len(line) + len(piece) + (0 if last else 1) > _LINE_LIMIT - 1 and line.strip():
+    for n, b in enumerate(raw):
+        last = n == len(raw) - 1
+        line += f"{b:02x}" if last else f"{b:02x},"
+        if not last and len(line) >= _WRAP_AT:
             lines.append(line + "\\")
             line = "  "
-        line += piece
     lines.append(line)
     return lines
 

@@ -20,15 +20,15 @@ CLASS = ("HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Class\\"
 
 
 def hexlist(name: str, kind: str, raw: bytes) -> str:
-    """regedit's layout: items "xx," and a break with '\\' before column 80."""
-    head = f"{name}={kind}:"
-    out, line = [], head
+    """regedit's layout: "xx," items; once a line reaches 77 columns it ends with '\\'
+    and the list goes on after two spaces (what Wine's reg export does to match it)."""
+    out, line = [], f"{name}={kind}:"
     for i, b in enumerate(raw):
-        item = f"{b:02x}" + ("," if i < len(raw) - 1 else "")
-        if len(line) + len(item) > 77:
+        last = i == len(raw) - 1
+        line += f"{b:02x}" + ("" if last else ",")
+        if not last and len(line) >= 77:
             out.append(line + "\\")
             line = "  "
-        line += item
     out.append(line)
     return "\r\n".join(out)
 
