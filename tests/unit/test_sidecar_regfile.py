@@ -231,7 +231,8 @@ GOOD_PARSED = regfile.parse(GOOD)
 @pytest.mark.parametrize(("raw", "error", "words"), [
     (b"", RegFormatError, "is empty"),
     (b"# vpsrescue\nA README, not a registry export.\n", RegFormatError, "not a registry export"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", RegEncodingError, "UTF-16 without"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", RegFormatError, "not a registry export"),
+    ("REGEDIT4\r\n".encode("utf-16-be"), RegEncodingError, "without its byte-order mark"),
     (u16("Windows Registry Editor Version 4.00\n\n"), RegFormatError, "first line"),
     (GOOD[:-1], RegTruncatedError, "UTF-16 character"),
     (GOOD[: GOOD.index('00,2d'.encode("utf-16-le"))], RegTruncatedError, "cut off"),

@@ -137,7 +137,7 @@ def decode(data: bytes, source: str = "the file", ansi: str = DEFAULT_ANSI) -> t
             f"export it again with regedit, or save it as UTF-16LE ('Unicode').")
     elif data.startswith(b"\xef\xbb\xbf"):
         text = _strict(data[3:], "utf-8", source)
-    elif b"\x00" in data[:400]:
+    elif b"\x00" in data[:400] and _looks_like_bomless_utf16(data):
         raise RegEncodingError(
             f"{source} looks like UTF-16 without its byte-order mark: regedit always writes "
             f"one; export the key again with regedit instead of converting the file.")
@@ -157,6 +157,15 @@ def decode(data: bytes, source: str = "the file", ansi: str = DEFAULT_ANSI) -> t
     raise RegFormatError(
         f"{source} is not a registry export: its first line is {first[:60]!r}, not "
         f"'{HEADER_5}' or '{HEADER_4}'; export the key with regedit (File → Export).")
+
+
+def _looks_like_bomless_utf16(data: bytes) -> bool:
+    head = data[:200]
+    for enc in ("utf-16-le", "utf-16-be"):
+        text = head[: len(head) // 2 * 2].decode(enc, "ignore").lstrip()
+        if text.startswith((HEADER_5, HEADER_4)):
+            return True
+    return False
 
 
 def _strict(data: bytes, encoding: str, source: str) -> str:

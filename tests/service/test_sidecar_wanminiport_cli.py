@@ -1,0 +1,163 @@
+"""`fab sidecar.wan-miniport` through the real CLI: outputs, --check, and bad input.
+
+Bad input must give one sentence, a non-zero exit, nothing written (no output dir, no
+temp dir) and an unchanged input file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vpsrescue.errors import OutputDirError
+from vpsrescue.sidecar import regfile, wanminiport
+
+pytestmark = pytest.mark.service
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "sidecar"
+FAB = str(ROOT / ".venv" / "bin" / "fab")
+EN = DATA / "win81-en-net-class.reg"
+
+
+def fab(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([FAB, "sidecar.wan-miniport", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["win81-en-net-class.reg", "win81-de-net-class.reg",
+                                  "win8-regedit4-net-class.reg"])
+def test_fab_writes_all_outputs(tmp_path: Path, name: str) -> None:
+    src = DATA / name
+    before = sha(src)
+    out = tmp_path / "fix"
+    proc = fab("--reg", str(src), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(wanminiport.OUTPUT_NAMES)
+    assert [p.name for p in tmp_path.iterdir()] == ["fix"]
+    deleted = regfile.parse((out / wanminiport.DELETE_REG).read_bytes())
+    backup = regfile.parse((out / wanminiport.BACKUP_REG).read_bytes())
+    assert all(k.delete for k in deleted.keys) and len(deleted.keys) == 3
+    assert {k.path for k in deleted.keys} <= {k.path for k in backup.keys}
+    assert sha(src) == before
+    assert "Wrote" in proc.stdout
+
+
+def test_fab_check_reports_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "fix"
+    proc = fab("--reg", str(DATA / "win81-de-net-class.reg"), "--out", str(out), "--check")
+    assert proc.returncode == 0, proc.stderr
+    assert "Netzwerkmonitor" in proc.stdout and "0003" in proc.stdout
+    assert "nothing written" in proc.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def _truncated(tmp: Path) -> Path:
+    raw = EN.read_bytes()
+    cut = raw.index('"WAN Miniport (IP)"'.encode("utf-16-le")) + 12
+    p = tmp / "truncated.reg"
+    p.write_bytes(raw[:cut])
+    return p
+
+
+def _wrong_encoding(tmp: Path) -> Path:
+    # the same export converted to UTF-16 big-endian by an editor
+    text = EN.read_bytes()[2:].decode("utf-16-le")
+    p = tmp / "big-endian.reg"
+    p.write_bytes(b"\xfe\xff" + text.encode("utf-16-be"))
+    return p
+
+
+def _ansi_saved_as_500(tmp: Path) -> Path:
+    text = (DATA / "win81-de-net-class.reg").read_bytes()[2:].decode("utf-16-le")
+    p = tmp / "notepad-ansi.reg"
+    p.write_bytes(text.encode("cp1252"))
+    return p
+
+
+def _not_reg(tmp: Path) -> Path:
+    p = tmp / "photo.reg"
+    p.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01")
+    return p
+
+
+def _no_match(tmp: Path) -> Path:
+    text = EN.read_bytes()[2:].decode("utf-16-le")
+    sections = text.split("\r\n\r\n")
+    keep = [s for s in sections
+            if not any(f"\\{n}]" in s.split("\r\n")[0] or f"\\{n}\\" in s.split("\r\n")[0]
+                       for n in ("0008", "0009", "0010"))]
+    p = tmp / "no-miniport.reg"
+    p.write_bytes(b"\xff\xfe" + "\r\n\r\n".join(keep).encode("utf-16-le"))
+    return p
+
+
+def _missing(tmp: Path) -> Path:
+    return tmp / "does-not-exist.reg"
+
+
+@pytest.mark.parametrize(("make", "words"), [
+    (_not_reg, "is not a registry export"),
+    (_truncated, "cut off"),
+    (_wrong_encoding, "big-endian"),
+    (_ansi_saved_as_500, "is not valid utf-8"),
+    (_no_match, "none is WAN Miniport"),
+    (_missing, "Cannot read"),
+])
+def test_fab_bad_input_one_sentence_nothing_written(tmp_path: Path, make, words: str) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    src = make(inputs)
+    before = sha(src) if src.exists() else None
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "fix"
+    proc = fab("--reg", str(src), "--out", str(out))
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vpsrescue: "), proc.stderr
+    assert words in lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert list(work.iterdir()) == []  # no output dir, no temp dir
+    if before:
+        assert sha(src) == before
+
+
+def test_fab_needs_out_unless_check(tmp_path: Path) -> None:
+    proc = fab("--reg", str(EN))
+    assert proc.returncode != 0
+    assert proc.stderr.startswith("vpsrescue: Give --out DIR")
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs: a real full disk, to fail the output write half-way."""
+    if os.geteuid() != 0:
+        pytest.fail("the full-disk test needs root (as the whole suite does) to mount tmpfs")
+    mnt = tmp_path / f"tiny-{uuid.uuid4().hex[:6]}"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "vpsr-sidecar", str(mnt)],
+                   check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_full_disk_leaves_nothing_that_looks_complete(tiny_fs: Path) -> None:
+    reg, result = wanminiport.check(EN.read_bytes(), EN.name)
+    files = wanminiport.build_outputs(reg, result)
+    files["padding.bin"] = b"\0" * 200_000  # more than the filesystem holds
+    with pytest.raises(OutputDirError, match="nothing was written"):
+        wanminiport.write_outputs(files, tiny_fs / "fix")
+    assert list(tiny_fs.iterdir()) == []
