@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,92 @@ def test_fab_goagent_bad_interpreter_is_one_sentence(tmp_path: Path) -> None:
     proc = fab("sidecar.goagent", "--python", str(not_python), env=env_with(None))
     assert proc.returncode == 2
     assert "did not answer the probe" in proc.stderr
+
+
+# ------------------------------------------------------------------ over SSH (-H)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def sshd(sites: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[dict[str, str]]:
+    """A real OpenSSH server on loopback whose sessions see the Debian-patched gevent."""
+    import time
+
+    import paramiko
+
+    from vpsrescue.ssh import fingerprint
+
+    d = tmp_path_factory.mktemp("sshd")
+    for name in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)],
+                       check=True)
+    (d / "authorized_keys").write_text((d / "client.pub").read_text())
+    port = _free_port()
+    (d / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host'}\n"
+        f"PidFile {d / 'sshd.pid'}\nAuthorizedKeysFile {d / 'authorized_keys'}\n"
+        "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+        f"SetEnv PYTHONPATH={sites['1.0.1+debian']}\n")
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            import socket
+
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"sshd did not start: {proc.stderr.read()!r}"
+                                         if proc.stderr else "sshd did not start") from None
+                time.sleep(0.1)
+        key = paramiko.Ed25519Key.from_private_key_file(str(d / "host"))
+        yield {"host": f"root@127.0.0.1:{port}", "identity": str(d / "client"),
+               "fingerprint": fingerprint(key)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _remote_env() -> dict[str, str]:
+    env = env_with(None)
+    env["VPSRESCUE_INVENTORY"] = "/nonexistent/inventory.yml"  # pin by --host-key only
+    return env
+
+
+def test_fab_goagent_over_ssh_with_pinned_host_key(sshd: dict[str, str]) -> None:
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "fab"), "-H", sshd["host"], "-i", sshd["identity"],
+         "sidecar.goagent", "--python", "/usr/bin/python3", "--json",
+         "--host-key", sshd["fingerprint"]],
+        cwd=ROOT, env=_remote_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["target"].endswith("on root@127.0.0.1")
+    assert out["facts"]["gevent"]["ssl_mechanism"] == "unbound-sslcontext"
+    assert out["verdict"]["affected"] is True
+
+
+@pytest.mark.parametrize("host_key", ["SHA256:" + "A" * 43, ""])
+def test_fab_goagent_over_ssh_refuses_unpinned_key(sshd: dict[str, str], host_key: str) -> None:
+    args = ["--host-key", host_key] if host_key else []
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "fab"), "-H", sshd["host"], "-i", sshd["identity"],
+         "sidecar.goagent", "--python", "/usr/bin/python3", *args],
+        cwd=ROOT, env=_remote_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("vpsrescue: ")
+    assert ("not the pinned" in proc.stderr) if host_key else ("No host key" in proc.stderr)
+    assert "Traceback" not in proc.stderr
