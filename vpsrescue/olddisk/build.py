@@ -298,6 +298,8 @@ def build(dest_dir: Path, *, progress: bool = True, seed: str = SEED) -> OldDisk
             tr = sites._ids(root, "debian-transmission")
             indicators = compromise.plant(root, seed, www=www, transmission=tr,
                                           torrent_size=TORRENT_SIZE)
+            # Directories and links the planting touched: dated at the window's end.
+            clamp_mtimes(root, files.epoch(compromise.WINDOW[1]))
         version_php = (root / "usr/share/wordpress/wp-includes/version.php").read_text()
         m = re.search(r"\$wp_version = '([^']+)'", version_php)
         if not m:
