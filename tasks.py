@@ -83,11 +83,28 @@ def lab_purge(c: Context) -> None:
     cli.purge()
 
 
+@task(help={"out": "also copy the image to PATH (truth beside it as PATH.truth.json)",
+            "force": "rebuild even if the cached image is current"})
+@user_errors
+def lab_disk(c: Context, out: str = "", force: bool = False) -> None:
+    """Build (or take from cache) the compromised old-disk image and its ground truth."""
+    from pathlib import Path
+
+    from vpsrescue.olddisk import ensure_image
+    from vpsrescue.olddisk.build import copy_image
+
+    img = ensure_image(force=force)
+    if out:
+        img = copy_image(img, Path(out))
+    print(f"image: {img.image}\ntruth: {img.truth}")
+
+
 lab.add_task(lab_up, "up")
 lab.add_task(lab_down, "down")
 lab.add_task(lab_status, "status")
 lab.add_task(lab_ssh, "ssh")
 lab.add_task(lab_purge, "purge")
+lab.add_task(lab_disk, "disk")
 
 # ---------------------------------------------------------------------------- dump
 @task(

@@ -395,3 +395,23 @@ def ensure_image(*, force: bool = False, progress: bool = True) -> OldDiskImage:
 
 def as_dict(img: OldDiskImage) -> dict[str, str]:
     return {k: str(v) for k, v in asdict(img).items()}
+
+
+def copy_image(img: OldDiskImage, out: Path) -> OldDiskImage:
+    """Copy the image (sparse, reflinked where the file system can) and its truth to
+    ``out`` and ``out``.truth.json; written under temporary names, then renamed."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    truth_out = out.with_name(out.name + ".truth.json")
+    tmp_img = out.with_name(f".{out.name}.part-{os.getpid()}")
+    tmp_truth = truth_out.with_name(f".{truth_out.name}.part-{os.getpid()}")
+    try:
+        base.run(["cp", "--reflink=auto", "--sparse=always", str(img.image), str(tmp_img)],
+                 what=f"copying the old-disk image to {out}")
+        shutil.copyfile(img.truth, tmp_truth)
+        os.rename(tmp_img, out)
+        os.rename(tmp_truth, truth_out)
+    finally:
+        for t in (tmp_img, tmp_truth):
+            t.unlink(missing_ok=True)
+    return OldDiskImage(out, truth_out)
