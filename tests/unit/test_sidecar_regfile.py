@@ -254,7 +254,7 @@ GOOD_PARSED = regfile.parse(GOOD)
     (u16("Windows Registry Editor Version 5.00\n\n[SOFTWARE\\X]\n"), RegFormatError,
      "not a registry key"),
     (u16('Windows Registry Editor Version 5.00\n\n[HKEY_USERS\\X]\nhello\n'), RegFormatError,
-     "expected"),
+     "EXPORT.reg line 4: expected"),
     (u16('Windows Registry Editor Version 5.00\n\n[HKEY_USERS\\X]\n"a"=hex:1g\n'),
      RegFormatError, "not one byte"),
     (u16('Windows Registry Editor Version 5.00\n\n[HKEY_USERS\\X]\n"a"=word:1\n'),

@@ -171,3 +171,17 @@ def test_existing_output_dir_is_refused_untouched(tmp_path: Path) -> None:
         wanminiport.write_outputs(wanminiport.build_outputs(reg, result), out)
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fix"]
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_streaming_check_finds_the_same_and_backs_up_the_same(name: str) -> None:
+    import io
+
+    reg, result = load(name)
+    with open(DATA / name, "rb") as fh:
+        kept, streamed = wanminiport.check_stream(fh, name)
+    assert streamed == result
+    assert wanminiport.backup_reg(kept, streamed) == wanminiport.backup_reg(reg, result)
+    assert len(kept.keys) == 4 * len(result.found)  # only the found subtrees stay in memory
+    small_reads = io.BufferedReader(io.BytesIO((DATA / name).read_bytes()), buffer_size=7)
+    assert wanminiport.check_stream(small_reads, name)[1] == result

@@ -20,9 +20,12 @@ them). ``write(parse(x))`` parses back to the same :class:`RegFile`.
 
 from __future__ import annotations
 
+import codecs
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from ..errors import RegEncodingError, RegFormatError, RegTruncatedError
 
@@ -111,51 +114,33 @@ class RegFile:
 # ------------------------------------------------------------------ reading
 
 
-def decode(data: bytes, source: str = "the file", ansi: str = DEFAULT_ANSI) -> tuple[str, bool]:
-    """The text of a .reg file and whether it is a 5.00 (Unicode) export.
+_HEAD = 4096
+_CHUNK = 1 << 16
 
-    Bytes stay bytes until the BOM or the header says what they are.
-    """
-    if not data.strip():
+
+def _sniff(head: bytes, source: str, ansi: str) -> tuple[str, int]:
+    """(encoding, BOM length) from the first bytes: bytes stay bytes until we know."""
+    if not head.strip():
         raise RegFormatError(f"{source} is empty: export the key again with regedit "
                              f"(File → Export, 'Selected branch').")
-    if data.startswith(b"\xff\xfe"):
-        body = data[2:]
-        if len(body) % 2:
-            raise RegTruncatedError(
-                f"{source} ends in the middle of a UTF-16 character, so it was cut off: "
-                f"copy or export it again.")
-        try:
-            text = body.decode("utf-16-le")
-        except UnicodeDecodeError as exc:
-            raise RegEncodingError(
-                f"{source} has a UTF-16LE BOM but invalid UTF-16 at byte {exc.start + 2}: "
-                f"it was damaged or converted; export it again with regedit.") from None
-    elif data.startswith(b"\xfe\xff"):
+    if head.startswith(b"\xff\xfe"):
+        return "utf-16-le", 2
+    if head.startswith(b"\xfe\xff"):
         raise RegEncodingError(
             f"{source} is UTF-16 big-endian, which regedit neither writes nor imports: "
             f"export it again with regedit, or save it as UTF-16LE ('Unicode').")
-    elif data.startswith(b"\xef\xbb\xbf"):
-        text = _strict(data[3:], "utf-8", source)
-    elif b"\x00" in data[:400] and _looks_like_bomless_utf16(data):
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8", 3
+    if b"\x00" in head[:400] and _looks_like_bomless_utf16(head):
         raise RegEncodingError(
             f"{source} looks like UTF-16 without its byte-order mark: regedit always writes "
             f"one; export the key again with regedit instead of converting the file.")
-    elif data.lstrip().startswith(HEADER_4.encode()):
-        text = _strict(data, ansi, source)
-    elif data.lstrip().startswith(HEADER_5.encode()):
-        text = _strict(data, "utf-8", source)
-    else:
-        raise RegFormatError(
-            f"{source} is not a registry export: it does not start with "
-            f"'{HEADER_5}' or '{HEADER_4}'; export the key with regedit (File → Export).")
-    first = text.lstrip().split("\n", 1)[0].rstrip("\r").strip()
-    if first == HEADER_5:
-        return text, True
-    if first == HEADER_4:
-        return text, False
+    if head.lstrip().startswith(HEADER_4.encode()):
+        return ansi, 0
+    if head.lstrip().startswith(HEADER_5.encode()):
+        return "utf-8", 0
     raise RegFormatError(
-        f"{source} is not a registry export: its first line is {first[:60]!r}, not "
+        f"{source} is not a registry export: it does not start with "
         f"'{HEADER_5}' or '{HEADER_4}'; export the key with regedit (File → Export).")
 
 
@@ -168,62 +153,133 @@ def _looks_like_bomless_utf16(data: bytes) -> bool:
     return False
 
 
-def _strict(data: bytes, encoding: str, source: str) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        hint = ("a 5.00 export must be UTF-16LE (as regedit writes it) or UTF-8"
-                if encoding == "utf-8" else f"a REGEDIT4 export is read as {encoding}")
-        raise RegEncodingError(
-            f"{source} is not valid {encoding} at byte {exc.start} ({hint}): export the key "
-            f"again with regedit rather than converting the file.") from None
-
-
-def _logical_lines(text: str, source: str) -> Iterator[tuple[int, str, bool]]:
-    """(first line number, joined line, is_last) with hex continuations joined."""
-    lines = text.split("\n")
-    ends_with_newline = lines[-1] == ""
-    if ends_with_newline:
-        lines.pop()
-    elif lines[-1].strip():
-        raise RegTruncatedError(
-            f"{source} ends in the middle of line {len(lines)} (regedit ends every line, "
-            f"the last one too), so it was cut off: copy or export it again.")
-    i = 0
-    while i < len(lines):
-        start = i
-        line = lines[i].rstrip("\r").strip()
-        while line.endswith("\\") and not line.startswith(";"):
-            i += 1
-            if i >= len(lines):
+def _text_chunks(stream: BinaryIO, head: bytes, encoding: str, skip: int,
+                 source: str) -> Iterator[str]:
+    """Strictly decoded text, chunk by chunk: memory does not grow with the file."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    pos, data = skip, head[skip:]
+    while True:
+        final = not data
+        try:
+            text = decoder.decode(data, final=final)
+        except UnicodeDecodeError as exc:
+            if final:
+                what = "a UTF-16 character" if encoding.startswith("utf-16") else "a character"
                 raise RegTruncatedError(
-                    f"{source} line {start + 1}: the value continues past the end of the "
+                    f"{source} ends in the middle of {what}, so it was cut off: copy or "
+                    f"export it again.") from None
+            if encoding == "utf-16-le":
+                raise RegEncodingError(
+                    f"{source} has a UTF-16LE BOM but invalid UTF-16 near byte "
+                    f"{pos + exc.start}: it was damaged or converted; export it again with "
+                    f"regedit.") from None
+            hint = ("a 5.00 export must be UTF-16LE (as regedit writes it) or UTF-8"
+                    if encoding == "utf-8" else f"a REGEDIT4 export is read as {encoding}")
+            raise RegEncodingError(
+                f"{source} is not valid {encoding} near byte {pos + exc.start} ({hint}): "
+                f"export the key again with regedit rather than converting the file.") from None
+        if text:
+            yield text
+        if final:
+            return
+        pos += len(data)
+        data = stream.read(_CHUNK)
+
+
+def _physical_lines(chunks: Iterator[str]) -> Iterator[tuple[str, bool]]:
+    """(line without its \\n, whether a \\n ended it)."""
+    pending: list[str] = []
+    for chunk in chunks:
+        if "\n" not in chunk:
+            pending.append(chunk)
+            continue
+        parts = chunk.split("\n")
+        parts[0] = "".join(pending) + parts[0]
+        pending = [parts.pop()]
+        for part in parts:
+            yield part, True
+    rest = "".join(pending)
+    if rest:
+        yield rest, False
+
+
+def _logical_lines(lines: Iterator[tuple[str, bool]], source: str,
+                   lineno: int = 0) -> Iterator[tuple[int, str, bool]]:
+    """(first line number, joined line, is_last) with hex continuations joined;
+    ``lineno`` lines were read before."""
+    nxt = next(lines, None)
+
+    def take() -> str:
+        nonlocal nxt, lineno
+        assert nxt is not None
+        raw, complete = nxt
+        lineno += 1
+        if not complete and raw.strip():
+            raise RegTruncatedError(
+                f"{source} ends in the middle of line {lineno} (regedit ends every line, "
+                f"the last one too), so it was cut off: copy or export it again.")
+        nxt = next(lines, None)
+        return raw.rstrip("\r").strip()
+
+    while nxt is not None:
+        line = take()
+        start = lineno
+        while line.endswith("\\") and not line.startswith(";"):
+            if nxt is None:
+                raise RegTruncatedError(
+                    f"{source} line {start}: the value continues past the end of the "
                     f"file, so it was cut off: copy or export it again.")
-            line = line[:-1] + lines[i].rstrip("\r").strip()
-        i += 1
-        yield start + 1, line, i >= len(lines)
+            line = line[:-1] + take()
+        yield start, line, nxt is None
+
+
+def open_stream(stream: BinaryIO, source: str = "the file",
+                ansi: str = DEFAULT_ANSI) -> tuple[bool, Iterator[RegKey]]:
+    """(is a 5.00 export, its keys one by one) from a binary stream, read in chunks.
+
+    The header is checked before this returns; everything else as the keys are read.
+    """
+    head = stream.read(_HEAD)
+    encoding, skip = _sniff(head, source, ansi)
+    lines = _physical_lines(_text_chunks(stream, head, encoding, skip, source))
+    first, consumed = "", 0
+    for raw, _complete in lines:
+        consumed += 1
+        first = raw.strip()
+        if first:
+            break
+    if first not in (HEADER_5, HEADER_4):
+        raise RegFormatError(
+            f"{source} is not a registry export: its first line is {first[:60]!r}, not "
+            f"'{HEADER_5}' or '{HEADER_4}'; export the key with regedit (File → Export).")
+    unicode = first == HEADER_5
+    return unicode, _keys(_logical_lines(lines, source, consumed), unicode, ansi, source)
+
+
+def parse_stream(stream: BinaryIO, source: str = "the file",
+                 ansi: str = DEFAULT_ANSI) -> RegFile:
+    unicode, keys = open_stream(stream, source, ansi)
+    return RegFile(unicode, tuple(keys))
 
 
 def parse(data: bytes, source: str = "the file", ansi: str = DEFAULT_ANSI) -> RegFile:
     """Parse a whole .reg export (bytes as read from disk) into a :class:`RegFile`."""
-    text, unicode = decode(data, source, ansi)
-    keys: list[RegKey] = []
+    return parse_stream(io.BytesIO(data), source, ansi)
+
+
+def _keys(lines: Iterator[tuple[int, str, bool]], unicode: bool, ansi: str,
+          source: str) -> Iterator[RegKey]:
     current: RegKey | None = None
     values: list[RegValue] = []
-    seen_header = False
-    for lineno, line, is_last in _logical_lines(text, source):
+    for lineno, line, is_last in lines:
         where = f"{source} line {lineno}"
-        if not seen_header:
-            if line:
-                seen_header = True
-            continue
         if not line or line.startswith(";"):
             continue
         if line.startswith("["):
             if not line.endswith("]"):
                 _bad(where, is_last, "a key line must end with ']'")
             if current is not None:
-                keys.append(RegKey(current.path, current.delete, tuple(values)))
+                yield RegKey(current.path, current.delete, tuple(values))
             delete = line.startswith("[-")
             path = line[2:-1] if delete else line[1:-1]
             if path.split("\\", 1)[0].upper() not in ROOTS:
@@ -239,11 +295,8 @@ def parse(data: bytes, source: str = "the file", ansi: str = DEFAULT_ANSI) -> Re
             raise RegFormatError(f"{where}: a value under a deleted key [-…] makes no sense: "
                                  f"fix the file or export the key again.")
         values.append(_parse_value(line, unicode, ansi, where, is_last))
-    if not seen_header:
-        raise RegFormatError(f"{source} has a header but nothing else.")
     if current is not None:
-        keys.append(RegKey(current.path, current.delete, tuple(values)))
-    return RegFile(unicode, tuple(keys))
+        yield RegKey(current.path, current.delete, tuple(values))
 
 
 def _bad(where: str, is_last: bool, what: str) -> None:

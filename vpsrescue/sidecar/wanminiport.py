@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import NoMatchingSubkeyError, OutputDirError, RegFormatError
 from . import regfile
@@ -94,53 +95,88 @@ def _text(key: RegKey, name: str, unicode: bool) -> str | None:
     return t.strip() if t is not None else None
 
 
-def find_miniports(reg: RegFile, source: str = "the export") -> WanMiniportResult:
-    """The WAN Miniport (IP/IPv6/Network Monitor) subkeys of the Net class in ``reg``."""
-    by_id = {k.component_id: k for k in MINIPORTS}
-    by_desc = {k.driver_desc.lower(): k for k in MINIPORTS}
-    found: list[Miniport] = []
-    class_keys: list[str] = []
-    adapters = 0
-    for key in reg.keys:
+class _Finder:
+    """Looks at keys one by one (as a stream delivers them) and remembers the matches."""
+
+    def __init__(self, unicode: bool) -> None:
+        self.unicode = unicode
+        self.found: list[Miniport] = []
+        self.class_keys: list[str] = []
+        self.adapters = 0
+        self._kept_prefixes: list[str] = []
+
+    def add(self, key: RegKey) -> bool:
+        """Take one key; True if it belongs to a found subkey's subtree (keep it)."""
+        low = key.path.lower()
+        if any(low.startswith(p) for p in self._kept_prefixes):
+            return True
         m = _SUBKEY_RE.match(key.path)
         if key.delete or not m:
-            continue
-        adapters += 1
-        if m.group("cls") not in class_keys:
-            class_keys.append(m.group("cls"))
-        kind, how = None, ""
-        for name in ("ComponentId", "MatchingDeviceId"):
-            cid = (_text(key, name, reg.unicode) or "").lower()
-            if cid in by_id:
-                kind, how = by_id[cid], name
-                break
-        desc = _text(key, "DriverDesc", reg.unicode) or ""
-        if kind is None and desc.lower() in by_desc:
-            kind, how = by_desc[desc.lower()], "DriverDesc"
+            return False
+        self.adapters += 1
+        if m.group("cls") not in self.class_keys:
+            self.class_keys.append(m.group("cls"))
+        kind, how = _kind(key, self.unicode)
         if kind is None:
-            continue
-        instance = _text(key, "DeviceInstanceID", reg.unicode) or kind.device_instance
-        found.append(Miniport(key.path, m.group("num"), kind.component_id,
-                              desc or kind.driver_desc, instance, how))
-    if not adapters:
-        raise NoMatchingSubkeyError(
-            f"{source} holds no subkey of the Net class key {NET_CLASS_GUID}: export "
-            f"{NET_CLASS_KEY} with regedit (right-click the key → Export).")
-    if not found:
-        raise NoMatchingSubkeyError(
-            f"{source} holds {adapters} Net class subkeys but none is WAN Miniport (IP), "
-            f"(IPv6) or (Network Monitor): export the whole key {NET_CLASS_GUID}, "
-            f"not one adapter.")
-    have = {f.component_id for f in found}
-    missing = tuple(k.component_id for k in MINIPORTS if k.component_id not in have)
-    return WanMiniportResult(source, reg.unicode, tuple(class_keys), adapters,
-                             tuple(found), missing)
+            return False
+        desc = _text(key, "DriverDesc", self.unicode) or kind.driver_desc
+        instance = _text(key, "DeviceInstanceID", self.unicode) or kind.device_instance
+        self.found.append(Miniport(key.path, m.group("num"), kind.component_id, desc,
+                                   instance, how))
+        self._kept_prefixes.append(low + "\\")
+        return True
+
+    def result(self, source: str) -> WanMiniportResult:
+        if not self.adapters:
+            raise NoMatchingSubkeyError(
+                f"{source} holds no subkey of the Net class key {NET_CLASS_GUID}: export "
+                f"{NET_CLASS_KEY} with regedit (right-click the key → Export).")
+        if not self.found:
+            raise NoMatchingSubkeyError(
+                f"{source} holds {self.adapters} Net class subkeys but none is WAN Miniport "
+                f"(IP), (IPv6) or (Network Monitor): export the whole key {NET_CLASS_GUID}, "
+                f"not one adapter.")
+        have = {f.component_id for f in self.found}
+        missing = tuple(k.component_id for k in MINIPORTS if k.component_id not in have)
+        return WanMiniportResult(source, self.unicode, tuple(self.class_keys), self.adapters,
+                                 tuple(self.found), missing)
+
+
+def _kind(key: RegKey, unicode: bool) -> tuple[MiniportKind | None, str]:
+    by_id = {k.component_id: k for k in MINIPORTS}
+    for name in ("ComponentId", "MatchingDeviceId"):
+        cid = (_text(key, name, unicode) or "").lower()
+        if cid in by_id:
+            return by_id[cid], name
+    desc = (_text(key, "DriverDesc", unicode) or "").lower()
+    for k in MINIPORTS:
+        if desc == k.driver_desc.lower():
+            return k, "DriverDesc"
+    return None, ""
+
+
+def find_miniports(reg: RegFile, source: str = "the export") -> WanMiniportResult:
+    """The WAN Miniport (IP/IPv6/Network Monitor) subkeys of the Net class in ``reg``."""
+    finder = _Finder(reg.unicode)
+    for key in reg.keys:
+        finder.add(key)
+    return finder.result(source)
 
 
 def check(data: bytes, source: str = "the export") -> tuple[RegFile, WanMiniportResult]:
-    """Parse an export (bytes as read) and find the subkeys; writes nothing."""
+    """Parse a whole export (bytes as read) and find the subkeys; writes nothing."""
     reg = regfile.parse(data, source)
     return reg, find_miniports(reg, source)
+
+
+def check_stream(stream: BinaryIO, source: str = "the export"
+                 ) -> tuple[RegFile, WanMiniportResult]:
+    """:func:`check` on a stream, keeping only the found subtrees: memory stays flat
+    however large the export (a whole HKLM\\SYSTEM export works too)."""
+    unicode, keys = regfile.open_stream(stream, source)
+    finder = _Finder(unicode)
+    kept = [key for key in keys if finder.add(key)]
+    return RegFile(unicode, tuple(kept)), finder.result(source)
 
 
 # ------------------------------------------------------------------ outputs
@@ -388,23 +424,24 @@ def run(data: bytes, source: str, out_dir: Path | None) -> WanMiniportResult:
     return replace(result, written=OUTPUT_NAMES, out_dir=str(out_dir))
 
 
-def read_export(path: str) -> bytes:
-    """The export's bytes, or one sentence saying why it cannot be read."""
-    if not path:
+def run_paths(reg_path: str, out_dir: str | None, check_only: bool = False
+              ) -> WanMiniportResult:
+    """The task's work on paths: ``check_only`` writes nothing, else ``out_dir`` is needed."""
+    if not reg_path:
         raise RegFormatError("Give --reg PATH of a regedit export of the Net class key "
                              f"({NET_CLASS_KEY}).")
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise RegFormatError(f"Cannot read {path}: {exc.strerror}; give --reg PATH of the "
-                             f"regedit export.") from None
-
-
-def run_paths(reg_path: str, out_dir: str | None, check_only: bool = False) -> WanMiniportResult:
-    """The task's work on paths: ``check_only`` writes nothing, else ``out_dir`` is needed."""
     if not check_only and not out_dir:
         raise OutputDirError("Give --out DIR (a new directory) for the files, or --check "
                              "to only report.")
-    data = read_export(reg_path)
-    return run(data, reg_path, None if check_only else Path(out_dir or ""))
+    try:
+        fh = open(reg_path, "rb")
+    except OSError as exc:
+        raise RegFormatError(f"Cannot read {reg_path}: {exc.strerror}; give --reg PATH of "
+                             f"the regedit export.") from None
+    with fh:
+        reg, result = check_stream(fh, reg_path)
+    if check_only:
+        return result
+    out = Path(out_dir or "")
+    write_outputs(build_outputs(reg, result), out)
+    return replace(result, written=OUTPUT_NAMES, out_dir=str(out))
