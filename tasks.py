@@ -134,6 +134,9 @@ def convert_dump(c: Context, src: str, dst: str, mode: str = "auto", replace: An
     if result.undecidable_total:
         print(f"{result.undecidable_total} value(s) could not be decided"
               + (f": see {stats}" if stats else ": re-run with --stats FILE to list them"))
+    if not stats:
+        print("(values that only needed relabelling were passed whole; --stats FILE checks "
+              "and counts every value)")
 
 
 # ---------------------------------------------------------------------------- sidecar

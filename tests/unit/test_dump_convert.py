@@ -127,7 +127,7 @@ def test_invalid_serialized_is_left_identical_and_reported(tmp_path: Path) -> No
     broken = b'a:1:{s:5:"' + "面".encode() + b'";i:1;}'  # wrong length: PHP rejects it
     src = tmp_path / "in.sql"
     src.write_bytes(latin1_dump([(7, b"broken", broken)]))
-    st = convert_dump(src, tmp_path / "out.sql")
+    st = convert_dump(src, tmp_path / "out.sql", stats_path=tmp_path / "s.json")
     assert values((tmp_path / "out.sql").read_bytes(), b"wp_options")[0][1] == broken
     assert st.undecidable[0]["primary_key"] == {"option_id": "7"}
     assert st.undecidable[0]["table"] == "wp_options"

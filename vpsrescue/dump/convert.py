@@ -23,9 +23,9 @@ from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from ..errors import DumpSyntaxError, DumpTruncatedError, DumpWriteError, VpsrescueError
-from . import ddl
+from . import ddl, mysql_latin1
 from .phpserialize import PhpSerializeError, dumps, loads, looks_serialized, map_strings
-from .repair import MODES, Action, repair_stored, stored_candidates
+from .repair import MODES, MOJIBAKE_RE, Action, repair_stored, stored_candidates
 from .sqltokens import (
     INSERT_HEAD_RE,
     VALUE_TOKEN_RE,
@@ -179,10 +179,14 @@ class Converter:
 
     def __init__(self, *, mode: str = "auto", replace: Iterable[tuple[str, str]] = (),
                  prefix: tuple[bytes, bytes] | None = None, collation: str | None = None,
-                 stats: Stats | None = None) -> None:
+                 stats: Stats | None = None, detail: bool = True) -> None:
         if mode not in MODES:
             raise DumpSyntaxError(f"--mode must be one of {', '.join(MODES)} (got {mode!r}).")
         self.mode = mode
+        # detail=False lets whole INSERTs that only need relabelling pass without a look
+        # at each value (much faster); per-column counts then cover only values that
+        # were looked at. --stats turns detail on.
+        self.detail = detail
         pairs = list(replace)
         self.replacer = Replacer(pairs) if pairs else None
         self.prefix = prefix
@@ -219,6 +223,24 @@ class Converter:
     def value(self, raw: bytes, conn_utf8: bool, v: _Value) -> bytes:
         """New bytes (UTF-8) for one unescaped string value from the dump."""
         cands = [raw] if self.mode == "none" else stored_candidates(raw, conn_utf8)
+        first = cands[0]
+        if self.mode in ("auto", "relabel") and (
+                self.replacer is None or not self.replacer.hit(first)):
+            try:
+                first.decode("utf-8")
+                plain = MOJIBAKE_RE.search(first) is None
+            except UnicodeDecodeError:
+                plain = False
+            if plain:
+                # Valid UTF-8 that cannot unwrap: every string in it stays as stored,
+                # so serialized lengths stay right too. Only check them when counting.
+                if self.detail and looks_serialized(first):
+                    try:
+                        loads(first)
+                    except PhpSerializeError:
+                        v.serialized_invalid = True
+                v.saw(Action.RELABELLED if not first.isascii() else Action.LEFT)
+                return first
         looked = False
         for cand in cands:
             if looks_serialized(cand):
@@ -326,13 +348,39 @@ class Converter:
         if prefix is not None and table.startswith(prefix[0]):
             head_new = quote_ident(prefix[1] + table[len(prefix[0]):])
         key_column = self._prefix_keys.get(table) if prefix is not None else None
-        if text.isascii() and key_column is None and (
-                replacer is None or not replacer.hit(text)):
+        plain = key_column is None and (replacer is None or not replacer.hit(text))
+        out = text if plain and text.isascii() else None
+        if out is None and plain and not self.detail:
+            out = self._relabel_only(text, table)
+        if out is not None:
             if head_new is None:
-                return text
+                return out
             a, b = m.span(name_grp)
-            return text[:a] + head_new + text[b:]
+            return out[:a] + head_new + out[b:]
         return self._insert_values(st, m, table, name_grp, head_new, key_column)
+
+    def _relabel_only(self, text: bytes, table: bytes) -> bytes | None:
+        """The whole statement at once, when every value in it only needs relabelling:
+        valid UTF-8 stored bytes with nothing to unwrap. None: look at each value."""
+        if self.mode not in ("auto", "relabel") or b"_latin1" in text or b"_binary" in text:
+            return None
+        if self.names_utf8:
+            info = self.tables.get(table)
+            if info is None or any(c.binary for c in info.columns):
+                return None
+            try:
+                stored = mysql_latin1.encode(text.decode("utf-8"))
+            except UnicodeError:
+                return None
+        else:
+            stored = text
+        try:
+            stored.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if MOJIBAKE_RE.search(stored):
+            return None
+        return stored
 
     def _insert_values(self, st: Statement, m: re.Match[bytes], table: bytes,
                        name_grp: int, head_new: bytes | None,
@@ -467,6 +515,7 @@ def convert_dump(
     collation: str | None = None,
     stats_path: Path | str | None = None,
     progress: Callable[[int], None] | None = None,
+    detail: bool | None = None,
 ) -> Stats:
     """Convert the dump ``src`` (.sql or .sql.gz) into a utf8mb4 dump at ``dst``
     (gzip'd if it ends in .gz). ``dst`` appears only when complete; ``src`` is
@@ -474,7 +523,8 @@ def convert_dump(
     src, dst = Path(src), Path(dst)
     stats = Stats(src=str(src), dst=str(dst), mode=mode)
     conv = Converter(mode=mode, replace=parse_replace(replace), prefix=parse_prefix(prefix),
-                     collation=collation, stats=stats)
+                     collation=collation, stats=stats,
+                     detail=detail if detail is not None else stats_path is not None)
     if dst.exists() and src.exists() and os.path.samefile(src, dst):
         raise DumpWriteError(f"--dst {dst} is the input file; choose another path.")
     if not dst.parent.is_dir():

@@ -36,6 +36,13 @@ UTF8_MULTIBYTE_RE = re.compile(
 )
 
 
+# Necessary for any unwrap: a character U+00C2..U+00F4 (a UTF-8 lead byte read as
+# latin1, encoded C3 82..C3 B4) right before one that stands for a continuation byte
+# (U+0080..U+00BF → C2 xx, or a cp1252 special → C5/C6/CB/E2 ...). A superset check on
+# the UTF-8 bytes: no match means no value in them can be unwrapped.
+MOJIBAKE_RE = re.compile(rb"\xc3[\x82-\xb4](?:[\xc2\xc5\xc6\xcb]|\xe2[\x80\x82\x84])")
+
+
 def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
     assert isinstance(exc, UnicodeDecodeError)
     return mysql_latin1.decode(exc.object[exc.start : exc.end]), exc.end
