@@ -306,22 +306,20 @@ def _bad(where: str, is_last: bool, what: str) -> None:
     raise RegFormatError(f"{where}: {what}: fix the line or export the key again.")
 
 
+_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_UNESCAPE_RE = re.compile(r'\\(["\\])')
+
+
 def _quoted(line: str, pos: int, where: str, is_last: bool) -> tuple[str, int]:
-    """The string that starts with the quote at ``pos``, and the index after it."""
-    out: list[str] = []
-    i = pos + 1
-    while i < len(line):
-        ch = line[i]
-        if ch == "\\" and i + 1 < len(line) and line[i + 1] in '\\"':
-            out.append(line[i + 1])
-            i += 2
-            continue
-        if ch == '"':
-            return "".join(out), i + 1
-        out.append(ch)
-        i += 1
-    _bad(where, is_last, "a quoted string is not closed")
-    raise AssertionError  # unreachable: _bad raises
+    """The string that starts with the quote at ``pos``, and the index after it.
+
+    Only ``\\\\`` and ``\\"`` are escapes (as in regedit); any other backslash stays.
+    """
+    m = _QUOTED_RE.match(line, pos)
+    if not m:
+        _bad(where, is_last, "a quoted string is not closed")
+        raise AssertionError  # unreachable: _bad raises
+    return _UNESCAPE_RE.sub(r"\1", m.group(1)), m.end()
 
 
 def _parse_value(line: str, unicode: bool, ansi: str, where: str, is_last: bool) -> RegValue:
@@ -360,10 +358,15 @@ def _parse_value(line: str, unicode: bool, ansi: str, where: str, is_last: bool)
                          f"dword:, hex: or hex(N):): fix the line or export the key again.")
 
 
+_HEX_LIST_RE = re.compile(r"[0-9a-fA-F]{2}(?:,[0-9a-fA-F]{2})*", re.ASCII)
+
+
 def _hex_bytes(listing: str, where: str, is_last: bool) -> bytes:
     listing = listing.strip()
     if not listing:
         return b""
+    if _HEX_LIST_RE.fullmatch(listing):  # regedit's own layout: the fast path
+        return bytes.fromhex(listing.replace(",", ""))
     parts = [p.strip() for p in listing.split(",")]
     if parts[-1] == "":
         _bad(where, is_last, "the hex list ends with a comma")
