@@ -11,6 +11,7 @@ PACKAGES=(
   php-cli php-mysql php-mbstring
   apt-cacher-ng
   gcc libc6-dev
+  patch
 )
 
 if [ "$(id -u)" != 0 ]; then
