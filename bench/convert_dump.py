@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -235,10 +234,6 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-        for name in ("sed.sql", "iconv.sql", "ours.sql", "ours-small.sql", "wp-small.sql"):
-            if args.keep:
-                continue
-    _ = resource  # the child RSS comes from wait4
 
 
 if __name__ == "__main__":
