@@ -158,3 +158,16 @@ def test_full_disk_is_a_clear_error_and_leaves_nothing(tiny_disk: Path, tmp_path
     assert res.returncode != 0 and "no space left" in res.stderr
     assert "Traceback" not in res.stderr
     assert os.listdir(tiny_disk) == []
+
+
+def test_truncated_dump_stops_the_import_and_leaves_live_alone(
+        mariadb: ThrowawayMariaDB, dbname: str, tmp_path: Path) -> None:
+    from vpsrescue.errors import DumpSyntaxError
+
+    before = _live_before(mariadb, dbname)
+    dump = tmp_path / "cut.sql"
+    dump.write_bytes(DUMP[:-30])  # ends inside a string
+    with pytest.raises(DumpSyntaxError) as info:
+        import_dump(_params(mariadb), dump, dbname)
+    assert "line" in str(info.value)
+    assert _rows(mariadb, f"SELECT * FROM {dbname}.wp_posts") == before

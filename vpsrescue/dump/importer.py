@@ -11,12 +11,16 @@ so a failed import leaves the live database as it was.
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import os
+import queue
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,6 +35,7 @@ RELAXED_AWAY = frozenset(("NO_ZERO_DATE", "NO_ZERO_IN_DATE", "STRICT_TRANS_TABLE
                           "STRICT_ALL_TABLES", "TRADITIONAL", "ONLY_FULL_GROUP_BY", "ANSI"))
 _STRINGS_RE = re.compile(SQ + rb"|" + DQ)
 _ROWSEP_RE = re.compile(rb"\)\s*+,\s*+\(")
+F_SETPIPE_SZ = 1031  # Linux fcntl
 _SKIP_RE = re.compile(rb"(?is)(?:/\*!\d*\s*)?(?:USE\b|CREATE\s+(?:DATABASE|SCHEMA)\b)")
 
 
@@ -140,13 +145,36 @@ def _stream(conn_params: dict[str, Any], dump_path: Path, staging: str,
         proc = subprocess.Popen([*args, f"--database={staging}"], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=err)
         assert proc.stdin is not None
+        try:  # a bigger pipe lets the client read ahead while we parse
+            fcntl.fcntl(proc.stdin.fileno(), F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
         raw = open(dump_path, "rb")  # noqa: SIM115
         inp = gzip.GzipFile(fileobj=raw) if raw.read(2) == b"\x1f\x8b" else raw
         raw.seek(0)
         broken = False
+        # A writer thread feeds the client (the write releases the GIL), so splitting
+        # and counting here overlap with the server's work. Bounded queue: flat memory.
+        q: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        failed: list[BaseException] = []
+
+        def writer() -> None:
+            assert proc.stdin is not None
+            try:
+                while (item := q.get()) is not None:
+                    if not failed:
+                        proc.stdin.write(item)
+                proc.stdin.close()
+            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+                failed.append(exc)
+                while q.get() is not None:
+                    pass
+
+        thread = threading.Thread(target=writer, daemon=True)
+        thread.start()
         try:
             # On the first line, so the client's "at line N" matches the dump's lines.
-            proc.stdin.write(f"SET SESSION sql_mode='{mode}';".encode())
+            q.put(f"SET SESSION sql_mode='{mode}';".encode())
             for st in StatementReader(inp.read):
                 text = st.text
                 if st.kind == "insert":
@@ -160,17 +188,24 @@ def _stream(conn_params: dict[str, Any], dump_path: Path, staging: str,
                 elif st.kind == "other" and _SKIP_RE.match(text, st.body):
                     # keep the line count: replace by as many newlines
                     text = b"\n" * text.count(b"\n")
-                proc.stdin.write(text)
-            proc.stdin.close()
-        except BrokenPipeError:
-            broken = True
+                if failed:
+                    break
+                q.put(text)
         except Exception:
             proc.kill()
-            proc.wait()
             raise
         finally:
+            q.put(None)
+            thread.join()
             inp.close()
             raw.close()
+            if proc.poll() is None and sys.exc_info()[0] is not None:
+                proc.wait()
+        broken = any(isinstance(e, BrokenPipeError) for e in failed)
+        if failed and not broken:
+            proc.kill()
+            proc.wait()
+            raise failed[0]
         rc = proc.wait()
         err.seek(0)
         msg = err.read().decode("utf-8", "replace").strip()
