@@ -10,6 +10,7 @@ under /var/cache/vpsrescue/olddisk/<key>/; `ensure_image` returns it unless forc
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -248,9 +249,9 @@ def build(dest_dir: Path, *, progress: bool = True, seed: str = SEED) -> OldDisk
     work = Path(tempfile.mkdtemp(prefix="vpsr-olddisk-", dir="/var/tmp"))
     root = work / "root"
     try:
-        with steps.step("debootstrap bullseye (cached)"):
+        with steps.step("debootstrap bullseye (or its cached tarball)"):
             base.debootstrap_tarball(mirror)
-        with steps.step("apt install of the old server's packages (cached)"):
+        with steps.step("apt install of the old server's packages (or its cached tarball)"):
             tarball = base.server_tarball(mirror)
         with steps.step("unpacking the old system"):
             base.extract(tarball, root)
@@ -379,22 +380,24 @@ def ensure_image(*, force: bool = False, progress: bool = True) -> OldDiskImage:
     if not force and done.image.exists() and done.truth.exists():
         return done
     CACHE.mkdir(parents=True, exist_ok=True)
-    part = CACHE / f".{key}.part-{os.getpid()}"
-    shutil.rmtree(part, ignore_errors=True)
-    build(part, progress=progress)
-    if final.exists():
-        old = CACHE / f".{key}.old-{os.getpid()}"
-        os.rename(final, old)
-        shutil.rmtree(old, ignore_errors=True)
-    os.rename(part, final)
-    for stale in CACHE.iterdir():  # images of older builder versions: ~1 GB each
-        if stale.name != key and not stale.name.startswith("."):
-            shutil.rmtree(stale, ignore_errors=True)
+    # One builder at a time (lab.up and a test session may both ask): the second
+    # waits, then finds the first one's image in the cache.
+    with open(CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not force and done.image.exists() and done.truth.exists():
+            return done
+        part = CACHE / f".{key}.part-{os.getpid()}"
+        shutil.rmtree(part, ignore_errors=True)
+        build(part, progress=progress)
+        if final.exists():
+            old = CACHE / f".{key}.old-{os.getpid()}"
+            os.rename(final, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.rename(part, final)
+        for stale in CACHE.iterdir():  # images of older builder versions: ~1 GB each
+            if stale.name != key and not stale.name.startswith("."):
+                shutil.rmtree(stale, ignore_errors=True)
     return done
-
-
-def as_dict(img: OldDiskImage) -> dict[str, str]:
-    return {k: str(v) for k, v in asdict(img).items()}
 
 
 def copy_image(img: OldDiskImage, out: Path) -> OldDiskImage:
