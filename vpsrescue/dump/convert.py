@@ -25,6 +25,7 @@ from urllib.parse import quote
 from ..errors import DumpSyntaxError, DumpTruncatedError, DumpWriteError, VpsrescueError
 from . import ddl, mysql_latin1
 from .phpserialize import PhpSerializeError, dumps, loads, looks_serialized, map_strings
+from .pipeio import BackgroundWriter, PrefetchReader
 from .repair import MODES, MOJIBAKE_RE, Action, repair_stored, stored_candidates
 from .sqltokens import (
     INSERT_HEAD_RE,
@@ -532,7 +533,8 @@ def convert_dump(
     t0 = time.monotonic()
     raw, inp = _open_input(src)
     tmp = dst.parent / f".{dst.name}.{os.getpid()}.part"
-    reader = StatementReader(inp.read)
+    prefetch = PrefetchReader(inp)
+    reader = StatementReader(prefetch.read)
     done = False
     try:
         fh = open(tmp, "wb", buffering=1 << 20)  # noqa: SIM115
@@ -540,19 +542,29 @@ def convert_dump(
         if dst.name.endswith(".gz"):
             out = gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=1,  # type: ignore[assignment]
                                 filename="", mtime=0)
+        bg = BackgroundWriter(out)
         try:
             written = 0
+            pending: list[bytes] = []
+            size = 0
             for st in reader:
                 data = conv.statement(st)
-                out.write(data)
+                pending.append(data)
+                size += len(data)
                 written += len(data)
-                if progress is not None:
-                    progress(reader.offset)
+                if size >= 1 << 20:
+                    bg.write(b"".join(pending))
+                    pending, size = [], 0
+                    if progress is not None:
+                        progress(reader.offset)
+            bg.write(b"".join(pending))
+            bg.close()
             if out is not fh:
                 out.close()
             fh.flush()
             os.fsync(fh.fileno())
         finally:
+            bg.abort()
             fh.close()
         stats.input_bytes = reader.offset
         stats.output_bytes = written
@@ -582,6 +594,7 @@ def convert_dump(
             f"{reader.offset}); nothing was written."
         ) from None
     finally:
+        prefetch.close()
         inp.close()
         raw.close()
         if not done:
