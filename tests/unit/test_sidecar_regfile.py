@@ -158,33 +158,31 @@ def test_parse_write_parse_is_stable_on_real_layouts(name: str) -> None:
 
 # ------------------------------------------------------------------ round trip (hypothesis)
 
-_text_chars = st.characters(blacklist_categories=("Cs",))
-_name = st.text(_text_chars.filter(lambda c: c not in "\r\n"), max_size=12)
-_component = st.text(st.characters(blacklist_categories=("Cs",),
-                                   blacklist_characters="\\\r\n"), min_size=1, max_size=10)
-_path = st.builds(lambda root, parts: "\\".join([root, *parts]),
-                  st.sampled_from(regfile.ROOTS[:5]), st.lists(_component, max_size=4))
+def _chars(unicode: bool, exclude: str = "") -> st.SearchStrategy[str]:
+    if unicode:
+        return st.characters(blacklist_categories=("Cs",), blacklist_characters=exclude)
+    return st.characters(codec="cp1252", blacklist_characters=exclude)
 
 
-def _value(text: st.SearchStrategy[str]) -> st.SearchStrategy[RegValue]:
+def _value(unicode: bool) -> st.SearchStrategy[RegValue]:
+    name = st.text(_chars(unicode, "\r\n"), max_size=12)
     return st.one_of(
-        st.builds(RegValue, _name, st.just(regfile.REG_SZ), text),
-        st.builds(RegValue, _name, st.just(regfile.REG_DWORD),
-                  st.integers(0, 0xFFFFFFFF)),
-        st.builds(RegValue, _name, st.just(regfile.REG_NONE), st.none()),
-        st.builds(RegValue, _name,
+        st.builds(RegValue, name, st.just(regfile.REG_SZ), st.text(_chars(unicode), max_size=40)),
+        st.builds(RegValue, name, st.just(regfile.REG_DWORD), st.integers(0, 0xFFFFFFFF)),
+        st.builds(RegValue, name, st.just(regfile.REG_NONE), st.none()),
+        st.builds(RegValue, name,
                   st.sampled_from([0, 2, 3, 4, 5, 6, 7, 8, 9, 0xA, 0xB, 0x12345]),
                   st.binary(max_size=300)),
     )
 
 
 def _regfile(unicode: bool) -> st.SearchStrategy[RegFile]:
-    text = _text_chars if unicode else st.characters(codec="cp1252")
-    strings = st.text(text, max_size=40)
+    component = st.text(_chars(unicode, "\\\r\n"), min_size=1, max_size=10)
+    path = st.builds(lambda root, parts: "\\".join([root, *parts]),
+                     st.sampled_from(regfile.ROOTS[:5]), st.lists(component, max_size=4))
     key = st.one_of(
-        st.builds(RegKey, _path, st.just(False),
-                  st.lists(_value(strings), max_size=6).map(tuple)),
-        st.builds(RegKey, _path, st.just(True)),
+        st.builds(RegKey, path, st.just(False), st.lists(_value(unicode), max_size=6).map(tuple)),
+        st.builds(RegKey, path, st.just(True)),
     )
     return st.builds(RegFile, st.just(unicode), st.lists(key, max_size=5).map(tuple))
 
@@ -209,17 +207,17 @@ def test_round_trip_unicode(reg: RegFile) -> None:
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(_regfile(False).filter(
-    lambda r: all(ord(c) < 256 or c.encode("cp1252", "ignore")
-                  for k in r.keys for c in k.path + "".join(v.name for v in k.values))))
+@given(_regfile(False))
 def test_round_trip_regedit4(reg: RegFile) -> None:
-    try:
-        raw = regfile.write(reg)
-    except RegEncodingError:
-        # a key or value name outside cp1252: refused, never written wrongly
-        return
+    raw = regfile.write(reg)
     assert not raw.startswith(b"\xff\xfe") and raw.startswith(b"REGEDIT4\r\n")
     assert regfile.parse(raw) == _canonical(reg)
+
+
+def test_regedit4_refuses_what_ansi_cannot_hold() -> None:
+    reg = RegFile(False, (RegKey("HKEY_USERS\\Пример"),))
+    with pytest.raises(RegEncodingError, match="cannot be written in cp1252"):
+        regfile.write(reg)
 
 
 # ------------------------------------------------------------------ bad input
