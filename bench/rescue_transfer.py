@@ -43,7 +43,8 @@ def make_tree(root: Path, small: int, large: int, large_mib: int, seed: int = 4)
     total = 0
     blob = os.urandom(1 << 20)
     for i in range(small):
-        d = root / "var/www/site/wp-content/uploads" / f"{2000 + i // 2000}" / f"{i // 100 % 20:02d}"
+        up = root / "var/www/site/wp-content/uploads"
+        d = up / f"{2000 + i // 2000}" / f"{i // 100 % 20:02d}"
         if i % 100 == 0:
             d.mkdir(parents=True, exist_ok=True)
         size = int(rnd.paretovariate(1.2) * 2000) % (256 << 10)

@@ -176,6 +176,7 @@ class ListingReader:
         self.bufsize = bufsize
         self.leftover = b""
         self.ended = False
+        self._rest: Readable = self.src
 
     def __iter__(self) -> Iterator[ListedPath]:
         buf = bytearray(self.bufsize)
@@ -192,6 +193,7 @@ class ListingReader:
                 if data[pos:a] == b"END" and a + 1 == b and b + 1 == c:
                     self.leftover = data[c + 1 :]
                     self.ended = True
+                    self._rest = _Prefixed(self.leftover, self.src)
                     return
                 yield _listed(data[pos:a], data[a + 1 : b], data[b + 1 : c])
                 pos = c + 1
@@ -203,7 +205,11 @@ class ListingReader:
 
     @property
     def rest(self) -> Readable:
-        return _Prefixed(self.leftover, self.src)
+        """The stream after the listing (only once the listing was read to its end)."""
+        if not self.ended:
+            raise TransferError("The listing from the rescue host has no end marker: "
+                                "its output is not what vpsrescue sent; re-run.")
+        return self._rest
 
 
 class _Prefixed:
@@ -309,7 +315,7 @@ def plan_transfer(listing: Iterable[ListedPath], have: Mapping[bytes, ManifestEn
             continue
         if _already_have(lp, have):
             plan.already += 1
-            plan.already_bytes += lp.size
+            plan.already_bytes += lp.size if lp.type == "f" else 0
             continue
         plan.add(lp)
     for members in groups.values():
