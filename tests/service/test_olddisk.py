@@ -26,6 +26,7 @@ from vpsrescue.dump import mysql_latin1
 from vpsrescue.dump.wp_oracle import php_json, wordpress_tree
 from vpsrescue.mariadb import ThrowawayMariaDB
 from vpsrescue.olddisk import OldDiskImage, ensure_image
+from vpsrescue.olddisk.build import sha256_file
 from vpsrescue.olddisk.inspect import load_truth, mounted
 
 pytestmark = pytest.mark.service
@@ -80,7 +81,7 @@ def site_by_key(truth: dict[str, Any], key: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ image
 def test_partitions_mount_read_only_where_the_old_fstab_says(
         olddisk: OldDiskImage, truth: dict[str, Any], old_root: Path) -> None:
-    assert hashlib.sha256(olddisk.image.read_bytes()).hexdigest() == truth["image"]["sha256"]
+    assert sha256_file(olddisk.image) == truth["image"]["sha256"]
     out = subprocess.run(["sfdisk", "--json", str(olddisk.image)], capture_output=True,
                          text=True, check=True).stdout
     table = json.loads(out)["partitiontable"]
@@ -441,3 +442,32 @@ def test_the_booby_trap_is_armed(truth: dict[str, Any], old_root: Path) -> None:
     assert len(fired) == per_dir * len(truth["boobytrap"]["marker_dirs"])
     assert all(line.startswith("vpsrescue booby trap fired") for line in fired)
     assert [m for m in trap_markers(truth) if os.path.lexists(m)] == []
+
+
+# ------------------------------------------------------------------------------ fab lab.disk
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_fab_lab_disk_copies_image_and_truth(olddisk: OldDiskImage, tmp_path: Path) -> None:
+    out = tmp_path / "copies" / "old.img"
+    res = subprocess.run([str(PROJECT / ".venv/bin/fab"), "lab.disk", "--out", str(out)],
+                         cwd=PROJECT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert f"image: {out}" in res.stdout
+    truth_copy = out.with_name("old.img.truth.json")
+    assert truth_copy.read_bytes() == olddisk.truth.read_bytes()
+    assert sha256_file(out) == load_truth(truth_copy)["image"]["sha256"]
+    assert os.stat(out).st_blocks * 512 < out.stat().st_size  # stayed sparse
+    assert sorted(p.name for p in out.parent.iterdir()) == ["old.img", "old.img.truth.json"]
+
+
+def test_fab_lab_disk_with_an_unusable_out_path_says_so(olddisk: OldDiskImage,
+                                                        tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    res = subprocess.run([str(PROJECT / ".venv/bin/fab"), "lab.disk", "--out",
+                          str(blocker / "old.img")], cwd=PROJECT, capture_output=True, text=True)
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    assert "writable directory" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert blocker.read_text() == "not a directory"

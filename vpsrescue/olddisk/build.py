@@ -404,7 +404,14 @@ def copy_image(img: OldDiskImage, out: Path) -> OldDiskImage:
     """Copy the image (sparse, reflinked where the file system can) and its truth to
     ``out`` and ``out``.truth.json; written under temporary names, then renamed."""
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OldDiskBuildError(
+            f"cannot create {out.parent} for the image copy ({exc.strerror}): "
+            "give --out a path in a writable directory.") from None
+    if out.is_dir():
+        raise OldDiskBuildError(f"{out} is a directory: give --out the path of the image file.")
     truth_out = out.with_name(out.name + ".truth.json")
     tmp_img = out.with_name(f".{out.name}.part-{os.getpid()}")
     tmp_truth = truth_out.with_name(f".{truth_out.name}.part-{os.getpid()}")
