@@ -471,3 +471,27 @@ def test_fab_lab_disk_with_an_unusable_out_path_says_so(olddisk: OldDiskImage,
     assert "Traceback" not in res.stderr
     assert "writable directory" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert blocker.read_text() == "not a directory"
+
+
+def test_fab_lab_disk_as_a_normal_user_asks_for_root() -> None:
+    res = subprocess.run(
+        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+         str(PROJECT / ".venv/bin/fab"), "lab.disk", "--force"],
+        cwd=PROJECT, capture_output=True, text=True, env={**os.environ, "HOME": "/tmp"})
+    assert res.returncode == 1
+    assert res.stderr.strip() == ("vpsrescue: building the old disk needs root "
+                                  "(chroot, mounts, mkfs): run it as root.")
+
+
+def test_the_mirror_comes_from_this_machines_deb822_sources(tmp_path: Path) -> None:
+    from vpsrescue.errors import OldDiskBuildError
+    from vpsrescue.olddisk.base import debian_mirror
+
+    with pytest.raises(OldDiskBuildError, match="no Debian archive found"):
+        debian_mirror(tmp_path)
+    (tmp_path / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n"
+        "\nTypes: deb\n# a comment: with a colon\nURIs: http://mirror.example/debian/\n"
+        "Suites: bookworm\nComponents: main\n")
+    assert debian_mirror(tmp_path) == "http://mirror.example/debian"
+    assert debian_mirror().startswith("http")  # this machine's own

@@ -379,6 +379,9 @@ def ensure_image(*, force: bool = False, progress: bool = True) -> OldDiskImage:
     done = OldDiskImage(final / IMAGE_NAME, final / TRUTH_NAME)
     if not force and done.image.exists() and done.truth.exists():
         return done
+    if os.geteuid() != 0:
+        raise NotRootError(
+            "building the old disk needs root (chroot, mounts, mkfs): run it as root.")
     CACHE.mkdir(parents=True, exist_ok=True)
     # One builder at a time (lab.up and a test session may both ask): the second
     # waits, then finds the first one's image in the cache.
