@@ -175,8 +175,32 @@ def wan_miniport(c: Context, reg: str = "", out: str = "", check: bool = False) 
 sidecar.add_task(goagent, "goagent")
 sidecar.add_task(wan_miniport, "wan-miniport")
 
+# ---------------------------------------------------------------------------- bundle
+bundle = Collection("bundle")
+
+
+@task(help={"path": "the bundle directory (bundle-<host>-<time>/)",
+            "json": "where to write the JSON report (default: <bundle>/verify.json)"})
+@user_errors
+def bundle_verify(c: Context, path: str, json: str = "") -> None:
+    """Rehash every file of a bundle against its manifest; non-zero exit on any mismatch."""
+    from vpsrescue.bundle import print_verify_report, verify, write_verify_json
+
+    report = verify(path)
+    out = json or f"{path.rstrip('/')}/verify.json"
+    write_verify_json(report, out)
+    print_verify_report(report)
+    print(f"JSON report: {out}")
+    if not report.ok:
+        raise Exit(f"vpsrescue: {path} does not match its manifest: see the table above "
+                   f"and {out}; re-run fab rescue to fetch missing or damaged files.", code=1)
+
+
+bundle.add_task(bundle_verify, "verify")
+
 # ---------------------------------------------------------------------------- collection
 ns = Collection()
 ns.add_collection(lab)
 ns.add_collection(sidecar)
 ns.add_task(convert_dump)
+ns.add_collection(bundle)

@@ -494,3 +494,39 @@ def verify(bundle_path: str | os.PathLike[str]) -> VerifyReport:
                 rep.extra.append(rel)
     rep.extra.sort()
     return rep
+
+
+def write_verify_json(report: VerifyReport, path: str | os.PathLike[str]) -> None:
+    """The machine-readable report, written atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report.to_json(), indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def print_verify_report(report: VerifyReport, console: Any = None, limit: int = 50) -> None:
+    """A rich table of what is off (or one line saying all is well)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    state = "complete" if report.complete else "INCOMPLETE (resume with fab rescue)"
+    if report.ok:
+        console.print(f"[green]OK[/green] {report.bundle}: {report.checked} files, "
+                      f"{report.nbytes:,} bytes rehashed, all match; manifest {state}.")
+        return
+    t = Table(title=f"{report.bundle}: problems (manifest {state})")
+    t.add_column("problem")
+    t.add_column("path", overflow="fold")
+    t.add_column("detail", overflow="fold")
+    rows = ([("mismatch", m.path, f"expected {m.expected[:16]}…, found {m.actual[:16]}…")
+             for m in report.mismatched] + [("missing", p, "in manifest, not in files/")
+                                           for p in report.missing]
+            + [("extra", p, "in files/, not in manifest") for p in report.extra])
+    for kind, p, detail in rows[:limit]:
+        t.add_row(kind, os.fsdecode(p), detail)
+    if len(rows) > limit:
+        t.add_row("…", f"{len(rows) - limit} more in the JSON report", "")
+    console.print(t)
+    console.print(f"{len(report.mismatched)} mismatched, {len(report.missing)} missing, "
+                  f"{len(report.extra)} extra of {report.checked} files checked.")
