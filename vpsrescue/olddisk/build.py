@@ -274,7 +274,7 @@ def build(dest_dir: Path, *, progress: bool = True, seed: str = SEED) -> OldDisk
                             dump = sites.old_dump(root, site)
                             dpath = root / site.content_dir.lstrip("/") / "uploads" / site.dump_name
                             dpath.write_bytes(dump)
-                            www = sites._ids(root, "www-data")
+                            www = sites.user_ids(root, "www-data")
                             os.chown(dpath, *www)
                             t = files.epoch("2015-06-01 02:30:00")
                             os.utime(dpath, (t, t))
@@ -282,7 +282,7 @@ def build(dest_dir: Path, *, progress: bool = True, seed: str = SEED) -> OldDisk
                         site_ids[site.key] = sites.populate(root, site, spec, "3")
             sites.clean_populate_tmp(root)
         base._kill_chroot_procs(root)
-        www = sites._ids(root, "www-data")
+        www = sites.user_ids(root, "www-data")
         uploads: dict[str, files.UploadSet] = {}
         with steps.step("uploads (thousands of files, thumbnails, one large file)"):
             for site in content.SITES:
@@ -296,7 +296,7 @@ def build(dest_dir: Path, *, progress: bool = True, seed: str = SEED) -> OldDisk
         with steps.step("clamping time stamps"):
             clamp_mtimes(root, CLAMP_TIME)
         with steps.step("planting the compromise (incl. 100 MB torrent download)"):
-            tr = sites._ids(root, "debian-transmission")
+            tr = sites.user_ids(root, "debian-transmission")
             indicators = compromise.plant(root, seed, www=www, transmission=tr,
                                           torrent_size=TORRENT_SIZE)
             # Directories and links the planting touched: dated at the window's end.

@@ -43,7 +43,7 @@ def chroot_mariadb(root: Path) -> Iterator[None]:
     """
     run_dir = root / "run/mysqld"
     run_dir.mkdir(parents=True, exist_ok=True)
-    mysql_uid, mysql_gid = _ids(root, "mysql")
+    mysql_uid, mysql_gid = user_ids(root, "mysql")
     os.chown(run_dir, mysql_uid, mysql_gid)
     log = root / "var/log/mysql/build-error.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +89,7 @@ def _last_error(log: Path) -> str:
         return "(no log)"
 
 
-def _ids(root: Path, name: str) -> tuple[int, int]:
+def user_ids(root: Path, name: str) -> tuple[int, int]:
     for line in (root / "etc/passwd").read_text().splitlines():
         f = line.split(":")
         if f[0] == name:
@@ -209,7 +209,7 @@ def copy_wordpress_tree(root: Path, src: str, dest: str) -> None:
 
     copy(src_abs, dest_abs)
     (dest_abs / "wp-config.php").unlink(missing_ok=True)
-    www = _ids(root, "www-data")
+    www = user_ids(root, "www-data")
     for dirpath, dirnames, filenames in os.walk(dest_abs / "wp-content"):
         for n in [*dirnames, *filenames, "."]:
             os.lchown(os.path.join(dirpath, n), *www)
@@ -217,7 +217,7 @@ def copy_wordpress_tree(root: Path, src: str, dest: str) -> None:
 
 def install_site(root: Path, site: Site, work: Path, seed: str) -> Path:
     """Write the site's config and vhost and create its database; return the spec path."""
-    www_uid, www_gid = _ids(root, "www-data")
+    www_uid, www_gid = user_ids(root, "www-data")
     if site.layout == "debian":
         cfg = root / site.config_file.lstrip("/")
         cfg.write_text(debian_config(site))
