@@ -184,7 +184,8 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
 _SMALL, _OPEN, _WRITE, _SEEK, _CLOSE, _DIR, _SYMLINK, _HARDLINK, _RECORD = range(9)
 SMALL_FILE = 1 << 20
 CHUNK = 1 << 20
-QUEUE_ITEMS = 32  # × ≤ CHUNK bytes: the most the writer ever holds
+QUEUE_ITEMS = 8  # batches of ≤ BATCH_OPS ops / ≈ CHUNK bytes: what the writer may hold
+BATCH_OPS = 128
 
 
 class _Writer(threading.Thread):
@@ -198,69 +199,42 @@ class _Writer(threading.Thread):
     def __init__(self, receiver: TarReceiver) -> None:
         super().__init__(name="bundle-writer", daemon=True)
         self.rx = receiver
-        self.q: queue.Queue[tuple[Any, ...] | None] = queue.Queue(QUEUE_ITEMS)
+        self.q: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(QUEUE_ITEMS)
         self.error: BaseException | None = None
         self.fd = -1
         self.partial: bytes | None = None
+        self._batch: list[tuple[Any, ...]] = []
+        self._batch_bytes = 0
 
-    def put(self, op: tuple[Any, ...]) -> None:
+    def put(self, op: tuple[Any, ...], nbytes: int = 0) -> None:
+        """Queue ``op``; ops travel in batches, a thread hand-off per file costs too much."""
         if self.error is not None:
             raise _WriterFailed
-        self.q.put(op)
+        self._batch.append(op)
+        self._batch_bytes += nbytes
+        if len(self._batch) >= BATCH_OPS or self._batch_bytes >= CHUNK:
+            self.q.put(self._batch)
+            self._batch = []
+            self._batch_bytes = 0
 
     def stop(self) -> None:
+        if self._batch:
+            self.q.put(self._batch)
+            self._batch = []
         self.q.put(None)
         self.join()
 
     def run(self) -> None:
-        rx = self.rx
         while True:
-            op = self.q.get()
-            if op is None:
+            batch = self.q.get()
+            if batch is None:
                 break
             if self.error is not None:
                 continue  # drain so the parser never blocks on a full queue
-            try:
-                code = op[0]
-                if code == _SMALL:
-                    _, rel, mode, mtime, data, entry = op
-                    fd = rx._open(rx._local(rel), mode)
-                    try:
-                        _write_all(fd, data)
-                        os.utime(fd, (mtime, mtime))
-                    finally:
-                        os.close(fd)
-                    rx._record(entry, entry.size)
-                elif code == _WRITE:
-                    _write_all(self.fd, op[1])
-                elif code == _OPEN:
-                    self.partial = rx._local(op[1])
-                    self.fd = rx._open(self.partial, op[2])
-                elif code == _SEEK:
-                    os.lseek(self.fd, op[1], os.SEEK_SET)
-                elif code == _CLOSE:
-                    _, mtime, truncate, entry = op
-                    fd, self.fd = self.fd, -1
-                    try:
-                        if truncate is not None:
-                            os.ftruncate(fd, truncate)
-                        os.utime(fd, (mtime, mtime))
-                    finally:
-                        os.close(fd)
-                    self.partial = None
-                    rx._record(entry, entry.size)
-                elif code == _DIR:
-                    rx._mkdir(op[1], op[2])
-                    rx._record(op[3])
-                elif code == _SYMLINK:
-                    rx._symlink(op[1], op[2], op[3])
-                    rx._record(op[4])
-                elif code == _HARDLINK:
-                    rx._record(rx._hardlink(op[1], op[2], op[3]))
-                elif code == _RECORD:
-                    rx._record(op[1])
-            except BaseException as exc:  # reported by the parser thread
-                self.error = exc
+            for op in batch:
+                self._do(op)
+                if self.error is not None:
+                    break
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
@@ -268,6 +242,50 @@ class _Writer(threading.Thread):
             with contextlib.suppress(OSError):
                 os.unlink(self.partial)
             self.partial = None
+
+    def _do(self, op: tuple[Any, ...]) -> None:
+        rx = self.rx
+        try:
+            code = op[0]
+            if code == _SMALL:
+                _, rel, mode, mtime, data, entry = op
+                fd = rx._open(rx._local(rel), mode)
+                try:
+                    _write_all(fd, data)
+                    os.utime(fd, (mtime, mtime))
+                finally:
+                    os.close(fd)
+                rx._record(entry, entry.size)
+            elif code == _WRITE:
+                _write_all(self.fd, op[1])
+            elif code == _OPEN:
+                self.partial = rx._local(op[1])
+                self.fd = rx._open(self.partial, op[2])
+            elif code == _SEEK:
+                os.lseek(self.fd, op[1], os.SEEK_SET)
+            elif code == _CLOSE:
+                _, mtime, truncate, entry = op
+                fd, self.fd = self.fd, -1
+                try:
+                    if truncate is not None:
+                        os.ftruncate(fd, truncate)
+                    os.utime(fd, (mtime, mtime))
+                finally:
+                    os.close(fd)
+                self.partial = None
+                rx._record(entry, entry.size)
+            elif code == _DIR:
+                rx._mkdir(op[1], op[2])
+                rx._record(op[3])
+            elif code == _SYMLINK:
+                rx._symlink(op[1], op[2], op[3])
+                rx._record(op[4])
+            elif code == _HARDLINK:
+                rx._record(rx._hardlink(op[1], op[2], op[3]))
+            elif code == _RECORD:
+                rx._record(op[1])
+        except BaseException as exc:  # reported by the parser thread
+            self.error = exc
 
 
 class _WriterFailed(Exception):
@@ -532,13 +550,13 @@ class TarReceiver:
                 data = b"".join(bytes(c) for c in buf.chunks(size))
             h.update(data)
             w.put((_SMALL, rel, mode, mtime, data,
-                   ManifestEntry(rel, FILE, size, mode, uid, gid, mtime, h.hexdigest())))
+                   ManifestEntry(rel, FILE, size, mode, uid, gid, mtime, h.hexdigest())), size)
         else:
             w.put((_OPEN, rel, mode))
             for chunk in buf.chunks(size, CHUNK):
                 data = bytes(chunk)
                 h.update(data)
-                w.put((_WRITE, data))
+                w.put((_WRITE, data), len(data))
             w.put((_CLOSE, mtime, None,
                    ManifestEntry(rel, FILE, size, mode, uid, gid, mtime, h.hexdigest())))
         buf.skip(-size % BLOCK)
@@ -572,7 +590,7 @@ class TarReceiver:
             for chunk in buf.chunks(num, CHUNK):
                 data = bytes(chunk)
                 h.update(data)
-                w.put((_WRITE, data))
+                w.put((_WRITE, data), len(data))
             pos = off + num
         while pos < realsize:
             k = min(realsize - pos, len(_ZEROS))
