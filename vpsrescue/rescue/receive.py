@@ -168,6 +168,27 @@ class _Buffer:
             self.pos += k
             n -= k
 
+    def fresh_chunks(self, n: int, size: int) -> Iterator[bytes | bytearray]:
+        """The next ``n`` bytes as new objects of about ``size`` bytes: what is buffered
+        is copied once, the rest is read straight into each new chunk (no second copy)."""
+        if self.pos < self.end:
+            k = min(n, self.end - self.pos)
+            yield bytes(self.mv[self.pos : self.pos + k])
+            self.pos += k
+            n -= k
+        while n > 0:
+            chunk = bytearray(min(n, size))
+            view = memoryview(chunk)
+            got = 0
+            while got < len(chunk):
+                k = self.src.readinto(view[got:]) or 0
+                if not k:
+                    raise EOFError
+                got += k
+            self.received += got
+            n -= got
+            yield chunk
+
     def skip(self, n: int) -> None:
         for _ in self.chunks(n):
             pass
@@ -533,11 +554,10 @@ class TarReceiver:
                 buf.skip(size + (-size % BLOCK))
 
     def _match_expected(self, expected: Iterator[bytes], rel: bytes) -> None:
-        for want in expected:
-            w = safe_member_path(want)
-            if w == rel:
+        for want in expected:  # the plan's names are already in normal form
+            if want == rel or safe_member_path(want) == rel:
                 return
-            self.result.missing.append(w)
+            self.result.missing.append(safe_member_path(want))
 
     def _file(self, buf: _Buffer, w: _Writer, rel: bytes, size: int, mode: int, uid: int,
               gid: int, mtime: int) -> None:
@@ -553,10 +573,9 @@ class TarReceiver:
                    ManifestEntry(rel, FILE, size, mode, uid, gid, mtime, h.hexdigest())), size)
         else:
             w.put((_OPEN, rel, mode))
-            for chunk in buf.chunks(size, CHUNK):
-                data = bytes(chunk)
-                h.update(data)
-                w.put((_WRITE, data), len(data))
+            for piece in buf.fresh_chunks(size, CHUNK):
+                h.update(piece)
+                w.put((_WRITE, piece), len(piece))
             w.put((_CLOSE, mtime, None,
                    ManifestEntry(rel, FILE, size, mode, uid, gid, mtime, h.hexdigest())))
         buf.skip(-size % BLOCK)
