@@ -116,3 +116,55 @@ def open_verified(conn: Connection) -> None:
             f"Could not connect to {conn.user}@{conn.host}:{conn.port}: {exc}; "
             f"check that the host is up (fab lab.status for the lab)."
         ) from None
+
+
+def inventory_host_for(name_or_address: str) -> InventoryHost | None:
+    """The inventory's entry for a host named on the command line (-H), if it has one."""
+    from .errors import InventoryError
+    from .inventory import load_inventory
+
+    try:
+        hosts = load_inventory().values()
+    except InventoryError:
+        return None
+    return next((h for h in hosts if name_or_address in (h.name, h.address)), None)
+
+
+def pin_cli_connection(conn: Connection, host_key: str | None = None) -> InventoryHost | None:
+    """Pin and open a Connection that Fabric built from ``-H``.
+
+    The key is the ``--host-key`` fingerprint, else what the inventory pins for that
+    host (its known_hosts or vpsrescue_host_key); with neither, :func:`pin` refuses.
+    """
+    entry = inventory_host_for(conn.host)
+    known = entry.known_hosts if entry else None
+    fingerprint = host_key or (entry.vars.get("vpsrescue_host_key") if entry else None)
+    if entry and entry.key_file and not conn.connect_kwargs.get("key_filename"):
+        conn.connect_kwargs["key_filename"] = entry.key_file
+    pin(conn, known, fingerprint)
+    open_verified(conn)
+    return entry
+
+
+def task_connections(c: Any, group: str, host_key: str | None = None,
+                     password: str | None = None) -> list[tuple[Connection, InventoryHost]]:
+    """The verified connections a task works on.
+
+    ``fab -H HOST task``: Fabric hands the task a Connection; it is pinned here. Plain
+    ``fab task``: every inventory host of ``group``.
+    """
+    from .inventory import hosts_in_group
+
+    if isinstance(c, Connection):
+        if password and not c.connect_kwargs.get("password"):
+            c.connect_kwargs["password"] = password
+        entry = pin_cli_connection(c, host_key)
+        host = entry or InventoryHost(name=c.host, address=c.host, user=c.user, port=c.port,
+                                      key_file=c.connect_kwargs.get("key_filename"),
+                                      known_hosts=None, groups=(group,))
+        return [(c, host)]
+    out = []
+    for h in hosts_in_group(group):
+        extra: dict[str, Any] = {"password": password} if password else {}
+        out.append((connect(h, expected_fingerprint=host_key or None, **extra), h))
+    return out

@@ -445,23 +445,9 @@ def render_markdown(result: GoagentResult) -> str:
 
 def pin_connection(conn: Any, host_key: str | None = None) -> None:
     """Pin ``conn``'s host key: ``host_key``, or the inventory's known_hosts for that host."""
-    from ..errors import InventoryError
-    from ..inventory import load_inventory
-    from ..ssh import open_verified, pin
+    from ..ssh import pin_cli_connection
 
-    known_hosts = None
-    fingerprint = host_key
-    try:
-        hosts = load_inventory().values()
-    except InventoryError:
-        hosts = []  # type: ignore[assignment]
-    for h in hosts:
-        if conn.host in (h.name, h.address):
-            known_hosts = h.known_hosts
-            fingerprint = fingerprint or h.vars.get("vpsrescue_host_key")
-            break
-    pin(conn, known_hosts, fingerprint)
-    open_verified(conn)
+    pin_cli_connection(conn, host_key)
 
 
 def check(c: Any, python: str | None = None, host_key: str | None = None) -> GoagentResult:
