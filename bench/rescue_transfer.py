@@ -118,14 +118,16 @@ def run_sftp(sshd: LoopbackSshd, src: Path, dest: Path, limit: int) -> tuple[flo
 
 
 RSS_CHILD = r"""
-import os, sys, resource
+import os, sys
 sys.path.insert(0, sys.argv[1])
 from vpsrescue.bundle import Bundle
 from vpsrescue.rescue.selection import Root
 from vpsrescue.rescue.transfer import LocalRunner, transfer
 b = Bundle.create(sys.argv[3], "rss")
 s = transfer(b, LocalRunner(), sys.argv[2].encode(), [Root(b"var")])
-print(s.result.files, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM, not ru_maxrss: ru_maxrss survives exec and would count the forking parent
+hwm = next(ln.split()[1] for ln in open("/proc/self/status") if ln.startswith("VmHWM:"))
+print(s.result.files, hwm)
 """
 
 

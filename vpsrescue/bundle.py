@@ -365,6 +365,13 @@ class Bundle:
                 return b
         return None
 
+    def write_facts(self, facts: dict[str, Any]) -> None:
+        """facts.json (discovery's result), atomically; see docs/bundle.md for the schema."""
+        tmp = self.facts_path.with_name(f".{FACTS}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(facts, indent=1, ensure_ascii=True) + "\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.facts_path)
+
     def load_manifest(self) -> Manifest:
         """The manifest with any journal of an interrupted run applied."""
         return Manifest.load(self.manifest_path, self.journal_path)

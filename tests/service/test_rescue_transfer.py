@@ -250,3 +250,20 @@ def test_local_disk_full_stops_cleanly_and_resumes_after_space_is_freed(
     s = transfer(b, LocalRunner(), mount, ROOTS)
     assert s.plan.already > 0
     check_complete(b, old_root)
+
+
+def test_key_verified_by_paramiko_pins_openssh(tmp_path: Path, old_root: Path,
+                                               sshd: LoopbackSshd) -> None:
+    from vpsrescue.rescue.transfer import write_known_hosts
+
+    client = sshd.paramiko_client()  # verified against the sshd's own known_hosts
+    try:
+        kh = write_known_hosts(client, sshd.host, sshd.port, str(tmp_path / "kh"))
+    finally:
+        client.close()
+    assert (tmp_path / "kh").read_text() == sshd.known_hosts.read_text()
+    argv = [a if not a.startswith("UserKnownHostsFile=") else f"UserKnownHostsFile={kh}"
+            for a in sshd.ssh_argv()]
+    b = Bundle.create(tmp_path, "old")
+    transfer(b, OpenSSHRunner(argv), os.fsencode(old_root), ROOTS)
+    check_complete(b, old_root)

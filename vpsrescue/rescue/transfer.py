@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import subprocess
 import threading
 import time
@@ -136,6 +137,20 @@ def known_hosts_line(host: str, port: int, key_type: str, key_b64: str) -> str:
     """A known_hosts line for a key already verified (e.g. by fingerprint via paramiko)."""
     name = host if port == 22 else f"[{host}]:{port}"
     return f"{name} {key_type} {key_b64}\n"
+
+
+def write_known_hosts(client: Any, host: str, port: int, path: str) -> str:
+    """Pin for OpenSSH the key a paramiko/Fabric connection has already verified.
+
+    For a rescue system pinned by ``--host-key SHA256:…`` (checked by vpsrescue.ssh)
+    there is no known_hosts file yet: write the one key this connection accepted, so
+    the OpenSSH transfer runs with StrictHostKeyChecking=yes against exactly it.
+    """
+    key = client.get_transport().get_remote_server_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(known_hosts_line(host, port, key.get_name(), key.get_base64()))
+    return path
 
 
 class OpenSSHRunner:
