@@ -171,3 +171,57 @@ def test_truncated_dump_stops_the_import_and_leaves_live_alone(
         import_dump(_params(mariadb), dump, dbname)
     assert "line" in str(info.value)
     assert _rows(mariadb, f"SELECT * FROM {dbname}.wp_posts") == before
+
+
+def test_triggers_and_routines_from_a_real_latin1_dump(mariadb: ThrowawayMariaDB,
+                                                       dbname: str, tmp_path: Path) -> None:
+    """mariadb-dump --routines --triggers (DELIMITER blocks, conditional comments)
+    through a latin1 connection: converted, imported, trigger and procedure work."""
+    src_db = dbname + "_src"
+    conn = mariadb.connect(autocommit=True)
+    cur = conn.cursor()
+    cur.execute(f"CREATE DATABASE {src_db} CHARACTER SET latin1")
+    conn.select_db(src_db)
+    cur.execute("CREATE TABLE t (id int primary key, note varchar(300)) DEFAULT CHARSET=latin1")
+    cur.execute("CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW "
+                "SET NEW.note = CONCAT(NEW.note, ' café;')")
+    cur.execute("CREATE PROCEDURE p() BEGIN SELECT 'x;y' AS a; END")
+    conn.close()
+    raw = mariadb.connect(charset="latin1", autocommit=True, database=src_db)
+    raw.cursor().execute("INSERT INTO t VALUES (1, %s)", ("后发面".encode(),))  # UTF-8 bytes
+    raw.close()
+    dump = tmp_path / "src.sql"
+    with open(dump, "wb") as fh:
+        subprocess.run(["mariadb-dump", *mariadb.client_args(), "--default-character-set=latin1",
+                        "--routines", "--triggers", src_db], stdout=fh, check=True)
+    assert b"DELIMITER ;;" in dump.read_bytes()
+    out = tmp_path / "out.sql"
+    convert_dump(dump, out)
+    import_dump(_params(mariadb), out, dbname)
+    conn = mariadb.connect(autocommit=True, database=dbname)
+    cur = conn.cursor()
+    cur.execute("INSERT INTO t VALUES (2, '面')")
+    cur.execute("SELECT note FROM t ORDER BY id")
+    assert [r[0] for r in cur.fetchall()] == ["后发面 café;", "面 café;"]
+    cur.execute("CALL p()")
+    assert cur.fetchall() == (("x;y",),)
+    conn.close()
+
+
+def test_phpmyadmin_export_imports(mariadb: ThrowawayMariaDB, dbname: str,
+                                   tmp_path: Path) -> None:
+    from tests.unit.test_dump_convert import PHPMYADMIN
+    from vpsrescue.dump import mysql_latin1
+
+    src = tmp_path / "pma.sql"
+    src.write_bytes(PHPMYADMIN.format(t1=mysql_latin1.decode("后发面".encode()),
+                                      mixed="plain").encode())
+    out = tmp_path / "out.sql"
+    convert_dump(src, out)
+    res = import_dump(_params(mariadb), out, dbname)
+    assert res.rows == {"wp_postmeta": 3}
+    assert _rows(mariadb, f"SELECT meta_value FROM {dbname}.wp_postmeta WHERE meta_id = 1") \
+        == [("后发面",)]
+    idx = _rows(mariadb, f"SELECT sub_part FROM information_schema.statistics WHERE "
+                f"table_schema = '{dbname}' AND index_name = 'meta_key'")
+    assert idx == [(191,)]

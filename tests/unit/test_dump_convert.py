@@ -279,3 +279,35 @@ def test_serialized_values_written_look_serialized(tmp_path: Path) -> None:
     convert_dump(src, tmp_path / "o.sql")
     v = values((tmp_path / "o.sql").read_bytes(), b"wp_options")[0][1]
     assert looks_serialized(v) and loads(v) == loads(SER)
+
+
+PHPMYADMIN = (
+    "-- phpMyAdmin SQL Dump\n-- version 4.6.6deb5\n\n"
+    'SET SQL_MODE = "NO_AUTO_VALUE_ON_ZERO";\nSET time_zone = "+00:00";\n\n'
+    "/*!40101 SET NAMES utf8mb4 */;\n\n"
+    "CREATE TABLE `wp_postmeta` (\n  `meta_id` bigint(20) UNSIGNED NOT NULL,\n"
+    "  `post_id` bigint(20) UNSIGNED NOT NULL DEFAULT '0',\n"
+    "  `meta_key` varchar(255) DEFAULT NULL,\n  `meta_value` longtext\n"
+    ") ENGINE=MyISAM DEFAULT CHARSET=latin1;\n\n"
+    "INSERT INTO `wp_postmeta` (`meta_id`, `post_id`, `meta_key`, `meta_value`) VALUES\n"
+    "(1, 5, '_title', '{t1}'),\n(2, 5, '_mixed', '{mixed}'),\n(3, 6, '_plain', 'ok');\n\n"
+    "ALTER TABLE `wp_postmeta`\n  ADD PRIMARY KEY (`meta_id`),\n  ADD KEY `post_id` (`post_id`),\n"
+    "  ADD KEY `meta_key` (`meta_key`);\n"
+)
+
+
+def test_phpmyadmin_export_keys_added_by_alter(tmp_path: Path) -> None:
+    # phpMyAdmin exported a latin1 table through utf8mb4: double-encoded text.
+    t1 = mysql_latin1.decode("后发面 “引号”".encode())
+    mixed = mysql_latin1.decode(b"caf\xc3\xa9 \x93x")
+    src = tmp_path / "pma.sql"
+    src.write_bytes(PHPMYADMIN.format(t1=t1, mixed=mixed).encode())
+    st = convert_dump(src, tmp_path / "out.sql", stats_path=tmp_path / "s.json")
+    out = (tmp_path / "out.sql").read_bytes()
+    assert b"ADD KEY `meta_key` (`meta_key`(191))" in out
+    assert b"ADD KEY `post_id` (`post_id`)" in out
+    row = values(out, b"wp_postmeta")[0]
+    assert row[1].decode() == "后发面 “引号”" and row[5] == b"ok"
+    assert row[3].decode() == "café “x"
+    assert st.undecidable[0]["primary_key"] == {"meta_id": "2"}
+    assert st.tables["wp_postmeta"]["meta_value"]["relabelled"] == 1

@@ -43,7 +43,7 @@ MAX_REPORTED = 1000
 EXCERPT = 60
 COUNTERS = ("relabelled", "unwrapped", "transcoded", "serialized_fixed",
             "serialized_invalid", "replaced", "left", "undecidable")
-_DDL_INTEREST = re.compile(rb"(?i)char|collat|names|create|_latin1|[\x80-\xff]")
+_DDL_INTEREST = re.compile(rb"(?i)char|collat|names|create|alter|_latin1|[\x80-\xff]")
 _UTF8_NAMES = frozenset((b"utf8", b"utf8mb3", b"utf8mb4"))
 
 
@@ -320,7 +320,7 @@ class Converter:
 
         res = ddl.rewrite(st.text, collation=self.collation, prefix=self.prefix,
                           fix_string=None if self.mode == "none" else fix,
-                          where=self._where(st, st.body))
+                          where=self._where(st, st.body), tables=self.tables)
         if res.names is not None:
             self.names_utf8 = res.names in _UTF8_NAMES
             self.client = None
@@ -480,16 +480,28 @@ class Converter:
 
     def _row_key(self, info: ddl.TableInfo | None, names: list[bytes], text: bytes,
                  row_start: int, st: Statement) -> dict[str, Any]:
-        vals = split_row(text, row_start)
-        key: dict[str, str] = {}
-        if info is not None:
-            for idx in info.primary_key:
-                nm = info.columns[idx].name
-                pos = next((i for i, n in enumerate(names) if n == nm), None)
-                if pos is not None and pos < len(vals):
-                    key[nm.decode("utf-8", "replace")] = vals[pos].strip(b"'").decode(
-                        "utf-8", "replace")
-        return {"primary_key": key, "at": self._where(st, row_start)}
+        vals = [v.strip(b"'").decode("utf-8", "replace")[:EXCERPT]
+                for v in split_row(text, row_start)]
+        row = dict(zip([n.decode("utf-8", "replace") for n in names], vals, strict=False))
+        # The key is resolved in finish(): phpMyAdmin declares it after the data.
+        return {"primary_key": {}, "at": self._where(st, row_start), "_row": row}
+
+    def finish(self) -> None:
+        """Resolve primary keys of reported rows now that every ALTER TABLE was seen."""
+        for entry in self.stats.undecidable:
+            row = entry.pop("_row", None)
+            if row is None:
+                continue
+            info = self.tables.get(entry["table"].encode("utf-8", "surrogateescape"))
+            key = {}
+            if info is not None:
+                for idx in info.primary_key:
+                    nm = info.columns[idx].name.decode("utf-8", "replace")
+                    if nm in row:
+                        key[nm] = row[nm]
+            entry["primary_key"] = key
+            if not key:  # no key known: show the row's first values instead
+                entry["row"] = dict(list(row.items())[:3])
 
 
 # ------------------------------------------------------------------------ files
@@ -566,6 +578,7 @@ def convert_dump(
         finally:
             bg.abort()
             fh.close()
+        conv.finish()
         stats.input_bytes = reader.offset
         stats.output_bytes = written
         stats.seconds = time.monotonic() - t0

@@ -124,6 +124,7 @@ def rewrite(
     prefix: tuple[bytes, bytes] | None = None,
     fix_string: Callable[[bytes], bytes] | None = None,
     where: str = "?",
+    tables: dict[bytes, TableInfo] | None = None,
 ) -> DdlResult:
     """Rewrite one non-INSERT statement. ``fix_string`` gets each quoted literal token
     (quotes included) that holds non-ASCII bytes and returns its replacement."""
@@ -229,6 +230,8 @@ def rewrite(
 
     if first == b"CREATE":
         res.table = _create_table(toks, sig, out, word)
+    elif first == b"ALTER" and word(1) == b"TABLE" and tables is not None:
+        _alter_table(toks, sig, out, word, tables)
     res.text = b"".join(out)
     res.changed = res.text != text
     return res
@@ -307,28 +310,72 @@ def _create_table(toks: list[tuple[str, bytes]], sig: list[int], out: list[bytes
         else:
             indexes.append((w0, el))
     for kind, el in indexes:
-        parts = _index_parts(toks, sig, el)
-        if kind == b"PRIMARY":
-            for col_j, _ in parts:
-                idx = info.index_of(unquote_ident(toks[sig[col_j]][1]))
-                if idx is not None:
-                    info.primary_key.append(idx)
-            continue
-        if kind in (b"FULLTEXT", b"SPATIAL", b"CONSTRAINT", b"FOREIGN", b"CHECK"):
-            continue
-        for col_j, len_j in parts:
-            idx = info.index_of(unquote_ident(toks[sig[col_j]][1]))
-            if idx is None:
-                continue
-            col = info.columns[idx]
-            if col.type not in _TEXT_TYPES or col.binary:
-                continue
-            if len_j is not None:
-                if int(toks[sig[len_j]][1]) > MAX_INDEX_CHARS:
-                    out[sig[len_j]] = str(MAX_INDEX_CHARS).encode()
-            elif col.type in (b"varchar", b"char") and (col.length or 0) > MAX_INDEX_CHARS:
-                out[sig[col_j]] += b"(" + str(MAX_INDEX_CHARS).encode() + b")"
+        _index(toks, sig, out, info, kind, el)
     return info
+
+
+def _index(toks: list[tuple[str, bytes]], sig: list[int], out: list[bytes],
+           info: TableInfo, kind: bytes, el: list[int]) -> None:
+    """Record a primary key; give long character index parts a 191-char prefix."""
+    parts = _index_parts(toks, sig, el)
+    if kind == b"PRIMARY":
+        info.primary_key = []
+        for col_j, _ in parts:
+            idx = info.index_of(unquote_ident(toks[sig[col_j]][1]))
+            if idx is not None:
+                info.primary_key.append(idx)
+        return
+    if kind in (b"FULLTEXT", b"SPATIAL", b"CONSTRAINT", b"FOREIGN", b"CHECK"):
+        return
+    for col_j, len_j in parts:
+        idx = info.index_of(unquote_ident(toks[sig[col_j]][1]))
+        if idx is None:
+            continue
+        col = info.columns[idx]
+        if col.type not in _TEXT_TYPES or col.binary:
+            continue
+        if len_j is not None:
+            if int(toks[sig[len_j]][1]) > MAX_INDEX_CHARS:
+                out[sig[len_j]] = str(MAX_INDEX_CHARS).encode()
+        elif col.type in (b"varchar", b"char") and (col.length or 0) > MAX_INDEX_CHARS:
+            out[sig[col_j]] += b"(" + str(MAX_INDEX_CHARS).encode() + b")"
+
+
+def _alter_table(toks: list[tuple[str, bytes]], sig: list[int], out: list[bytes],
+                 word: Callable[[int], bytes], tables: dict[bytes, TableInfo]) -> None:
+    """phpMyAdmin declares keys afterwards: ALTER TABLE t ADD PRIMARY KEY (...), ADD KEY ..."""
+    j = 2
+    while word(j) in (b"ONLINE", b"IGNORE"):
+        j += 1
+    if j >= len(sig):
+        return
+    name = unquote_ident(toks[sig[j]][1])
+    if j + 2 < len(sig) and toks[sig[j + 1]][1] == b".":
+        j += 2
+        name = unquote_ident(toks[sig[j]][1])
+    info = tables.get(name)
+    if info is None:
+        return
+    clauses: list[list[int]] = [[]]
+    depth = 0
+    for k in range(j + 1, len(sig)):
+        t = toks[sig[k]][1]
+        if t == b"(":
+            depth += 1
+        elif t == b")":
+            depth -= 1
+        elif t == b"," and depth == 0:
+            clauses.append([])
+            continue
+        clauses[-1].append(k)
+    for cl in clauses:
+        if len(cl) < 2 or word(cl[0]) != b"ADD":
+            continue
+        kind = word(cl[1])
+        if kind == b"CONSTRAINT":  # ADD CONSTRAINT name PRIMARY KEY / UNIQUE ...
+            kind = word(cl[3]) if len(cl) > 3 else b""
+        if kind in (b"PRIMARY", b"KEY", b"INDEX", b"UNIQUE"):
+            _index(toks, sig, out, info, kind, cl[1:])
 
 
 def _index_parts(toks: list[tuple[str, bytes]], sig: list[int],

@@ -218,6 +218,41 @@ def _stream(conn_params: dict[str, Any], dump_path: Path, staging: str,
     return expected, set(expected) - unchecked
 
 
+def _take_triggers(cur: Any, schema: str) -> list[tuple[str, str, str, str]]:
+    """Save and drop a schema's triggers: RENAME TABLE cannot move a table that has
+    triggers to another database. Returns (sql_mode, statement, charset, collation)."""
+    cur.execute("SELECT trigger_name FROM information_schema.triggers "
+                "WHERE trigger_schema = %s ORDER BY action_order", (schema,))
+    saved = []
+    for (name,) in cur.fetchall():
+        cur.execute(f"SHOW CREATE TRIGGER {_ident(schema)}.{_ident(name)}")
+        row = cur.fetchone()
+        saved.append((row[1], row[2], row[3], row[4]))
+        cur.execute(f"DROP TRIGGER {_ident(schema)}.{_ident(name)}")
+    return saved
+
+
+def _routines(cur: Any, schema: str) -> list[tuple[str, str, str, str, str, str]]:
+    """(type, name, sql_mode, statement, charset, collation) of a schema's routines."""
+    cur.execute("SELECT routine_type, routine_name FROM information_schema.routines "
+                "WHERE routine_schema = %s", (schema,))
+    out = []
+    for kind, name in cur.fetchall():
+        cur.execute(f"SHOW CREATE {kind} {_ident(schema)}.{_ident(name)}")
+        row = cur.fetchone()
+        out.append((kind, name, row[1], row[2], row[3], row[4]))
+    return out
+
+
+def _recreate(cur: Any, database: str, sql_mode: str, statement: str, charset: str,
+              collation: str) -> None:
+    cur.execute(f"USE {_ident(database)}")
+    cur.execute("SET SESSION sql_mode = %s", (sql_mode,))
+    cur.execute(f"SET NAMES {charset} COLLATE {collation}")
+    cur.execute(statement)
+    cur.execute("SET NAMES utf8mb4")
+
+
 def _swap(cur: Any, staging: str, database: str, tables: list[str],
           keep_backup: bool) -> str | None:
     cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(database)} CHARACTER SET utf8mb4 "
@@ -225,6 +260,9 @@ def _swap(cur: Any, staging: str, database: str, tables: list[str],
     cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
                 (database,))
     live = [r[0] for r in cur.fetchall()]
+    triggers = _take_triggers(cur, staging)
+    routines = _routines(cur, staging)
+    _take_triggers(cur, database)  # the old tables' triggers do not follow to the backup
     backup = None
     renames = []
     if live:
@@ -235,7 +273,12 @@ def _swap(cur: Any, staging: str, database: str, tables: list[str],
     renames += [f"{_ident(staging)}.{_ident(t)} TO {_ident(database)}.{_ident(t)}"
                 for t in tables]
     if renames:
-        cur.execute("RENAME TABLE " + ", ".join(renames))
+        cur.execute("RENAME TABLE " + ", ".join(renames))  # the atomic step
+    for mode, statement, charset, collation in triggers:
+        _recreate(cur, database, mode, statement, charset, collation)
+    for kind, name, mode, statement, charset, collation in routines:
+        cur.execute(f"DROP {kind} IF EXISTS {_ident(database)}.{_ident(name)}")
+        _recreate(cur, database, mode, statement, charset, collation)
     cur.execute(f"DROP DATABASE {_ident(staging)}")
     if backup and not keep_backup:
         cur.execute(f"DROP DATABASE {_ident(backup)}")
