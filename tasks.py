@@ -198,9 +198,36 @@ def bundle_verify(c: Context, path: str, json: str = "") -> None:
 
 bundle.add_task(bundle_verify, "verify")
 
+# ---------------------------------------------------------------------------- rescue
+@task(
+    iterable=["include", "exclude"],
+    help={
+        "host_key": "expected SHA256:… fingerprint of the rescue system's host key",
+        "device": "the old disk or partition (default: found automatically)",
+        "bundle_dir": "where bundles go (default: bundles/ in the project)",
+        "new": "start a new bundle instead of resuming the newest incomplete one",
+        "dry_run": "only list what would be taken and check local free space",
+        "include": "also take this path of the old disk (repeatable; globs allowed)",
+        "exclude": "leave out paths matching this pattern (repeatable)",
+        "no_database": "do not dump the database from the old datadir",
+    },
+)
+@user_errors
+def rescue(c: Context, host_key: str = "", device: str = "", bundle_dir: str = "",
+           new: bool = False, dry_run: bool = False, include: Any = None,
+           exclude: Any = None, no_database: bool = False) -> None:
+    """Take everything worth keeping off the old disk (read-only) into a local bundle."""
+    from vpsrescue.rescue import cli
+
+    cli.rescue(c, host_key=host_key, device=device, bundle_dir=bundle_dir, new=new,
+               dry_run=dry_run, include=include or [], exclude=exclude or [],
+               database=not no_database)
+
+
 # ---------------------------------------------------------------------------- collection
 ns = Collection()
 ns.add_collection(lab)
 ns.add_collection(sidecar)
 ns.add_task(convert_dump)
 ns.add_collection(bundle)
+ns.add_task(rescue)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -29,8 +30,7 @@ from ..mariadb import MARIADBD, ThrowawayMariaDB
 
 SYSTEM_DATABASES = {"mysql", "information_schema", "performance_schema", "sys"}
 DUMP_ARGS = ("--default-character-set=binary", "--single-transaction", "--quick",
-             "--routines", "--triggers", "--add-drop-table", "--skip-comments",
-             "--max-allowed-packet=1G")
+             "--triggers", "--add-drop-table", "--skip-comments", "--max-allowed-packet=1G")
 
 
 class DatadirTooNewError(VpsrescueError):
@@ -144,6 +144,7 @@ def dump_datadir(datadir: Path, out_dir: Path, *, scratch_parent: Path | None = 
                 f"(written by {old_version or 'an unknown version'}): {exc}; the raw datadir "
                 f"is kept in the bundle."
             ) from None
+        _upgrade_system_tables(db, log)
         try:
             conn = db.connect()
             with conn.cursor() as cur:
@@ -155,7 +156,7 @@ def dump_datadir(datadir: Path, out_dir: Path, *, scratch_parent: Path | None = 
                 if name in SYSTEM_DATABASES:
                     continue
                 log(f"dumping database {name}")
-                dumped.append(_dump_one(db, conn, name, out_dir))
+                dumped.append(_dump_one(db, conn, name, out_dir, _routines_readable(conn, name)))
             conn.close()
         finally:
             db.stop()
@@ -168,7 +169,29 @@ def dump_datadir(datadir: Path, out_dir: Path, *, scratch_parent: Path | None = 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _dump_one(db: ThrowawayMariaDB, conn: object, name: str, out_dir: Path) -> DumpedDatabase:
+def _upgrade_system_tables(db: ThrowawayMariaDB, log: Callable[[str], None]) -> None:
+    """Bring an older server's system tables (mysql.proc …) up to this server's format.
+
+    Only the scratch copy is changed. Without it a 10.5 datadir's stored routines cannot
+    be listed by 10.11; the user tables are read as they are either way.
+    """
+    res = subprocess.run(["mariadb-upgrade", *db.client_args(), "--upgrade-system-tables",
+                          "--force", "--silent"], capture_output=True)
+    if res.returncode != 0:
+        log("the old system tables could not be upgraded; stored routines may be left out")
+
+
+def _routines_readable(conn: object, name: str) -> bool:
+    try:
+        with conn.cursor() as cur:  # type: ignore[attr-defined]
+            cur.execute("SHOW FUNCTION STATUS WHERE Db=%s", (name,))
+        return True
+    except Exception:  # mysql.proc in an older format: dump without routines
+        return False
+
+
+def _dump_one(db: ThrowawayMariaDB, conn: object, name: str, out_dir: Path,
+              routines: bool = True) -> DumpedDatabase:
     tables: dict[str, int] = {}
     with conn.cursor() as cur:  # type: ignore[attr-defined]
         cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES "
@@ -182,7 +205,8 @@ def _dump_one(db: ThrowawayMariaDB, conn: object, name: str, out_dir: Path) -> D
     part = final.with_name(final.name + ".part")
     digest = hashlib.sha256()
     size = 0
-    proc = subprocess.Popen(["mariadb-dump", *db.client_args(), *DUMP_ARGS, "--", name],
+    extra = ["--routines"] if routines else []
+    proc = subprocess.Popen(["mariadb-dump", *db.client_args(), *DUMP_ARGS, *extra, "--", name],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout and proc.stderr
     try:
@@ -201,6 +225,7 @@ def _dump_one(db: ThrowawayMariaDB, conn: object, name: str, out_dir: Path) -> D
             proc.wait()
         part.unlink(missing_ok=True)
         raise
+    os.chmod(part, 0o600)  # password hashes and secrets live in these tables
     part.replace(final)
     return DumpedDatabase(name, final.name, digest.hexdigest(), size, tables)
 

@@ -250,3 +250,58 @@ def release_stale(sh: Shell) -> None:
     sh(f"for m in $(awk '{{print $5}}' /proc/self/mountinfo | grep '^{MOUNT_BASE}/' | "
        f"sort -r); do umount $m || umount -l $m; done; "
        f"rmdir {MOUNT_BASE}/root.* 2>/dev/null; true")
+
+
+def resolve_in_root(sh: Shell, root: str, paths: list[bytes], rounds: int = 8) -> list[bytes]:
+    """Resolve symlinks in the directories leading to ``paths`` *inside* the old root.
+
+    The rescue host would follow an absolute link such as var/www -> /srv/www into its
+    own /srv, and a merged-/usr link (lib -> usr/lib) would take the same files twice.
+    Each leading component is read with readlink on the rescue host and resolved here
+    against the old root; the last component is left alone (a symlink stays a symlink
+    in the bundle). Globs are resolved up to their first wildcard.
+    """
+    links: dict[bytes, bytes | None] = {}
+    current = list(paths)
+    for _ in range(rounds):
+        prefixes = sorted({p for path in current for p in _prefixes(path)} - set(links))
+        if not prefixes:
+            break
+        quoted = [shlex.quote(root + "/" + p.decode("utf-8", "surrogateescape"))
+                  for p in prefixes]
+        script = "; ".join(f"printf '%s\\0' \"$(readlink {q})\"" for q in quoted)
+        _rc, out, _err = sh(script or "true")
+        for p, target in zip(prefixes, out.split("\0"), strict=False):
+            links[p] = target.encode("utf-8", "surrogateescape") or None
+        current = [_apply(path, links) for path in current]
+    return current
+
+
+def _prefixes(path: bytes) -> list[bytes]:
+    parts = path.strip(b"/").split(b"/")
+    out = []
+    for i in range(1, len(parts)):
+        if any(c in parts[i - 1] for c in b"*?["):
+            break
+        out.append(b"/".join(parts[:i]))
+    return out
+
+
+def _apply(path: bytes, links: dict[bytes, bytes | None]) -> bytes:
+    parts = path.strip(b"/").split(b"/")
+    for i in range(1, len(parts)):
+        prefix = b"/".join(parts[:i])
+        target = links.get(prefix)
+        if target:
+            base = [] if target.startswith(b"/") else parts[: i - 1]
+            resolved: list[bytes] = []
+            for comp in [*base, *target.strip(b"/").split(b"/")]:
+                if comp in (b"", b"."):
+                    continue
+                if comp == b"..":
+                    if resolved:
+                        resolved.pop()  # never above the old root
+                    continue
+                resolved.append(comp)
+            return b"/".join([*resolved, *parts[i:]])
+    return b"/".join(parts)

@@ -1,0 +1,252 @@
+"""`fab rescue`, end to end, for one rescue host.
+
+connect (pinned) → assemble the old tree read-only → discover → bundle (new or resumed)
+→ one listing+tar stream → dpkg verification → database from the datadir → finish.
+Every step only reads the old disk; the old tree is unmounted on the way out, whatever
+happened. The bundle says ``complete: false`` until the files are in and checked.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shlex
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fabric import Connection
+from rich.console import Console
+
+from ..bundle import CONTENT_TYPES, Bundle
+from ..errors import VpsrescueError
+from ..inventory import PROJECT_ROOT, InventoryHost
+from . import database, dpkgverify, oldroot
+from .discover import default_selection, dumps_command, probe_command, read_facts_from
+from .selection import Root, plan_transfer
+from .transfer import (
+    OpenSSHRunner,
+    ParamikoRunner,
+    Runner,
+    list_remote,
+    openssh_argv,
+    rich_progress,
+    transfer,
+    write_known_hosts,
+)
+
+DEFAULT_BUNDLES = PROJECT_ROOT / "bundles"
+
+
+class RescueError(VpsrescueError):
+    """Rescue could not finish; what is in the bundle is kept for a re-run."""
+
+
+class LocalSpaceError(VpsrescueError):
+    """Not enough free space here for what would be taken."""
+
+
+@dataclass
+class RescueOptions:
+    bundle_dir: Path = DEFAULT_BUNDLES
+    device: str | None = None
+    new: bool = False
+    dry_run: bool = False
+    include: Sequence[bytes] = ()
+    exclude: Sequence[bytes] = ()
+    database: bool = True
+
+
+@dataclass
+class RescueOutcome:
+    bundle: Path | None
+    files: int = 0
+    nbytes: int = 0
+    already: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    databases: list[str] = field(default_factory=list)
+    dpkg_mismatches: int = 0
+    problems: list[str] = field(default_factory=list)
+    database_error: str | None = None
+
+
+def shell_of(conn: Connection) -> oldroot.Shell:
+    def sh(cmd: str) -> tuple[int, str, str]:
+        r = conn.run(cmd, hide=True, warn=True, in_stream=False)
+        return r.exited, r.stdout, r.stderr
+
+    return sh
+
+
+def make_runner(conn: Connection, host: InventoryHost, scratch: Path) -> Runner:
+    """OpenSSH carries the bulk bytes when we have a key; the host key stays pinned.
+
+    The known_hosts given to ssh holds exactly the key the verified paramiko connection
+    accepted, so a fingerprint pin (--host-key) carries over. Password-only rescue
+    systems use an exec channel of the verified connection instead.
+    """
+    key_file = host.key_file or conn.connect_kwargs.get("key_filename")
+    if key_file and shutil.which("ssh"):
+        kh = write_known_hosts(conn.client, host.address, host.port,
+                               str(scratch / "known_hosts"))
+        return OpenSSHRunner(openssh_argv(host.address, known_hosts=kh, port=host.port,
+                                          user=host.user, key_file=str(key_file)))
+    return ParamikoRunner(conn.client)
+
+
+def _read_all(runner: Runner, command: bytes, what: str) -> bytes:
+    cmd = runner.start(command)
+    buf = bytearray(1 << 20)
+    mv = memoryview(buf)
+    out = io.BytesIO()
+    while n := cmd.stdout.readinto(mv):
+        out.write(mv[:n])
+    rc, err = cmd.finish()
+    if rc != 0:
+        raise RescueError(f"Could not {what} on the rescue host (exit {rc}): "
+                          f"{err.decode(errors='replace').strip()[:300]}.")
+    return out.getvalue()
+
+
+def datadir_root(sh: oldroot.Shell, root: str) -> bytes:
+    """The old server's datadir, relative to its root (its my.cnf's datadir, or default)."""
+    _rc, out, _ = sh(f"cd {shlex.quote(root)} && grep -rhs '^[[:space:]]*datadir' "
+                     f"etc/mysql/ 2>/dev/null | tail -1")
+    value = out.split("=", 1)[1].strip() if "=" in out else "/var/lib/mysql"
+    return value.strip("/").encode()
+
+
+def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
+                console: Console, log: Callable[[str], None]) -> RescueOutcome:
+    sh = shell_of(conn)
+    oldroot.release_stale(sh)
+    old = oldroot.assemble(sh, opts.device)
+    scratch = Path(tempfile.mkdtemp(prefix="vpsr-rescue-"))
+    try:
+        log(f"old disk {old.device} mounted read-only at {old.root} "
+            f"({', '.join(m[1] for m in old.mounts)})")
+        runner = make_runner(conn, host, scratch)
+        mount = old.root.encode()
+        probe = _read_all(runner, probe_command(mount), "read the old system's settings")
+        dumps = _read_all(runner, dumps_command(mount), "look for database dumps")
+        facts = read_facts_from(probe, host.name, dumps)
+        log(f"found {len(facts.wordpress)} WordPress site(s): "
+            + ", ".join(f"{w.root}" for w in facts.wordpress))
+        roots, exclude = default_selection(facts, opts.include, opts.exclude)
+        datadir = datadir_root(sh, old.root)
+        if opts.database:
+            roots.append(Root(datadir, "database datadir"))
+        roots = _resolve_roots(sh, old.root, roots)
+        if opts.dry_run:
+            return _dry_run(runner, mount, roots, exclude, opts, console)
+        bundle = None if opts.new else Bundle.find_resumable(opts.bundle_dir, host.name)
+        if bundle is None:
+            bundle = Bundle.create(opts.bundle_dir, host.name, device=old.device,
+                                   mount_options=";".join(f"{m[1]}={m[3]}"
+                                                          for m in old.mounts))
+            log(f"new bundle {bundle.path}")
+        else:
+            log(f"resuming {bundle.path}")
+        facts_json = facts.to_json()
+        facts_json["old_disk"] = old.as_facts()
+        facts_json["datadir"] = "/" + datadir.decode("utf-8", "surrogateescape")
+        bundle.write_facts(facts_json)
+        outcome = RescueOutcome(bundle.path)
+        with rich_progress(console) as (on_plan, progress):
+            summary = transfer(bundle, runner, mount, roots, exclude=exclude,
+                               on_plan=on_plan, progress=progress)
+        outcome.files, outcome.nbytes = summary.result.files, summary.result.nbytes
+        outcome.already = summary.plan.already
+        outcome.unreadable = [p.decode("utf-8", "replace") for p in summary.unreadable]
+        outcome.skipped = [e.path.decode("utf-8", "replace") for e in summary.result.skipped]
+        outcome.problems = summary.problems
+        log("checking packages against dpkg's md5sums (the rescue system's md5sum)")
+        mismatches, packages = dpkgverify.verify(sh, old.root)
+        outcome.dpkg_mismatches = len(mismatches)
+        _write_json(bundle.triage_dir / "dpkg-verify.json",
+                    {"packages": packages, "mismatches": [asdict(m) for m in mismatches]})
+        if opts.database:
+            _database(bundle, datadir, outcome, log)
+        _finish(bundle, outcome)
+        return outcome
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        oldroot.release(sh, old)
+
+
+def _resolve_roots(sh: oldroot.Shell, root: str, roots: list[Root]) -> list[Root]:
+    """Roots resolved inside the old root (see oldroot.resolve_in_root), duplicates dropped."""
+    resolved = oldroot.resolve_in_root(sh, root, [r.path for r in roots])
+    seen: set[bytes] = set()
+    out = []
+    for r, path in zip(roots, resolved, strict=True):
+        if path not in seen:
+            seen.add(path)
+            out.append(Root(path, r.why))
+    return out
+
+
+def _database(bundle: Bundle, datadir: bytes, outcome: RescueOutcome,
+              log: Callable[[str], None]) -> None:
+    local = Path(os.fsdecode(bundle.file_path(datadir)))
+    if not local.is_dir():
+        outcome.database_error = (f"no datadir at /{datadir.decode(errors='replace')} on the "
+                                  f"old disk")
+        return
+    try:
+        result = database.dump_datadir(local, bundle.db_dir, scratch_parent=bundle.path.parent,
+                                       log=log)
+        outcome.databases = [d.name for d in result.databases]
+    except VpsrescueError as exc:
+        outcome.database_error = str(exc)
+
+
+def _finish(bundle: Bundle, outcome: RescueOutcome) -> None:
+    """Complete only when every file the manifest lists is in files/ at its size and the
+    database was dumped; otherwise the next run resumes this bundle and retries."""
+    manifest = bundle.load_manifest()
+    short = []
+    for e in manifest.entries.values():
+        if e.type in CONTENT_TYPES and e.sha256:
+            p = bundle.file_path(e.path)
+            try:
+                if os.stat(p).st_size != e.size:
+                    short.append(e.path)
+            except OSError:
+                short.append(e.path)
+    if short:
+        bundle.checkpoint(manifest)
+        raise RescueError(f"{len(short)} file(s) in the bundle do not match what was "
+                          f"received (e.g. {short[0].decode(errors='replace')}): run "
+                          f"'fab rescue' again to resume.")
+    bundle.finish(manifest, complete=outcome.database_error is None)
+
+
+def _dry_run(runner: Runner, mount: bytes, roots: list[Root], exclude: Sequence[bytes],
+             opts: RescueOptions, console: Console) -> RescueOutcome:
+    listed, problems = list_remote(runner, mount, roots)
+    plan = plan_transfer(listed, {}, exclude)
+    opts.bundle_dir.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(opts.bundle_dir).free
+    console.print(f"would take {plan.files} files, {plan.nbytes / 1e6:.1f} MB "
+                  f"({len(roots)} roots); free here: {free / 1e6:.0f} MB")
+    for r in roots:
+        console.print(f"  /{r.path.decode('utf-8', 'replace')}  [dim]{r.why}[/]")
+    if plan.nbytes * 1.1 + (64 << 20) > free:
+        raise LocalSpaceError(
+            f"{opts.bundle_dir} has {free / 1e6:.0f} MB free but the rescue needs about "
+            f"{plan.nbytes * 1.1 / 1e6:.0f} MB: free space or give --bundle-dir elsewhere."
+        )
+    return RescueOutcome(None, files=plan.files, nbytes=plan.nbytes, problems=problems)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
