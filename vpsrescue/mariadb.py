@@ -24,6 +24,18 @@ MARIADBD = "/usr/sbin/mariadbd"
 INSTALL_DB = "/usr/bin/mariadb-install-db"
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM (a clean shutdown) when the process that started it dies.
+
+    A killed test run or a Ctrl-C'd rescue must not leave a server running on a scratch
+    datadir; the normal path still stops it explicitly.
+    """
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class ThrowawayMariaDB:
     """Start ``mariadbd`` on ``datadir`` with a private socket; stop it on exit.
 
@@ -99,7 +111,7 @@ class ThrowawayMariaDB:
         args += list(self.extra_args)
         self.proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True,
+            stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
