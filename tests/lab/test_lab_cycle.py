@@ -180,3 +180,56 @@ def test_an_unknown_release_is_one_sentence() -> None:
     assert up.returncode != 0
     assert "Unknown release 'buster'" in up.stderr
     assert leftovers() == []
+
+
+def _disk_with(path: Path, partitions: list[tuple[str, str]]) -> Path:
+    """A GPT disk whose partitions are made by real mkfs/mkswap on partition-sized files."""
+    subprocess.run(["truncate", "-s", f"{1 + 24 * len(partitions) + 1}M", str(path)],
+                   check=True)
+    table = "label: gpt\n" + "".join(",24M,L\n" for _ in partitions)
+    subprocess.run(["sfdisk", "-q", str(path)], input=table.encode(), check=True)
+    for i, (kind, label) in enumerate(partitions):
+        part = path.with_suffix(f".p{i}")
+        subprocess.run(["truncate", "-s", "24M", str(part)], check=True)
+        if kind == "swap":
+            subprocess.run(["mkswap", "-q", "-L", label, str(part)], check=True)
+        else:
+            tree = path.parent / f"tree{i}"
+            (tree / "etc").mkdir(parents=True, exist_ok=True)
+            (tree / "etc/fstab").write_text(f"LABEL={label} / ext4 defaults 0 1\n")
+            subprocess.run(["mkfs.ext4", "-q", "-L", label, "-d", str(tree), str(part)],
+                           check=True)
+        subprocess.run(["dd", f"if={part}", f"of={path}", "bs=1M", f"seek={1 + 24 * i}",
+                        "conv=notrunc,sparse", "status=none"], check=True)
+    return path
+
+
+def test_rescue_names_a_filesystem_it_cannot_mount_safely(tmp_path: Path) -> None:
+    disk = _disk_with(tmp_path / "swap.img", [("swap", "oldswap")])
+    assert fab("lab.up", "--disk", str(disk)).returncode == 0
+    res = fab("rescue", "--bundle-dir", str(tmp_path / "b"))
+    assert res.returncode != 0
+    assert "holds swap, which vpsrescue cannot mount read-only" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_rescue_skips_swap_beside_the_root_and_refuses_a_read_write_mount(
+        tmp_path: Path) -> None:
+    disk = _disk_with(tmp_path / "two.img", [("swap", "oldswap"), ("ext4", "oldroot")])
+    assert fab("lab.up", "--disk", str(disk)).returncode == 0
+    dry = fab("rescue", "--dry-run", "--bundle-dir", str(tmp_path / "b"))
+    assert dry.returncode == 0, dry.stderr
+    assert "mounted read-only" in dry.stderr and "/dev/xvdb2" in dry.stderr
+    from vpsrescue.inventory import load_inventory
+    from vpsrescue.ssh import connect
+
+    conn = connect(load_inventory(CYCLE.inventory)["lab-rescue"])
+    try:
+        conn.run("mount -o rw /dev/xvdb2 /mnt", hide=True)
+        res = fab("rescue", "--bundle-dir", str(tmp_path / "b"))
+        assert res.returncode != 0
+        assert "/dev/xvdb2 is already mounted read-write on /mnt" in res.stderr
+        assert "Traceback" not in res.stderr
+    finally:
+        conn.run("umount /mnt", hide=True, warn=True)
+        conn.close()

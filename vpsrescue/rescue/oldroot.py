@@ -196,6 +196,11 @@ def assemble(sh: Shell, device: str | None = None) -> OldRoot:
     candidates = candidate_filesystems(devices, mounts, device)
     for d in candidates:
         refuse_read_write(d, mounts)
+    # Swap, LVM, RAID or LUKS beside a real root are skipped; alone, they are the answer.
+    mountable = [d for d in candidates if d.fstype in RO_OPTIONS]
+    if not mountable:
+        mount_options(candidates[0])  # raises the sentence naming the filesystem
+    candidates = mountable
     root_mp = _must(sh, f"mkdir -p {MOUNT_BASE} && chmod 700 {MOUNT_BASE} && "
                         f"mktemp -d {MOUNT_BASE}/root.XXXXXX", "make a private mount point"
                     ).strip()
