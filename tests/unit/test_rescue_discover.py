@@ -318,3 +318,17 @@ def test_listed_dump_paths_are_bytes_safe() -> None:
     assert facts.dumps[0].path == "/root/caf\udce9.sql"
     roots, _ = default_selection(facts)
     assert b"root/caf\xe9.sql" in {r.path for r in roots}
+
+
+def test_probe_through_a_runner_gives_the_same_facts(old_root: Path) -> None:
+    from vpsrescue.rescue.transfer import LocalRunner, capture
+
+    mount = os.fsencode(old_root)
+    rc, probe, _ = capture(LocalRunner(), probe_command(mount))
+    assert rc == 0
+    rc, dumps, _ = capture(LocalRunner(), dumps_command(mount))
+    assert rc == 0
+    got = read_facts_from(probe, "old", dumps)
+    want = discover(LocalTree(old_root), "old", parse_listing([dumps]))
+    got.collected = want.collected
+    assert got.to_json() == want.to_json()

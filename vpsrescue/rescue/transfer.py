@@ -234,6 +234,26 @@ def _lines(err: bytes) -> list[str]:
     return [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
 
 
+def capture(runner: Runner, command: bytes, limit: int = 256 << 20) -> tuple[int, bytes, bytes]:
+    """Run a small command (discovery's probe, the dump listing): (status, stdout, stderr).
+
+    Binary-safe, unlike Connection.run(); refuses output over ``limit`` bytes.
+    """
+    cmd = runner.start(command)
+    out = bytearray()
+    try:
+        for chunk in _chunks(cmd.stdout):
+            out += chunk
+            if len(out) > limit:
+                raise TransferError(f"The rescue host sent more than {limit >> 20} MiB for "
+                                    f"a discovery command: is the mount point right?")
+    except BaseException:
+        cmd.abort()
+        raise
+    rc, err = cmd.finish()
+    return rc, bytes(out), err
+
+
 def list_remote(runner: Runner, mount: bytes, roots: Sequence[Root]
                 ) -> tuple[list[ListedPath], list[str]]:
     """Run the listing; return entries and find's complaints (missing roots left out)."""
