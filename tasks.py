@@ -210,18 +210,19 @@ bundle.add_task(bundle_verify, "verify")
         "include": "also take this path of the old disk (repeatable; globs allowed)",
         "exclude": "leave out paths matching this pattern (repeatable)",
         "no_database": "do not dump the database from the old datadir",
+        "image": "also take a byte-for-byte image of the whole old disk (evidence)",
     },
 )
 @user_errors
 def rescue(c: Context, host_key: str = "", device: str = "", bundle_dir: str = "",
            new: bool = False, dry_run: bool = False, include: Any = None,
-           exclude: Any = None, no_database: bool = False) -> None:
+           exclude: Any = None, no_database: bool = False, image: bool = False) -> None:
     """Take everything worth keeping off the old disk (read-only) into a local bundle."""
     from vpsrescue.rescue import cli
 
     cli.rescue(c, host_key=host_key, device=device, bundle_dir=bundle_dir, new=new,
                dry_run=dry_run, include=include or [], exclude=exclude or [],
-               database=not no_database)
+               database=not no_database, image=image)
 
 
 # ---------------------------------------------------------------------------- collection

@@ -213,6 +213,21 @@ def test_dry_run_lists_and_writes_nothing(lab: Lab, tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+def test_image_takes_the_whole_disk_byte_for_byte(lab: Lab, rescued: Path, tmp_path: Path,
+                                                  truth: dict[str, Any]) -> None:
+    out = tmp_path / "bundles"
+    res = lab.fab("rescue", "--image", "--no-database", "--bundle-dir", str(out))
+    assert res.returncode == 0, res.stderr[-2000:]
+    bundle = next(out.glob("bundle-lab-rescue-*"))
+    info = json.loads((bundle / "evidence" / "xvdb.img.json").read_text())
+    assert info["device"] == "/dev/xvdb" and info["size"] == truth["image"]["size"]
+    assert info["sha256"] == truth["image"]["sha256"]
+    img = bundle / "evidence" / "xvdb.img"
+    assert sha256_path(img) == truth["image"]["sha256"]
+    assert img.stat().st_mode & 0o777 == 0o400
+    img.unlink()  # 2.5 GB: do not keep it in the test's temp dir
+
+
 def test_zz_the_old_disk_is_unchanged_and_nothing_from_it_ran(
         lab: Lab, rescued: Path, truth: dict[str, Any]) -> None:
     """Runs after the other rescue tests (name order): after every rescue of this module."""

@@ -17,7 +17,8 @@ console = Console(stderr=True)
 
 
 def rescue(c: Any, *, host_key: str, device: str, bundle_dir: str, new: bool,
-           dry_run: bool, include: list[str], exclude: list[str], database: bool) -> None:
+           dry_run: bool, include: list[str], exclude: list[str], database: bool,
+           image: bool = False) -> None:
     password = None
     try:  # fab --prompt-for-login-password puts it here, never on argv
         password = c.config.connect_kwargs.get("password")
@@ -27,7 +28,7 @@ def rescue(c: Any, *, host_key: str, device: str, bundle_dir: str, new: bool,
         bundle_dir=Path(bundle_dir).resolve() if bundle_dir else DEFAULT_BUNDLES,
         device=device or None, new=new, dry_run=dry_run,
         include=[os.fsencode(p) for p in include], exclude=[os.fsencode(p) for p in exclude],
-        database=database)
+        database=database, image=image)
     failures = []
     for conn, host in task_connections(c, "rescue", host_key or None, password):
         t0 = time.monotonic()
@@ -46,6 +47,8 @@ def rescue(c: Any, *, host_key: str, device: str, bundle_dir: str, new: bool,
         t.add_row("dpkg mismatches", str(out.dpkg_mismatches))
         t.add_row("unreadable on the old disk", str(len(out.unreadable)))
         t.add_row("skipped (devices, sockets)", str(len(out.skipped)))
+        if out.image:
+            t.add_row("disk image", f"{out.image['file']} sha256 {out.image['sha256'][:16]}…")
         t.add_row("time", f"{time.monotonic() - t0:.1f} s")
         console.print(t)
         for p in out.unreadable[:10]:

@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,6 +60,7 @@ class RescueOptions:
     include: Sequence[bytes] = ()
     exclude: Sequence[bytes] = ()
     database: bool = True
+    image: bool = False
 
 
 @dataclass
@@ -73,6 +75,7 @@ class RescueOutcome:
     dpkg_mismatches: int = 0
     problems: list[str] = field(default_factory=list)
     database_error: str | None = None
+    image: dict[str, Any] | None = None
 
 
 def shell_of(conn: Connection) -> oldroot.Shell:
@@ -170,6 +173,8 @@ def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
         outcome.dpkg_mismatches = len(mismatches)
         _write_json(bundle.triage_dir / "dpkg-verify.json",
                     {"packages": packages, "mismatches": [asdict(m) for m in mismatches]})
+        if opts.image:
+            outcome.image = take_image(runner, sh, old, bundle, console)
         if opts.database:
             _database(bundle, datadir, outcome, log)
         _finish(bundle, outcome)
@@ -177,6 +182,74 @@ def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         oldroot.release(sh, old)
+
+
+def whole_disk(device: str) -> str:
+    return oldroot._disk_of(device)
+
+
+def take_image(runner: Runner, sh: oldroot.Shell, old: oldroot.OldRoot, bundle: Bundle,
+               console: Console) -> dict[str, Any]:
+    """The whole old disk, byte for byte, as evidence: streamed, hashed on arrival, and
+    the hash compared with one the rescue host computes itself from the device."""
+    import hashlib
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    device = whole_disk(old.device)
+    size = int(_must_out(sh, f"blockdev --getsize64 {shlex.quote(device)}",
+                         f"read the size of {device}"))
+    evidence = bundle.path / "evidence"
+    evidence.mkdir(mode=0o700, exist_ok=True)
+    name = device.rsplit("/", 1)[-1] + ".img"
+    final = evidence / name
+    meta = evidence / (name + ".json")
+    if meta.exists() and final.exists() and final.stat().st_size == size:
+        return dict(json.loads(meta.read_text()))
+    part = final.with_name(name + ".part")
+    digest = hashlib.sha256()
+    cmd = runner.start(f"dd if={shlex.quote(device)} bs=4M status=none".encode())
+    buf = bytearray(4 << 20)
+    mv = memoryview(buf)
+    got = 0
+    try:
+        with open(part, "wb") as f, Progress(
+                "[bold]disk image", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                console=console) as bar:
+            task = bar.add_task("image", total=size)
+            while n := cmd.stdout.readinto(mv):
+                digest.update(mv[:n])
+                f.write(mv[:n])
+                got += n
+                bar.update(task, completed=got)
+        rc, err = cmd.finish()
+    except BaseException:
+        cmd.abort()
+        part.unlink(missing_ok=True)
+        raise
+    if rc != 0 or got != size:
+        part.unlink(missing_ok=True)
+        raise RescueError(f"The image of {device} is short ({got} of {size} bytes): "
+                          f"{err.decode(errors='replace').strip()[:200]}; run rescue again.")
+    remote = _must_out(sh, f"sha256sum {shlex.quote(device)}", f"hash {device}").split()[0]
+    if remote != digest.hexdigest():
+        part.unlink(missing_ok=True)
+        raise RescueError(f"The image of {device} arrived with sha256 {digest.hexdigest()}, "
+                          f"but the device hashes to {remote} on the rescue host: run "
+                          f"rescue again; if it repeats, the disk is being written to.")
+    os.chmod(part, 0o400)
+    part.replace(final)
+    info = {"device": device, "file": f"evidence/{name}", "size": size,
+            "sha256": remote, "taken": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    _write_json(meta, info)
+    return info
+
+
+def _must_out(sh: oldroot.Shell, cmd: str, what: str) -> str:
+    rc, out, err = sh(cmd)
+    if rc != 0:
+        raise RescueError(f"Could not {what} on the rescue host: {(err or out).strip()}.")
+    return out.strip()
 
 
 def _resolve_roots(sh: oldroot.Shell, root: str, roots: list[Root]) -> list[Root]:
