@@ -30,9 +30,12 @@ lint: setup
 demo: setup
 	$(FAB) lab.up
 	$(FAB) lab.status
+	$(FAB) rescue
 	@echo
-	@echo "The lab is up. Log in with: .venv/bin/fab lab.ssh lab-rescue   (or lab-vps)"
-	@echo "Tear it down with:          .venv/bin/fab lab.down"
+	@echo "The lab is up and the old disk is rescued into bundles/ (path above)."
+	@echo "Look around:       .venv/bin/fab lab.ssh lab-rescue   (or lab-vps)"
+	@echo "Check the bundle:  .venv/bin/fab bundle.verify bundles/<bundle>"
+	@echo "Tear the lab down: .venv/bin/fab lab.down"
 
 clean-lab: setup
 	$(FAB) lab.down
