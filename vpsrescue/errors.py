@@ -101,3 +101,7 @@ class ProbeError(VpsrescueError):
     """The interpreter to inspect could not be run, or its answer could not be read."""
 
     exit_code = 2
+
+
+class SelectionError(VpsrescueError):
+    """An --include/--exclude pattern cannot be used safely."""

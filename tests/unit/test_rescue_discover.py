@@ -297,8 +297,10 @@ def test_default_selection_takes_trees_content_configs_dumps_and_triage(
                  b"etc/shadow", b"etc/sudoers.d", b"home/*/.ssh/authorized_keys*",
                  b"etc/ld.so.preload", b"var/lib/dpkg/info/*.md5sums", b"var/log",
                  b"root/backup-2021.sql.gz", b"var/backups/blog.sql", b"srv/extra",
-                 b"var/www/html", b"etc/locale.gen"):
+                 b"var/www/html", b"etc/locale.gen", b"var/lib/mysql"):
         assert want in paths, want
+    no_datadir, _ = default_selection(facts, datadir=False)
+    assert b"var/lib/mysql" not in {r.path for r in no_datadir}
     assert excl == [b"var/www/blog/wp-content/cache"]
 
 

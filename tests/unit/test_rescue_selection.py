@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpsrescue.bundle import FILE, SYMLINK, ManifestEntry
+from vpsrescue.errors import SelectionError
 from vpsrescue.rescue.selection import (
     LISTING_END,
     ListingReader,
@@ -47,7 +48,7 @@ def test_shell_glob_expands_only_the_wildcards(tmp_path: Path) -> None:
     assert sorted(out.split()) == [b"home/$(touch", b"home/alice/.ssh/authorized_keys",
                                    b"home/bob/.ssh/authorized_keys", b"pwned)/.ssh/authorized_keys"]
     assert not (tmp_path / "pwned").exists()
-    with pytest.raises(ValueError):
+    with pytest.raises(SelectionError, match="bracket expression"):
         shell_glob(b"etc/[$(reboot)]")
 
 

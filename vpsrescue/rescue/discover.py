@@ -953,12 +953,14 @@ SYSTEM_ROOTS = (
 
 
 def default_selection(facts: Facts, include: Sequence[bytes] = (),
-                      exclude: Sequence[bytes] = ()) -> tuple[list[Root], list[bytes]]:
+                      exclude: Sequence[bytes] = (), *, datadir: bool = True
+                      ) -> tuple[list[Root], list[bytes]]:
     """The roots to take (and exclude patterns) for these facts, with user adjustments.
 
     Each WordPress tree, its real wp-content (Debian: /var/lib/wordpress/wp-content),
     every document root and Alias target of a vhost, the dumps found on disk, and the
-    small system files triage reads. ``include`` adds roots (globs allowed);
+    small system files triage reads; with ``datadir``, /var/lib/mysql when a database
+    server was installed. ``include`` adds roots (globs allowed);
     ``exclude`` patterns (fnmatch, a match also drops everything below) are returned
     for :func:`selection.plan_transfer`.
     """
@@ -980,6 +982,9 @@ def default_selection(facts: Facts, include: Sequence[bytes] = (),
     for d in facts.dumps:
         roots.append(Root(d.path.encode("utf-8", "surrogateescape").lstrip(b"/"),
                           "database dump found on disk"))
+    if datadir and facts.database_server is not None:
+        # the newest data: dumped later by a throwaway server, kept raw as evidence
+        roots.append(Root(b"var/lib/mysql", "database datadir"))
     roots += [Root(p, why) for p, why in SYSTEM_ROOTS]
     roots += [Root(p.strip(b"/"), "--include") for p in include]
     # A document root of "/" or "/var" would take everything: refuse such roots.

@@ -11,6 +11,7 @@ only the rest. Names are bytes throughout; nothing is decoded.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from fnmatch import fnmatchcase
 from typing import Protocol
 
 from ..bundle import FILE, HARDLINK, SKIPPED_SOCKET, SYMLINK, ManifestEntry, safe_member_path
-from ..errors import TransferError
+from ..errors import SelectionError, TransferError
 
 
 class Readable(Protocol):
@@ -44,7 +45,9 @@ def shell_glob(pattern: bytes) -> bytes:
         if seg.startswith(b"["):
             # inside a bracket only a closed set of safe characters is allowed
             if not re.fullmatch(rb"\[!?[A-Za-z0-9._-]+\]", seg):
-                raise ValueError(f"unsupported bracket expression {seg!r}")
+                raise SelectionError(
+                    f"The pattern {os.fsdecode(pattern)!r} has a bracket expression other "
+                    f"than letters, digits, '.', '_' or '-': use * or ? instead.")
         out.append(seg)
         pos = m.end()
     if pos < len(pattern):
