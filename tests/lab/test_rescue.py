@@ -248,3 +248,80 @@ def test_zz_the_old_disk_is_unchanged_and_nothing_from_it_ran(
         conn.close()
     for d in dirs:
         assert not Path(d, marker).exists()
+
+
+def run_with_terminal(argv: list[str], env: dict[str, str], answer: str,
+                      timeout: float = 300) -> tuple[int, str]:
+    """Run ``argv`` on a pseudo-terminal and type ``answer`` at its password prompt."""
+    import fcntl
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+
+    def controlling_tty() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdin=slave, stdout=slave,
+                            stderr=slave, start_new_session=True, preexec_fn=controlling_tty)
+    os.close(slave)
+    said = b""
+    typed = False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        said += chunk
+        if not typed and b"assword" in said:
+            time.sleep(0.2)  # getpass turns echo off (and flushes input) after printing
+            os.write(master, answer.encode() + b"\n")
+            typed = True
+    os.close(master)
+    return proc.wait(timeout=30), said.decode(errors="replace")
+
+
+def test_a_password_only_rescue_system_works_and_keeps_the_password_secret(
+        lab: Lab, tmp_path: Path) -> None:
+    """Providers' rescue systems hand out a one-time root password: fab prompts for it
+    (never argv), and a session key carries the transfer, removed afterwards."""
+    import secrets
+
+    import yaml
+
+    from vpsrescue.inventory import load_inventory
+    from vpsrescue.ssh import connect
+
+    password = "Rescue-" + secrets.token_urlsafe(12)
+    admin = connect(load_inventory(lab.instance.inventory)["lab-rescue"])
+    try:
+        admin.run("chpasswd", in_stream=__import__("io").StringIO(f"root:{password}\n"),
+                  hide=True)
+        admin.run("printf 'PasswordAuthentication yes\\nPermitRootLogin yes\\n' > "
+                  "/etc/ssh/sshd_config.d/10-rescue-password.conf && systemctl reload ssh",
+                  hide=True)
+        inv = yaml.safe_load(lab.instance.inventory.read_text())
+        del inv["all"]["vars"]["ansible_ssh_private_key_file"]
+        no_key = tmp_path / "hosts.yml"
+        no_key.write_text(yaml.safe_dump(inv))
+        env = {**lab.env, "VPSRESCUE_INVENTORY": str(no_key), "HOME": str(tmp_path)}
+        out = tmp_path / "bundles"
+        rc, said = run_with_terminal(
+            [FAB, "--prompt-for-login-password", "rescue", "--no-database", "--bundle-dir",
+             str(out), "--exclude", "var/log", "--exclude", "*/uploads/*"],
+            env, answer=password)
+        assert rc == 0, said[-2000:]
+        assert "session key" in said
+        assert password not in said  # the terminal does not echo it, nor does fab
+        bundle = next(out.glob("bundle-lab-rescue-*"))
+        manifest = (bundle / "manifest.json").read_text()
+        assert json.loads(manifest)["complete"] is True and password not in manifest
+        keys = admin.run("cat /root/.ssh/authorized_keys", hide=True).stdout
+        assert "vpsrescue-session" not in keys and keys.strip()
+    finally:
+        admin.run("rm -f /etc/ssh/sshd_config.d/10-rescue-password.conf; usermod -p '*' root;"
+                  " systemctl reload ssh", hide=True, warn=True)
+        admin.close()

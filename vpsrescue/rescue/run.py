@@ -86,20 +86,44 @@ def shell_of(conn: Connection) -> oldroot.Shell:
     return sh
 
 
-def make_runner(conn: Connection, host: InventoryHost, scratch: Path) -> Runner:
-    """OpenSSH carries the bulk bytes when we have a key; the host key stays pinned.
+def make_runner(conn: Connection, host: InventoryHost, scratch: Path,
+                log: Callable[[str], None] = lambda _m: None) -> tuple[Runner, Callable[[], None]]:
+    """OpenSSH carries the bulk bytes; the host key stays pinned. Returns (runner, undo).
 
     The known_hosts given to ssh holds exactly the key the verified paramiko connection
-    accepted, so a fingerprint pin (--host-key) carries over. Password-only rescue
-    systems use an exec channel of the verified connection instead.
+    accepted, so a fingerprint pin (--host-key) carries over. A rescue system entered
+    with a one-time root password gets a session key for the rest of the run (in the
+    rescue system's own /root/.ssh, never the old disk's), removed again by ``undo``.
     """
     key_file = host.key_file or conn.connect_kwargs.get("key_filename")
-    if key_file and shutil.which("ssh"):
-        kh = write_known_hosts(conn.client, host.address, host.port,
-                               str(scratch / "known_hosts"))
-        return OpenSSHRunner(openssh_argv(host.address, known_hosts=kh, port=host.port,
-                                          user=host.user, key_file=str(key_file)))
-    return ParamikoRunner(conn.client)
+    undo: Callable[[], None] = lambda: None  # noqa: E731
+    if not shutil.which("ssh"):
+        return ParamikoRunner(conn.client), undo
+    if not key_file:
+        key_file, undo = install_session_key(conn, scratch)
+        log("logged in with a password: installed a session key on the rescue system "
+            "for the transfer (removed at the end)")
+    kh = write_known_hosts(conn.client, host.address, host.port, str(scratch / "known_hosts"))
+    return OpenSSHRunner(openssh_argv(host.address, known_hosts=kh, port=host.port,
+                                      user=host.user, key_file=str(key_file))), undo
+
+
+def install_session_key(conn: Connection, scratch: Path) -> tuple[str, Callable[[], None]]:
+    import subprocess
+
+    key = scratch / "session_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vpsrescue-session",
+                    "-f", str(key)], check=True, capture_output=True)
+    pub = key.with_suffix(".pub").read_text().strip()
+    marker = pub.split()[1]
+    conn.run("umask 077; mkdir -p ~/.ssh && cat >> ~/.ssh/authorized_keys", hide=True,
+             in_stream=io.StringIO(pub + "\n"))
+
+    def undo() -> None:
+        conn.run(f"sed -i '\\|{marker}|d' ~/.ssh/authorized_keys", hide=True, warn=True,
+                 in_stream=False)
+
+    return str(key), undo
 
 
 def _read_all(runner: Runner, command: bytes, what: str) -> bytes:
@@ -130,10 +154,12 @@ def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
     oldroot.release_stale(sh)
     old = oldroot.assemble(sh, opts.device)
     scratch = Path(tempfile.mkdtemp(prefix="vpsr-rescue-"))
+    cleanups: list[Callable[[], None]] = []
     try:
         log(f"old disk {old.device} mounted read-only at {old.root} "
             f"({', '.join(m[1] for m in old.mounts)})")
-        runner = make_runner(conn, host, scratch)
+        runner, undo_key = make_runner(conn, host, scratch, log)
+        cleanups.append(undo_key)
         mount = old.root.encode()
         probe = _read_all(runner, probe_command(mount), "read the old system's settings")
         dumps = _read_all(runner, dumps_command(mount), "look for database dumps")
@@ -180,6 +206,8 @@ def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
         _finish(bundle, outcome)
         return outcome
     finally:
+        for undo in cleanups:
+            undo()
         shutil.rmtree(scratch, ignore_errors=True)
         oldroot.release(sh, old)
 
