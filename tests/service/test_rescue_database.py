@@ -93,3 +93,17 @@ def test_version_rule() -> None:
 def test_something_that_is_not_a_datadir_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DatadirError, match="not a MariaDB/MySQL datadir"):
         dump_datadir(tmp_path, tmp_path / "db")
+
+
+def test_a_real_datadir_from_debian_13s_mariadb_is_refused(tmp_path: Path) -> None:
+    from .newer_datadir import newer_datadir
+
+    datadir = newer_datadir()  # written by MariaDB 11.8 in a trixie chroot
+    before = tree_digest(datadir)
+    with pytest.raises(DatadirTooNewError) as exc:
+        dump_datadir(datadir, tmp_path / "db")
+    msg = str(exc.value)
+    assert "11.8" in msg and server_version() in msg
+    assert "raw datadir is kept in the bundle" in msg
+    assert tree_digest(datadir) == before
+    assert not (tmp_path / "db").exists() or not list((tmp_path / "db").iterdir())
