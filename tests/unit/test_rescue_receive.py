@@ -113,9 +113,13 @@ def rich_tree(tmp_path: Path) -> Path:
     return src
 
 
-def test_received_tree_matches_the_source(tmp_path: Path, rich_tree: Path) -> None:
+@pytest.mark.parametrize("writers", [1, 2, 4])
+def test_received_tree_matches_the_source(tmp_path: Path, rich_tree: Path,
+                                          writers: int) -> None:
+    # a hard link into another directory: its writer must run after the target's
+    os.link(rich_tree / "var/www/site/index.php", rich_tree / "var/www/index-elsewhere.php")
     b = Bundle.create(tmp_path / "bundles", "h")
-    r = receive_from(tar_of(rich_tree), b)
+    r = receive_from(tar_of(rich_tree), b, writers=writers)
     assert r.finished  # type: ignore[attr-defined]
     assert as_seen(b) == truth(rich_tree)
     rep = verify(b.path)
@@ -239,7 +243,8 @@ def test_hostile_stream_cannot_write_through_a_symlink(tmp_path: Path) -> None:
     f = tarfile.TarInfo("www/uploads/shell.php")
     f.size = 5
     b = Bundle.create(tmp_path / "bundles", "h")
-    with b.journal() as j, pytest.raises(BundleError, match="through a symlink"):
+    # refused either way round: the link over the made dir, or the write through the link
+    with b.journal() as j, pytest.raises(BundleError, match="through a symlink|is a directory"):
         receive_tar(io.BytesIO(_tar_bytes([(link, b""), (f, b"<?php")])), b, j)
     assert list(outside.iterdir()) == []
 

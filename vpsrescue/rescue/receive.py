@@ -207,6 +207,10 @@ SMALL_FILE = 1 << 20
 CHUNK = 1 << 20
 QUEUE_ITEMS = 8  # batches of ≤ BATCH_OPS ops / ≈ CHUNK bytes: what the writer may hold
 BATCH_OPS = 128
+#: Writer threads. Creating files is kernel work that overlaps across directories: on
+#: ext4 two writers took a 20k-file transfer from 16.2 s to 11.4 s (raw tar x: 16.1 s);
+#: where writing is nearly free (tmpfs) the second thread costs ~10% in GIL traffic.
+WRITERS = 2
 
 
 class _Writer(threading.Thread):
@@ -250,11 +254,11 @@ class _Writer(threading.Thread):
             batch = self.q.get()
             if batch is None:
                 break
-            if self.error is not None:
+            if self.error is not None or self.rx.failed:
                 continue  # drain so the parser never blocks on a full queue
             for op in batch:
                 self._do(op)
-                if self.error is not None:
+                if self.error is not None or self.rx.failed:
                     break
         if self.fd >= 0:
             os.close(self.fd)
@@ -270,12 +274,14 @@ class _Writer(threading.Thread):
             code = op[0]
             if code == _SMALL:
                 _, rel, mode, mtime, data, entry = op
-                fd = rx._open(rx._local(rel), mode)
+                self.partial = rx._local(rel)
+                fd = rx._open(self.partial, mode)
                 try:
                     _write_all(fd, data)
                     os.utime(fd, (mtime, mtime))
                 finally:
                     os.close(fd)
+                self.partial = None
                 rx._record(entry, entry.size)
             elif code == _WRITE:
                 _write_all(self.fd, op[1])
@@ -307,10 +313,44 @@ class _Writer(threading.Thread):
                 rx._record(op[1])
         except BaseException as exc:  # reported by the parser thread
             self.error = exc
+            self.rx.failed = True  # the other writers stop too
 
 
 class _WriterFailed(Exception):
     pass
+
+
+def _parent(rel: bytes) -> bytes:
+    return rel.rpartition(b"/")[0]
+
+
+class _Writers:
+    """Several writers; a path's ops go to the writer of its parent directory.
+
+    Ordering that matters stays within one writer: a file's own ops, a hard link after
+    its target (routed by the target's directory). A file whose directory entry went
+    to another writer simply creates that directory first (``_local``).
+    """
+
+    def __init__(self, rx: TarReceiver, n: int) -> None:
+        self.ws = [_Writer(rx) for _ in range(max(1, n))]
+
+    def start(self) -> None:
+        for w in self.ws:
+            w.start()
+
+    def put(self, op: tuple[Any, ...], nbytes: int = 0, key: bytes = b"") -> None:
+        if self.error is not None:
+            raise _WriterFailed
+        self.ws[hash(key) % len(self.ws) if len(self.ws) > 1 else 0].put(op, nbytes)
+
+    def stop(self) -> None:
+        for w in self.ws:
+            w.stop()
+
+    @property
+    def error(self) -> BaseException | None:
+        return next((w.error for w in self.ws if w.error is not None), None)
 
 
 class TarReceiver:
@@ -322,14 +362,17 @@ class TarReceiver:
 
     def __init__(self, bundle: Bundle, journal: ManifestJournal, *,
                  progress: ProgressFn | None = None, progress_interval: float = 0.1,
-                 bufsize: int = DEFAULT_BUFSIZE) -> None:
+                 bufsize: int = DEFAULT_BUFSIZE, writers: int = WRITERS) -> None:
         self.bundle = bundle
         self.journal = journal
         self.progress = progress
         self.progress_interval = progress_interval
         self.bufsize = bufsize
         self.files_root = os.fsencode(os.path.realpath(bundle.files_dir))
-        self._checked_parent: bytes | None = None
+        self._tls = threading.local()  # per writer thread: the last parent dir checked
+        self._lock = threading.Lock()
+        self.writers = writers
+        self.failed = False
         self.result = ReceiveResult()
         self._last_progress = 0.0
 
@@ -337,9 +380,9 @@ class TarReceiver:
     def _local(self, rel: bytes) -> bytes:
         local = self.files_root + b"/" + rel
         parent = local.rpartition(b"/")[0]
-        if parent != self._checked_parent:
+        if parent != getattr(self._tls, "parent", None):
             self._ensure_parent(parent)
-            self._checked_parent = parent
+            self._tls.parent = parent
         return local
 
     def _ensure_parent(self, parent: bytes) -> None:
@@ -382,6 +425,7 @@ class TarReceiver:
             if not os.path.isdir(local) or os.path.islink(local):
                 raise BundleError(f"{local!r} exists in the bundle and is not a "
                                   f"directory: start a new bundle (--new).") from None
+            os.chmod(local, files_mode(mode, is_dir=True))  # made early as a parent
 
     def _symlink(self, rel: bytes, target: bytes, mtime: int) -> None:
         local = self._local(rel)
@@ -391,7 +435,7 @@ class TarReceiver:
             self._replace(local)
             os.symlink(target, local)
         os.utime(local, (mtime, mtime), follow_symlinks=False)
-        self._checked_parent = None
+        self._tls.parent = None
 
     def _hardlink(self, rel: bytes, trel: bytes, entry: ManifestEntry) -> ManifestEntry:
         local = self._local(rel)
@@ -408,23 +452,24 @@ class TarReceiver:
         return dataclasses.replace(entry, size=st.st_size, sha256=sha256_file(local))
 
     def _record(self, entry: ManifestEntry, nbytes: int = 0) -> None:
-        self.journal.append(entry)
-        r = self.result
-        r.members += 1
-        if entry.type in (FILE, HARDLINK):
-            r.files += 1
-            r.nbytes += nbytes if entry.type == FILE else 0
-        if self.progress is not None:
-            now = time.monotonic()
-            if now - self._last_progress >= self.progress_interval:
-                self._last_progress = now
-                self.progress(r.files, r.nbytes)
+        with self._lock:
+            self.journal.append(entry)
+            r = self.result
+            r.members += 1
+            if entry.type in (FILE, HARDLINK):
+                r.files += 1
+                r.nbytes += nbytes if entry.type == FILE else 0
+            if self.progress is not None:
+                now = time.monotonic()
+                if now - self._last_progress >= self.progress_interval:
+                    self._last_progress = now
+                    self.progress(r.files, r.nbytes)
 
     # -- main loop (parsing thread)
     def receive(self, src: Readable, expected: Iterator[bytes] | None = None) -> ReceiveResult:
         """Consume the whole stream. Raises TransferError if it breaks off."""
         buf = _Buffer(src, self.bufsize)
-        w = _Writer(self)
+        w = _Writers(self, self.writers)
         w.start()
         current = b"(start of stream)"
         try:
@@ -464,7 +509,7 @@ class TarReceiver:
 
     _last = b"(start of stream)"
 
-    def _parse(self, buf: _Buffer, w: _Writer, expected: Iterator[bytes] | None) -> bytes:
+    def _parse(self, buf: _Buffer, w: _Writers, expected: Iterator[bytes] | None) -> bytes:
         name_override: bytes | None = None
         link_override: bytes | None = None
         pax: dict[bytes, bytes] = {}
@@ -531,15 +576,18 @@ class TarReceiver:
             elif typ == b"S":
                 self._sparse(buf, w, hdr, rel, size, mode, uid, gid, mtime)
             elif typ == b"5":
-                w.put((_DIR, rel, mode, ManifestEntry(rel, DIR, 0, mode, uid, gid, mtime)))
+                w.put((_DIR, rel, mode, ManifestEntry(rel, DIR, 0, mode, uid, gid, mtime)),
+                      key=_parent(rel))
                 buf.skip(size + (-size % BLOCK))  # GNU dumpdir data, if any
             elif typ == b"2":
                 w.put((_SYMLINK, rel, link, mtime,
-                       ManifestEntry(rel, SYMLINK, 0, mode, uid, gid, mtime, link=link)))
+                       ManifestEntry(rel, SYMLINK, 0, mode, uid, gid, mtime, link=link)),
+                      key=_parent(rel))
             elif typ == b"1":
                 trel = safe_member_path(link)
-                w.put((_HARDLINK, rel, trel,
-                       ManifestEntry(rel, HARDLINK, 0, mode, uid, gid, mtime, link=trel)))
+                w.put((_HARDLINK, rel, trel,  # after its target: same writer
+                       ManifestEntry(rel, HARDLINK, 0, mode, uid, gid, mtime, link=trel)),
+                      key=_parent(trel))
             else:
                 kind = {b"3": SKIPPED_CHARDEV, b"4": SKIPPED_BLOCKDEV,
                         b"6": SKIPPED_FIFO}.get(typ)
@@ -559,7 +607,7 @@ class TarReceiver:
                 return
             self.result.missing.append(safe_member_path(want))
 
-    def _file(self, buf: _Buffer, w: _Writer, rel: bytes, size: int, mode: int, uid: int,
+    def _file(self, buf: _Buffer, w: _Writers, rel: bytes, size: int, mode: int, uid: int,
               gid: int, mtime: int) -> None:
         h = hashlib.sha256()
         if size <= SMALL_FILE:
@@ -570,17 +618,19 @@ class TarReceiver:
                 data = b"".join(bytes(c) for c in buf.chunks(size))
             h.update(data)
             w.put((_SMALL, rel, mode, mtime, data,
-                   ManifestEntry(rel, FILE, size, mode, uid, gid, mtime, h.hexdigest())), size)
+                   ManifestEntry(rel, FILE, size, mode, uid, gid, mtime, h.hexdigest())), size,
+                  key=_parent(rel))
         else:
-            w.put((_OPEN, rel, mode))
+            key = _parent(rel)
+            w.put((_OPEN, rel, mode), key=key)
             for piece in buf.fresh_chunks(size, CHUNK):
                 h.update(piece)
-                w.put((_WRITE, piece), len(piece))
+                w.put((_WRITE, piece), len(piece), key=key)
             w.put((_CLOSE, mtime, None,
-                   ManifestEntry(rel, FILE, size, mode, uid, gid, mtime, h.hexdigest())))
+                   ManifestEntry(rel, FILE, size, mode, uid, gid, mtime, h.hexdigest())), key=key)
         buf.skip(-size % BLOCK)
 
-    def _sparse(self, buf: _Buffer, w: _Writer, hdr: bytes, rel: bytes, stored: int,
+    def _sparse(self, buf: _Buffer, w: _Writers, hdr: bytes, rel: bytes, stored: int,
                 mode: int, uid: int, gid: int, mtime: int) -> None:
         """GNU (old) sparse member: a map of (offset, length) data segments."""
         segs = []
@@ -597,7 +647,8 @@ class TarReceiver:
                 if e.strip(b"\0"):
                     segs.append((_num(e[:12]), _num(e[12:])))
             extended = ext[504]
-        w.put((_OPEN, rel, mode))
+        key = _parent(rel)
+        w.put((_OPEN, rel, mode), key=key)
         h = hashlib.sha256()
         pos = 0
         for off, num in segs:
@@ -605,24 +656,25 @@ class TarReceiver:
                 k = min(off - pos, len(_ZEROS))
                 h.update(_ZEROS[:k])
                 pos += k
-            w.put((_SEEK, off))
+            w.put((_SEEK, off), key=key)
             for chunk in buf.chunks(num, CHUNK):
                 data = bytes(chunk)
                 h.update(data)
-                w.put((_WRITE, data), len(data))
+                w.put((_WRITE, data), len(data), key=key)
             pos = off + num
         while pos < realsize:
             k = min(realsize - pos, len(_ZEROS))
             h.update(_ZEROS[:k])
             pos += k
         w.put((_CLOSE, mtime, realsize, ManifestEntry(rel, FILE, realsize, mode, uid, gid,
-                                                      mtime, h.hexdigest(), note="sparse")))
+                                                      mtime, h.hexdigest(), note="sparse")),
+              key=key)
         buf.skip(-stored % BLOCK)
 
 
 def receive_tar(src: Readable, bundle: Bundle, journal: ManifestJournal, *,
                 expected: Iterator[bytes] | None = None, progress: ProgressFn | None = None,
-                bufsize: int = DEFAULT_BUFSIZE) -> ReceiveResult:
+                bufsize: int = DEFAULT_BUFSIZE, writers: int = WRITERS) -> ReceiveResult:
     """Receive one tar stream from ``src`` into ``bundle`` (see :class:`TarReceiver`)."""
-    return TarReceiver(bundle, journal, progress=progress, bufsize=bufsize).receive(
-        src, expected)
+    return TarReceiver(bundle, journal, progress=progress, bufsize=bufsize,
+                       writers=writers).receive(src, expected)

@@ -22,7 +22,15 @@ from typing import Any, Protocol
 
 from ..bundle import UNREADABLE, Bundle, ManifestEntry
 from ..errors import TransferError
-from .receive import DEFAULT_BUFSIZE, FdReader, ProgressFn, Readable, ReceiveResult, TarReceiver
+from .receive import (
+    DEFAULT_BUFSIZE,
+    WRITERS,
+    FdReader,
+    ProgressFn,
+    Readable,
+    ReceiveResult,
+    TarReceiver,
+)
 from .selection import (
     ListedPath,
     ListingReader,
@@ -286,8 +294,8 @@ class TransferSummary:
 
 def transfer(bundle: Bundle, runner: Runner, mount: bytes, roots: Sequence[Root], *,
              exclude: Sequence[bytes] = (), on_plan: Callable[[TransferPlan], None] | None = None,
-             progress: ProgressFn | None = None, bufsize: int = DEFAULT_BUFSIZE
-             ) -> TransferSummary:
+             progress: ProgressFn | None = None, bufsize: int = DEFAULT_BUFSIZE,
+             writers: int = WRITERS) -> TransferSummary:
     """List ``roots`` under ``mount`` on the rescue host and bring what is missing.
 
     One remote command in one session (:func:`rescue_command`): the listing comes
@@ -310,7 +318,8 @@ def transfer(bundle: Bundle, runner: Runner, mount: bytes, roots: Sequence[Root]
                 on_plan(plan)
             for e in plan.direct:
                 journal.append(e)
-            receiver = TarReceiver(bundle, journal, progress=progress, bufsize=bufsize)
+            receiver = TarReceiver(bundle, journal, progress=progress, bufsize=bufsize,
+                                   writers=writers)
             result = receiver.receive(listing.rest, plan.expected())
         except TransferError as exc:
             said = " ".join(_lines(cmd.abort()))[:300]
