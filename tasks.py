@@ -124,10 +124,16 @@ lab.add_task(lab_disk, "disk")
 def convert_dump(c: Context, src: str, dst: str, mode: str = "auto", replace: Any = None,
                  prefix: str = "", collation: str = "", stats: str = "") -> None:
     """Convert a latin1 (or double-encoded) WordPress dump into a correct utf8mb4 dump."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
     from vpsrescue.dump.convert import convert_dump as run
 
-    result = run(src, dst, mode=mode, replace=replace or (), prefix=prefix or None,
-                 collation=collation or None, stats_path=stats or None)
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
+        job = bar.add_task("converting", total=None)
+        result = run(src, dst, mode=mode, replace=replace or (), prefix=prefix or None,
+                     collation=collation or None, stats_path=stats or None,
+                     progress=lambda done, total: bar.update(job, completed=done, total=total))
     tot = result.totals()
     print(f"wrote {dst}: {result.input_bytes} -> {result.output_bytes} bytes in "
           f"{result.seconds:.1f} s; " + ", ".join(f"{k} {v}" for k, v in tot.items() if v))

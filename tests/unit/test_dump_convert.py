@@ -311,3 +311,29 @@ def test_phpmyadmin_export_keys_added_by_alter(tmp_path: Path) -> None:
     assert row[3].decode() == "café “x"
     assert st.undecidable[0]["primary_key"] == {"meta_id": "2"}
     assert st.tables["wp_postmeta"]["meta_value"]["relabelled"] == 1
+
+
+def test_modes_relabel_transcode_none(tmp_path: Path) -> None:
+    cp = "café".encode("cp1252")
+    src = tmp_path / "in.sql"
+    src.write_bytes(latin1_dump([(1, b"a", TEXT.encode()), (2, b"b", cp)]))
+    got = {}
+    for mode in ("relabel", "transcode", "none"):
+        st = convert_dump(src, tmp_path / f"{mode}.sql", mode=mode,
+                          stats_path=tmp_path / f"{mode}.json")
+        row = values((tmp_path / f"{mode}.sql").read_bytes(), b"wp_options")[0]
+        got[mode] = (row[1], row[4], st.totals())
+    assert got["relabel"][0] == TEXT.encode() and got["relabel"][1] == cp
+    assert got["relabel"][2]["undecidable"] == 1  # cp1252 is not UTF-8: kept, reported
+    assert got["transcode"][0] == mysql_latin1.decode(TEXT.encode()).encode()
+    assert got["transcode"][1] == "café".encode()
+    assert got["none"][:2] == (TEXT.encode(), cp)
+    assert b"latin1" not in (tmp_path / "none.sql").read_bytes()
+
+
+def test_empty_file_is_an_error(tmp_path: Path) -> None:
+    src = tmp_path / "empty.sql"
+    src.write_bytes(b"")
+    with pytest.raises(DumpSyntaxError):
+        convert_dump(src, tmp_path / "out.sql")
+    _no_output(tmp_path, tmp_path / "out.sql")

@@ -527,12 +527,14 @@ def convert_dump(
     prefix: str | None = None,
     collation: str | None = None,
     stats_path: Path | str | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     detail: bool | None = None,
 ) -> Stats:
     """Convert the dump ``src`` (.sql or .sql.gz) into a utf8mb4 dump at ``dst``
     (gzip'd if it ends in .gz). ``dst`` appears only when complete; ``src`` is
-    only read. Raises a VpsrescueError subclass with one sentence on bad input."""
+    only read. Raises a VpsrescueError subclass with one sentence on bad input.
+    ``progress(done, total)`` is called about every MiB with bytes of the (possibly
+    compressed) input file read so far."""
     src, dst = Path(src), Path(dst)
     stats = Stats(src=str(src), dst=str(dst), mode=mode)
     conv = Converter(mode=mode, replace=parse_replace(replace), prefix=parse_prefix(prefix),
@@ -544,6 +546,7 @@ def convert_dump(
         raise DumpWriteError(f"the directory of --dst {dst} does not exist; create it first.")
     t0 = time.monotonic()
     raw, inp = _open_input(src)
+    total = os.fstat(raw.fileno()).st_size
     tmp = dst.parent / f".{dst.name}.{os.getpid()}.part"
     prefetch = PrefetchReader(inp)
     reader = StatementReader(prefetch.read)
@@ -568,7 +571,7 @@ def convert_dump(
                     bg.write(b"".join(pending))
                     pending, size = [], 0
                     if progress is not None:
-                        progress(reader.offset)
+                        progress(raw.tell(), total)
             bg.write(b"".join(pending))
             bg.close()
             if out is not fh:
@@ -578,6 +581,8 @@ def convert_dump(
         finally:
             bg.abort()
             fh.close()
+        if reader.offset == 0:
+            raise DumpSyntaxError(f"{src} is empty: there is no dump in it; take the dump again.")
         conv.finish()
         stats.input_bytes = reader.offset
         stats.output_bytes = written
