@@ -2,10 +2,12 @@
 
 Why not :mod:`tarfile`: over a pipe it costs more CPU than the SSH decryption, and the
 target is to keep up with a plain ``ssh … tar c | tar x``. This reader parses the
-512-byte headers itself from a large buffer filled with ``readinto``; member data is
-hashed and written straight from that buffer as memoryviews (``hashlib`` and
-``os.write`` release the GIL on large chunks, so the producer side keeps running).
-Memory is the buffer plus a few names: it does not grow with the tree or file sizes.
+512-byte headers itself from a large buffer filled with ``readinto`` and hashes member
+data as it arrives; writer threads (two by default, routed by parent directory) do all
+file creation and writing, handed over in batches, so the kernel's work of creating
+files overlaps parsing and hashing (``hashlib``, ``os.open``/``os.write`` release the
+GIL). Memory is the buffer plus a bounded queue per writer: it does not grow with file
+sizes, nor with the tree beyond a few names.
 
 Safety: paths are bytes and never leave ``files/`` (``..`` and absolute names are
 refused, parents are checked not to be symlinks); symlinks are created as links and
@@ -214,7 +216,7 @@ WRITERS = 2
 
 
 class _Writer(threading.Thread):
-    """Does every filesystem change in stream order, off the parsing thread.
+    """Does the filesystem changes routed to it, in stream order, off the parsing thread.
 
     Creating a file costs far more in the kernel than parsing and hashing it; with
     the writer in its own thread (os.open/os.write release the GIL) both overlap,
