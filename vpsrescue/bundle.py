@@ -384,6 +384,13 @@ class Bundle:
         manifest.save(self.manifest_path)
         self.journal_path.unlink(missing_ok=True)
 
+    def verify_and_finish(self) -> VerifyReport:
+        """Rehash everything; the manifest says ``complete: true`` only if all matches."""
+        report = verify(self.path)
+        self.finish(self.load_manifest(), complete=report.ok)
+        report.complete = report.ok
+        return report
+
     def finish(self, manifest: Manifest, *, complete: bool) -> None:
         """Write the final manifest atomically; ``complete`` only when all is in and verified."""
         manifest.complete = complete

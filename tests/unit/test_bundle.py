@@ -163,3 +163,16 @@ def test_unreadable_manifest_is_one_clear_error(tmp_path: Path) -> None:
     b.manifest_path.write_text('{"format": "something else"}')
     with pytest.raises(BundleError, match="not a readable vpsrescue manifest"):
         b.load_manifest()
+
+
+def test_verify_and_finish_marks_complete_only_when_everything_matches(tmp_path: Path) -> None:
+    good = _bundle_with_files(tmp_path / "good")
+    m = good.load_manifest()
+    good.finish(m, complete=False)
+    assert good.verify_and_finish().ok
+    assert good.load_manifest().complete and good.load_manifest().ended
+    bad = _bundle_with_files(tmp_path / "bad")
+    bad.finish(bad.load_manifest(), complete=False)
+    (bad.files_dir / "var/www/empty").write_bytes(b"not empty any more")
+    assert not bad.verify_and_finish().ok
+    assert bad.load_manifest().complete is False
