@@ -334,3 +334,11 @@ def test_probe_through_a_runner_gives_the_same_facts(old_root: Path) -> None:
     want = discover(LocalTree(old_root), "old", parse_listing([dumps]))
     got.collected = want.collected
     assert got.to_json() == want.to_json()
+
+
+def test_brackets_and_semicolons_inside_strings_are_text() -> None:
+    # found by the php-cli oracle: a string "(" was counted as a parenthesis
+    cfg = parse_php_config(b"<?php define('DB_HOST',\"(\");define('DB_USER', ');}');\n"
+                           b"$table_prefix = '(';\nrequire ABSPATH . 'wp-settings.php';\n")
+    assert cfg.constants == {"DB_HOST": "(", "DB_USER": ");}"}
+    assert cfg.table_prefix == "(" and not cfg.trailing_code

@@ -338,6 +338,11 @@ def php_tokens(src: bytes) -> list[Tok]:
 PhpValue = str | int | float | bool | None
 
 
+def _op(t: Tok, value: bytes) -> bool:
+    """An operator token (a string token "(" is not a parenthesis)."""
+    return t.kind == "op" and t.value == value
+
+
 def _literal(toks: Sequence[Tok]) -> tuple[bool, PhpValue]:
     """(True, value) if the tokens are one PHP literal, else (False, None)."""
     if len(toks) == 1:
@@ -427,7 +432,8 @@ def parse_php_config(src: bytes) -> PhpConfig:
     sus: set[str] = set()
     for i, t in enumerate(toks):
         if t.kind == "word" and t.value.lower() in SUSPICIOUS_CALLS and i + 1 < len(toks) \
-                and toks[i + 1].value == b"(" and not (i and toks[i - 1].value in (b">", b":")):
+                and _op(toks[i + 1], b"(") and not (i and (_op(toks[i - 1], b">") or
+                                                  _op(toks[i - 1], b":"))):
             sus.add(t.value.lower().decode())
         if t.kind == "var" and t.value in SUSPICIOUS_VARS:
             sus.add("$" + t.value.decode())
@@ -447,12 +453,12 @@ def parse_php_config(src: bytes) -> PhpConfig:
         # define( 'NAME', value ) anywhere at the top of the statement or inside an if
         for j, t in enumerate(st):
             if t.kind == "word" and t.value.lower() == b"define" and j + 1 < len(st) \
-                    and st[j + 1].value == b"(":
+                    and _op(st[j + 1], b"("):
                 depth, k = 0, j + 1
                 while k < len(st):
-                    if st[k].value == b"(":
+                    if _op(st[k], b"("):
                         depth += 1
-                    elif st[k].value == b")":
+                    elif _op(st[k], b")"):
                         depth -= 1
                         if depth == 0:
                             break
@@ -468,7 +474,7 @@ def parse_php_config(src: bytes) -> PhpConfig:
                     else:
                         cfg.non_literal.append(name)
         if (st[0].kind == "var" and st[0].value == b"table_prefix" and len(st) >= 3
-                and st[1].value == b"=" and b"if" not in words):
+                and _op(st[1], b"=") and b"if" not in words):
             ok, value = _literal(st[2:])
             if ok and isinstance(value, str):
                 cfg.table_prefix = value
@@ -478,7 +484,7 @@ def parse_php_config(src: bytes) -> PhpConfig:
             # Debian's: if (!isset($table_prefix)) { $table_prefix = 'wp_'; }
             for j in range(len(st) - 2):
                 if st[j].kind == "var" and st[j].value == b"table_prefix" and \
-                        st[j + 1].value == b"=":
+                        _op(st[j + 1], b"="):
                     ok, value = _literal(st[j + 2 : j + 3])
                     if ok and isinstance(value, str):
                         cfg.table_prefix = value
@@ -491,7 +497,7 @@ def parse_version_php(src: bytes) -> tuple[str | None, int | None]:
     version: str | None = None
     db_version: int | None = None
     for st in _statements(php_tokens(src)):
-        if len(st) >= 3 and st[0].kind == "var" and st[1].value == b"=":
+        if len(st) >= 3 and st[0].kind == "var" and _op(st[1], b"="):
             ok, value = _literal(st[2:])
             if not ok:
                 continue
