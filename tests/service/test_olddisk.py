@@ -13,10 +13,8 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,40 +23,11 @@ import pytest
 from vpsrescue.dump import mysql_latin1
 from vpsrescue.dump.wp_oracle import php_json, wordpress_tree
 from vpsrescue.mariadb import ThrowawayMariaDB
-from vpsrescue.olddisk import OldDiskImage, ensure_image
+from vpsrescue.olddisk import OldDiskImage
 from vpsrescue.olddisk.build import sha256_file
-from vpsrescue.olddisk.inspect import load_truth, mounted
+from vpsrescue.olddisk.inspect import load_truth
 
 pytestmark = pytest.mark.service
-
-
-# ------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="session")
-def olddisk() -> OldDiskImage:
-    """Built once per cache key (a warm cache makes this instant)."""
-    if os.geteuid() != 0:
-        pytest.fail("the old-disk tests need root (loop devices, mounts, chroot)")
-    return ensure_image(progress=False)
-
-
-@pytest.fixture(scope="module")
-def truth(olddisk: OldDiskImage) -> dict[str, Any]:
-    return load_truth(olddisk.truth)
-
-
-@pytest.fixture(scope="module")
-def old_root(olddisk: OldDiskImage, truth: dict[str, Any]) -> Iterator[Path]:
-    with mounted(olddisk.image, truth) as top:
-        yield top
-
-
-@pytest.fixture(scope="module")
-def old_db(old_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayMariaDB]:
-    """The old datadir, copied off the read-only mount, served by this machine's 10.11."""
-    copy = tmp_path_factory.mktemp("olddatadir") / "mysql"
-    shutil.copytree(old_root / "var/lib/mysql", copy, symlinks=True)
-    with ThrowawayMariaDB(copy) as db:
-        yield db
 
 
 def on_disk(top: Path, path: str) -> Path:
