@@ -23,7 +23,7 @@ from typing import Any
 from fabric import Connection
 from rich.console import Console
 
-from ..bundle import CONTENT_TYPES, Bundle
+from ..bundle import Bundle
 from ..errors import VpsrescueError
 from ..inventory import PROJECT_ROOT, InventoryHost
 from . import database, dpkgverify, oldroot
@@ -33,6 +33,7 @@ from .transfer import (
     OpenSSHRunner,
     ParamikoRunner,
     Runner,
+    capture,
     list_remote,
     openssh_argv,
     rich_progress,
@@ -127,17 +128,11 @@ def install_session_key(conn: Connection, scratch: Path) -> tuple[str, Callable[
 
 
 def _read_all(runner: Runner, command: bytes, what: str) -> bytes:
-    cmd = runner.start(command)
-    buf = bytearray(1 << 20)
-    mv = memoryview(buf)
-    out = io.BytesIO()
-    while n := cmd.stdout.readinto(mv):
-        out.write(mv[:n])
-    rc, err = cmd.finish()
+    rc, out, err = capture(runner, command)
     if rc != 0:
         raise RescueError(f"Could not {what} on the rescue host (exit {rc}): "
                           f"{err.decode(errors='replace').strip()[:300]}.")
-    return out.getvalue()
+    return out
 
 
 def datadir_root(sh: oldroot.Shell, root: str) -> bytes:
@@ -166,7 +161,7 @@ def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
         facts = read_facts_from(probe, host.name, dumps)
         log(f"found {len(facts.wordpress)} WordPress site(s): "
             + ", ".join(f"{w.root}" for w in facts.wordpress))
-        roots, exclude = default_selection(facts, opts.include, opts.exclude)
+        roots, exclude = default_selection(facts, opts.include, opts.exclude, datadir=False)
         datadir = datadir_root(sh, old.root)
         if opts.database:
             roots.append(Root(datadir, "database datadir"))
@@ -308,24 +303,19 @@ def _database(bundle: Bundle, datadir: bytes, outcome: RescueOutcome,
 
 
 def _finish(bundle: Bundle, outcome: RescueOutcome) -> None:
-    """Complete only when every file the manifest lists is in files/ at its size and the
-    database was dumped; otherwise the next run resumes this bundle and retries."""
-    manifest = bundle.load_manifest()
-    short = []
-    for e in manifest.entries.values():
-        if e.type in CONTENT_TYPES and e.sha256:
-            p = bundle.file_path(e.path)
-            try:
-                if os.stat(p).st_size != e.size:
-                    short.append(e.path)
-            except OSError:
-                short.append(e.path)
-    if short:
-        bundle.checkpoint(manifest)
-        raise RescueError(f"{len(short)} file(s) in the bundle do not match what was "
-                          f"received (e.g. {short[0].decode(errors='replace')}): run "
-                          f"'fab rescue' again to resume.")
-    bundle.finish(manifest, complete=outcome.database_error is None)
+    """Rehash every file; complete only when all match and the database was dumped.
+
+    Otherwise the manifest stays ``complete: false`` and the next run resumes this
+    bundle (received files are not sent again) and retries what is missing.
+    """
+    report = bundle.verify_and_finish()
+    if not report.ok:
+        bad = len(report.mismatched) + len(report.missing) + len(report.extra)
+        raise RescueError(f"{bad} file(s) in the "
+                          f"bundle do not match what was received: run 'fab rescue' again "
+                          f"to resume, or 'fab bundle.verify {bundle.path}' for the list.")
+    if outcome.database_error is not None:
+        bundle.finish(bundle.load_manifest(), complete=False)
 
 
 def _dry_run(runner: Runner, mount: bytes, roots: list[Root], exclude: Sequence[bytes],
