@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,3 +24,18 @@ def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayMaria
     datadir = tmp_path_factory.mktemp("mariadb") / "data"
     with ThrowawayMariaDB(datadir, initialize=True) as db:
         yield db
+
+
+@contextmanager
+def small_tmpfs(parent: Path, size: str, mode: str = "0700") -> Iterator[Path]:
+    """A real, tiny filesystem that fills up: for the full-disk tests. Always unmounted."""
+    if os.geteuid() != 0:
+        pytest.fail("the full-disk tests need root (as the whole suite does) to mount tmpfs")
+    mnt = parent / f"tiny-{size}"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode={mode}", "vpsr-tiny",
+                    str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)

@@ -16,6 +16,8 @@ from vpsrescue.dump.importer import count_rows, import_dump, relaxed_sql_mode
 from vpsrescue.errors import DumpImportError, DumpWriteError
 from vpsrescue.mariadb import ThrowawayMariaDB
 
+from ..conftest import small_tmpfs
+
 pytestmark = pytest.mark.service
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,14 +127,8 @@ def test_row_count_mismatch_is_caught_before_the_swap(mariadb: ThrowawayMariaDB,
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A real full filesystem: a 256 KiB tmpfs, unmounted whatever happens."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "vpsr-tiny", str(mnt)],
-                   check=True)
-    try:
+    with small_tmpfs(tmp_path, "256k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
 
 
 def _big_latin1_dump(path: Path) -> None:

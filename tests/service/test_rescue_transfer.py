@@ -24,6 +24,8 @@ from vpsrescue.rescue.loopsshd import LoopbackSshd
 from vpsrescue.rescue.selection import Root
 from vpsrescue.rescue.transfer import LocalRunner, OpenSSHRunner, ParamikoRunner, transfer
 
+from ..conftest import small_tmpfs
+
 pytestmark = pytest.mark.service
 
 ROOTS = [Root(b"var/www"), Root(b"etc/passwd"), Root(b"etc/php"), Root(b"no/such/path")]
@@ -223,14 +225,8 @@ def test_sigkilled_transfer_resumes_to_the_same_manifest(tmp_path: Path,
 @pytest.fixture
 def tiny_fs(tmp_path: Path) -> Iterator[Path]:
     """A 3 MiB tmpfs of our own, always unmounted."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "vpsr-test-tiny",
-                    str(mnt)], check=True)
-    try:
+    with small_tmpfs(tmp_path, "3m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
 
 
 def test_local_disk_full_stops_cleanly_and_resumes_after_space_is_freed(

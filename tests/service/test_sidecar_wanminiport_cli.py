@@ -7,9 +7,7 @@ temp dir) and an unchanged input file.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +15,8 @@ import pytest
 
 from vpsrescue.errors import OutputDirError
 from vpsrescue.sidecar import regfile, wanminiport
+
+from ..conftest import small_tmpfs
 
 pytestmark = pytest.mark.service
 
@@ -142,16 +142,8 @@ def test_fab_needs_out_unless_check(tmp_path: Path) -> None:
 @pytest.fixture
 def tiny_fs(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs: a real full disk, to fail the output write half-way."""
-    if os.geteuid() != 0:
-        pytest.fail("the full-disk test needs root (as the whole suite does) to mount tmpfs")
-    mnt = tmp_path / f"tiny-{uuid.uuid4().hex[:6]}"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "vpsr-sidecar", str(mnt)],
-                   check=True)
-    try:
+    with small_tmpfs(tmp_path, "64k", "0755") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
 
 
 def test_full_disk_leaves_nothing_that_looks_complete(tiny_fs: Path) -> None:
