@@ -59,7 +59,7 @@ def baseline_once(lower: Path, scratch: Path) -> tuple[float, float]:
             ["systemd-nspawn", "-D", str(d / "root"), "-M", f"vpsr-bench-{i}", "--boot",
              "--register=no", "--keep-unit", "--console=passive", "--private-network"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-    for i, p in enumerate(procs):
+    for p in procs:
         while True:  # systemd writes its state to the console once booted: poll the pid
             r = subprocess.run(["nsenter", "-t", str(_leader(p.pid)), "-a",
                                 "systemctl", "is-system-running"],
