@@ -117,7 +117,10 @@ def install_session_key(conn: Connection, scratch: Path) -> tuple[str, Callable[
                     "-f", str(key)], check=True, capture_output=True)
     pub = key.with_suffix(".pub").read_text().strip()
     marker = pub.split()[1]
-    conn.run("umask 077; mkdir -p ~/.ssh && cat >> ~/.ssh/authorized_keys", hide=True,
+    # A key left by an earlier run that lost its connection goes first.
+    conn.run("umask 077; mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && "
+             "sed -i '/ vpsrescue-session$/d' ~/.ssh/authorized_keys && "
+             "cat >> ~/.ssh/authorized_keys", hide=True,
              in_stream=io.StringIO(pub + "\n"))
 
     def undo() -> None:
@@ -201,10 +204,15 @@ def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
         _finish(bundle, outcome)
         return outcome
     finally:
-        for undo in cleanups:
-            undo()
+        # Best effort: after a dropped connection these cannot reach the rescue host, and
+        # must not hide the error that got us here. The next run releases stale mounts.
+        for undo in [*cleanups, lambda: oldroot.release(sh, old)]:
+            try:
+                undo()
+            except Exception:  # noqa: BLE001
+                log("could not clean up on the rescue host (connection lost?); "
+                    "the next run does it")
         shutil.rmtree(scratch, ignore_errors=True)
-        oldroot.release(sh, old)
 
 
 def whole_disk(device: str) -> str:
