@@ -79,9 +79,26 @@ class RescueOutcome:
     image: dict[str, Any] | None = None
 
 
+# Every command starts with the rescue system's own PATH, whatever its login shell set:
+# commands run with the old root as working directory, and "." or an empty entry in PATH
+# would make a planted binary there run in place of the rescue system's tool.
+SAFE_PATH = "PATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH; "
+
+
+class SafePathRunner:
+    """A Runner whose commands always start from :data:`SAFE_PATH`."""
+
+    def __init__(self, inner: Runner) -> None:
+        self.inner = inner
+        self.argv = getattr(inner, "argv", None)
+
+    def start(self, command: bytes) -> Any:
+        return self.inner.start(SAFE_PATH.encode() + command)
+
+
 def shell_of(conn: Connection) -> oldroot.Shell:
     def sh(cmd: str) -> tuple[int, str, str]:
-        r = conn.run(cmd, hide=True, warn=True, in_stream=False)
+        r = conn.run(SAFE_PATH + cmd, hide=True, warn=True, in_stream=False)
         return r.exited, r.stdout, r.stderr
 
     return sh
@@ -99,14 +116,15 @@ def make_runner(conn: Connection, host: InventoryHost, scratch: Path,
     key_file = host.key_file or conn.connect_kwargs.get("key_filename")
     undo: Callable[[], None] = lambda: None  # noqa: E731
     if not shutil.which("ssh"):
-        return ParamikoRunner(conn.client), undo
+        return SafePathRunner(ParamikoRunner(conn.client)), undo
     if not key_file:
         key_file, undo = install_session_key(conn, scratch)
         log("logged in with a password: installed a session key on the rescue system "
             "for the transfer (removed at the end)")
     kh = write_known_hosts(conn.client, host.address, host.port, str(scratch / "known_hosts"))
-    return OpenSSHRunner(openssh_argv(host.address, known_hosts=kh, port=host.port,
-                                      user=host.user, key_file=str(key_file))), undo
+    return SafePathRunner(OpenSSHRunner(openssh_argv(
+        host.address, known_hosts=kh, port=host.port, user=host.user,
+        key_file=str(key_file)))), undo
 
 
 def install_session_key(conn: Connection, scratch: Path) -> tuple[str, Callable[[], None]]:
