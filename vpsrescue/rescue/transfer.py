@@ -70,18 +70,15 @@ def _drain(read: Callable[[int], bytes], keep: bytearray) -> None:
             keep += chunk[: _STDERR_KEEP - len(keep)]
 
 
-class _Subprocess:
-    def __init__(self, argv: Sequence[bytes | str]) -> None:
-        self.proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     bufsize=0)
-        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
-        with contextlib.suppress(OSError):  # a bigger pipe lets ssh run ahead of us
-            fcntl.fcntl(self.proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
-        self.stdout: Readable = FdReader(self.proc.stdout.fileno())
+class _Fed:
+    """What both command kinds share: stderr drained in a thread, stdin fed in one."""
+
+    _threads: list[threading.Thread]
+    _fed: bool
+
+    def _drain_stderr(self, read: Callable[[int], bytes]) -> None:
         self._err = bytearray()
-        self._threads = [threading.Thread(target=_drain, args=(self.proc.stderr.read,
-                                                             self._err), daemon=True)]
+        self._threads = [threading.Thread(target=_drain, args=(read, self._err), daemon=True)]
         self._threads[0].start()
         self._fed = False
 
@@ -90,6 +87,21 @@ class _Subprocess:
         t = threading.Thread(target=self._feed, args=(data,), daemon=True)
         self._threads.append(t)
         t.start()
+
+    def _feed(self, data: bytes) -> None:
+        raise NotImplementedError
+
+
+class _Subprocess(_Fed):
+    def __init__(self, argv: Sequence[bytes | str]) -> None:
+        self.proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     bufsize=0)
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        with contextlib.suppress(OSError):  # a bigger pipe lets ssh run ahead of us
+            fcntl.fcntl(self.proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
+        self.stdout: Readable = FdReader(self.proc.stdout.fileno())
+        self._drain_stderr(self.proc.stderr.read)
 
     def _feed(self, data: bytes) -> None:
         assert self.proc.stdin
@@ -182,22 +194,12 @@ class _ChannelReader:
         return n
 
 
-class _ChannelCommand:
+class _ChannelCommand(_Fed):
     def __init__(self, transport: Any, command: bytes) -> None:
         self.chan = transport.open_session(window_size=16 << 20)
         self.chan.exec_command(command)
         self.stdout: Readable = _ChannelReader(self.chan)
-        self._err = bytearray()
-        self._threads = [threading.Thread(target=_drain, args=(self.chan.recv_stderr,
-                                                             self._err), daemon=True)]
-        self._threads[0].start()
-        self._fed = False
-
-    def feed(self, data: bytes) -> None:
-        self._fed = True
-        t = threading.Thread(target=self._feed, args=(data,), daemon=True)
-        self._threads.append(t)
-        t.start()
+        self._drain_stderr(self.chan.recv_stderr)
 
     def _feed(self, data: bytes) -> None:
         with contextlib.suppress(OSError, EOFError):
