@@ -269,3 +269,22 @@ def test_progress_reports_files_and_bytes(tmp_path: Path, rich_tree: Path) -> No
     assert calls[-1][0] == len(files)
     assert calls[-1][1] == sum(v[2] for v in files) - len(b"<?php require 'wp-blog-header.php';\n")
     assert calls == sorted(calls)
+
+
+def test_a_symlink_reached_by_two_names_stays_a_symlink(tmp_path: Path) -> None:
+    """Debian ships hard-linked symlinks (systemd aliases); tar sends the second name
+    as a hard link to the first. The bundle must hold symlinks, never follow them."""
+    src = tmp_path / "src"
+    (src / "lib/systemd/system").mkdir(parents=True)
+    unit = src / "lib/systemd/system"
+    (unit / "mysql.service").symlink_to("mariadb.service")  # target not sent at all
+    os.link(unit / "mysql.service", unit / "mysqld.service", follow_symlinks=False)
+    assert os.lstat(unit / "mysqld.service").st_nlink == 2
+    b = Bundle.create(tmp_path / "bundles", "old")
+    receive_from(tar_of(src, "lib/systemd/system/mysql.service",
+                        "lib/systemd/system/mysqld.service"), b)
+    entries = b.load_manifest().entries
+    for name in (b"lib/systemd/system/mysql.service", b"lib/systemd/system/mysqld.service"):
+        e = entries[name]
+        assert (e.type, e.link, e.sha256) == (SYMLINK, b"mariadb.service", None)
+        assert os.readlink(b.file_path(name)) == b"mariadb.service"

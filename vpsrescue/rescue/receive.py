@@ -24,6 +24,7 @@ import errno
 import hashlib
 import os
 import queue
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -451,6 +452,11 @@ class TarReceiver:
             raise TransferError(f"The tar stream hard-links {rel!r} to {trel!r}, which it "
                                 f"did not send: re-run with --new.") from None
         st = os.lstat(local)
+        if stat.S_ISLNK(st.st_mode):
+            # A hard link to a symlink (tar reached one symlink by two names): it is a
+            # symlink in the bundle too, recorded as one; its target is never followed.
+            return dataclasses.replace(entry, type=SYMLINK, size=0, sha256=None,
+                                       link=os.readlink(local))
         return dataclasses.replace(entry, size=st.st_size, sha256=sha256_file(local))
 
     def _record(self, entry: ManifestEntry, nbytes: int = 0) -> None:
