@@ -65,9 +65,9 @@ def lab_status(c: Context, json: bool = False) -> None:
     cli.status(as_json=json)
 
 
-@task(positional=["host"], help={"host": "lab-rescue or lab-vps"})
+@task(help={"host": "lab-rescue or lab-vps"})
 @user_errors
-def lab_ssh(c: Context, host: str = "lab-rescue") -> None:
+def lab_ssh(c: Context, host: str) -> None:
     """Open a shell on a lab host (host key pinned)."""
     from vpsrescue.lab import cli
 
