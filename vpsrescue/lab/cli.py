@@ -80,7 +80,7 @@ def ssh(host_name: str) -> None:
         raise LabError(f"No lab host {host_name!r}: use {' or '.join(hosts)}.")
     if not lab.known_hosts.exists():
         raise LabError("The lab is not up: run 'fab lab.up' first.")
-    args = ["ssh", *[a for a in ssh_args(lab) if a != "BatchMode=yes"],
+    args = ["ssh", *["BatchMode=no" if a == "BatchMode=yes" else a for a in ssh_args(lab)],
             f"root@{hosts[host_name].address}"]
     os.execvp("ssh", args)
 
