@@ -123,6 +123,16 @@ def _b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
 
 
+def test_facts_say_the_datadir_is_newer_than_the_old_dump(rescued: Path,
+                                                          truth: dict[str, Any]) -> None:
+    facts = json.loads((rescued / "facts.json").read_text())
+    old = truth["wordpress"][0]["old_dumps"][0]["path"]
+    assert old in [d["path"] for d in facts["dumps"]]
+    newest = facts["newest_database"]
+    assert newest["source"] == "datadir" and newest["newest_dump"] == old
+    assert newest["datadir_changed"] > newest["newest_dump_mtime"]
+
+
 def test_files_in_the_bundle_lose_setuid_and_exec_bits(rescued: Path) -> None:
     have = entries(rescued)
     executable = [k for k, e in have.items() if e["type"] == "file" and e["mode"] & 0o111]

@@ -173,7 +173,8 @@ PROBE_FILES = (b"etc/passwd", b"etc/group", b"etc/locale.gen", b"etc/default/loc
 #: Where WordPress trees usually live (depth-limited find for wp-config.php/version.php).
 WP_SEARCH = (b"var/www", b"srv", b"usr/share/wordpress", b"home", b"opt", b"var/lib/wordpress")
 DUMP_SEARCH = (b"root", b"home", b"var/www", b"var/backups", b"srv", b"tmp", b"var/tmp",
-               b"opt", b"var/lib/automysqlbackup", b"backup", b"backups")
+               b"opt", b"var/lib/automysqlbackup", b"backup", b"backups",
+               b"var/lib/wordpress", b"usr/share/wordpress")  # Debian's wp-content
 DUMP_PATTERNS = (b"*.sql", b"*.sql.gz", b"*.sql.bz2", b"*.sql.xz", b"*.sql.zst",
                  b"*.mysql", b"*.mysql.gz")
 

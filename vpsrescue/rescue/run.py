@@ -219,6 +219,8 @@ def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
             outcome.image = take_image(runner, sh, old, bundle, console)
         if opts.database:
             _database(bundle, datadir, outcome, log)
+        facts_json["newest_database"] = newest_database(bundle, datadir, facts_json["dumps"])
+        bundle.write_facts(facts_json)
         _finish(bundle, outcome)
         return outcome
     finally:
@@ -311,6 +313,23 @@ def _resolve_roots(sh: oldroot.Shell, root: str, roots: list[Root]) -> list[Root
             seen.add(path)
             out.append(Root(path, r.why))
     return out
+
+
+def newest_database(bundle: Bundle, datadir: bytes, dumps: list[dict[str, Any]]
+                    ) -> dict[str, Any]:
+    """Which holds the newest data: the datadir (its newest table file, by the old
+    disk's mtimes in the manifest) or a dump found on disk (by its mtime)."""
+    prefix = datadir.rstrip(b"/") + b"/"
+    tables = (b".ibd", b".MYD", b".MAD", b".frm", b"ibdata1")
+    changed = max((e.mtime for p, e in bundle.load_manifest().entries.items()
+                   if p.startswith(prefix) and p.endswith(tables)), default=None)
+    newest_dump = max(dumps, key=lambda d: d["mtime"], default=None)
+    source = "datadir"
+    if newest_dump and (changed is None or newest_dump["mtime"] > changed):
+        source = newest_dump["path"]
+    return {"source": source, "datadir_changed": changed,
+            "newest_dump": newest_dump["path"] if newest_dump else None,
+            "newest_dump_mtime": newest_dump["mtime"] if newest_dump else None}
 
 
 def _database(bundle: Bundle, datadir: bytes, outcome: RescueOutcome,
