@@ -55,8 +55,16 @@ def load_inventory(path: Path | None = None) -> dict[str, InventoryHost]:
     inv = InventoryManager(loader=loader, sources=[str(path)])
     vm = VariableManager(loader=loader, inventory=inv)
     hosts: dict[str, InventoryHost] = {}
+    from ansible.template import Templar
+
     for h in inv.get_hosts():
         v = vm.get_vars(host=h)
+        # Render what SSH needs ("{{ inventory_dir }}/known_hosts"), as Ansible would.
+        templar = Templar(loader=loader, variables=v)
+        for key in ("vpsrescue_known_hosts", "ansible_host", "ansible_user",
+                    "ansible_ssh_private_key_file", "vpsrescue_host_key"):
+            if isinstance(v.get(key), str) and "{{" in v[key]:
+                v[key] = templar.template(v[key])
         kh = v.get("vpsrescue_known_hosts")
         hosts[h.name] = InventoryHost(
             name=h.name,
