@@ -264,12 +264,11 @@ def capture(runner: Runner, command: bytes, limit: int = 256 << 20) -> tuple[int
     return rc, bytes(out), err
 
 
-def list_remote(runner: Runner, mount: bytes, roots: Sequence[Root]
-                ) -> tuple[list[ListedPath], list[str]]:
-    """Run the listing; return entries and find's complaints (missing roots left out)."""
-    cmd = runner.start(listing_command(mount, roots))
+@contextlib.contextmanager
+def _stopped_on_error(cmd: RunningCommand) -> Iterator[None]:
+    """On any error, stop the remote command; a TransferError gains what the host said."""
     try:
-        listed = list(parse_listing(_chunks(cmd.stdout)))
+        yield
     except TransferError as exc:
         said = " ".join(_lines(cmd.abort()))[:300]
         raise TransferError(f"{exc}" + (f" The rescue host said: {said}" if said else "")
@@ -277,6 +276,14 @@ def list_remote(runner: Runner, mount: bytes, roots: Sequence[Root]
     except BaseException:
         cmd.abort()
         raise
+
+
+def list_remote(runner: Runner, mount: bytes, roots: Sequence[Root]
+                ) -> tuple[list[ListedPath], list[str]]:
+    """Run the listing; return entries and find's complaints (missing roots left out)."""
+    cmd = runner.start(listing_command(mount, roots))
+    with _stopped_on_error(cmd):
+        listed = list(parse_listing(_chunks(cmd.stdout)))
     rc, err = cmd.finish()
     problems = [ln for ln in _lines(err) if "No such file or directory" not in ln]
     if rc not in (0, 1):
@@ -311,7 +318,7 @@ def transfer(bundle: Bundle, runner: Runner, mount: bytes, roots: Sequence[Root]
     have = bundle.load_manifest().entries
     cmd = runner.start(rescue_command(mount, roots))
     with bundle.journal() as journal:
-        try:
+        with _stopped_on_error(cmd):
             listing = ListingReader(cmd.stdout)
             plan = plan_transfer(listing, have, exclude)
             del have
@@ -323,13 +330,6 @@ def transfer(bundle: Bundle, runner: Runner, mount: bytes, roots: Sequence[Root]
             receiver = TarReceiver(bundle, journal, progress=progress, bufsize=bufsize,
                                    writers=writers)
             result = receiver.receive(listing.rest, plan.expected())
-        except TransferError as exc:
-            said = " ".join(_lines(cmd.abort()))[:300]
-            raise TransferError(f"{exc}" + (f" The rescue host said: {said}" if said else "")
-                                ) from None
-        except BaseException:
-            cmd.abort()
-            raise
         rc, err = cmd.finish()
         lines = _lines(err)
         problems = [ln for ln in lines if "No such file or directory" not in ln
