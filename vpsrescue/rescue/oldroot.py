@@ -63,7 +63,8 @@ class OldRoot:
                            for d, m, f, o in self.mounts]}
 
 
-def _must(sh: Shell, cmd: str, what: str) -> str:
+def checked(sh: Shell, cmd: str, what: str) -> str:
+    """stdout of ``cmd`` on the rescue host; a failure is one sentence naming ``what``."""
     rc, out, err = sh(cmd)
     if rc != 0:
         raise OldDiskError(f"Could not {what} on the rescue host: {err.strip() or out.strip()}.")
@@ -74,7 +75,7 @@ def list_block_devices(sh: Shell) -> list[BlockDevice]:
     """Every block device node of the rescue system with what blkid sees on it."""
     # `test -b` stats the node; find's -type trusts readdir's d_type, which is wrong for
     # device nodes bind-mounted into a container (as a lab or some rescue systems do).
-    out = _must(sh, "for d in /dev/*; do [ -b \"$d\" ] || continue; "
+    out = checked(sh, "for d in /dev/*; do [ -b \"$d\" ] || continue; "
                     "echo \"@@ $d $(stat -L -c '%t:%T' \"$d\")\"; blkid -p -o export \"$d\"; "
                     "done",
                 "list the block devices")
@@ -103,7 +104,7 @@ def list_block_devices(sh: Shell) -> list[BlockDevice]:
 
 def mounted(sh: Shell) -> dict[str, list[tuple[str, str]]]:
     """major:minor -> [(mount point, options)] from /proc/self/mountinfo."""
-    out = _must(sh, "cat /proc/self/mountinfo", "read the mount table")
+    out = checked(sh, "cat /proc/self/mountinfo", "read the mount table")
     table: dict[str, list[tuple[str, str]]] = {}
     for line in out.splitlines():
         f = line.split()
@@ -112,7 +113,7 @@ def mounted(sh: Shell) -> dict[str, list[tuple[str, str]]]:
     return table
 
 
-def _disk_of(path: str) -> str:
+def disk_of(path: str) -> str:
     """/dev/sdb1 -> /dev/sdb, /dev/nvme0n1p2 -> /dev/nvme0n1, /dev/xvdb -> /dev/xvdb."""
     m = re.match(r"^(.*\d)p\d+$", path) or re.match(r"^(.*[a-z])\d+$", path)
     return m.group(1) if m else path
@@ -126,17 +127,17 @@ def candidate_filesystems(devices: list[BlockDevice], mounts: dict[str, list[tup
     mounted anywhere else stays a candidate, so a read-write mount of the old disk is
     refused by name instead of the disk silently vanishing from the list.
     """
-    own = {_disk_of(d.path) for d in devices
+    own = {disk_of(d.path) for d in devices
            if any(mp in SYSTEM_MOUNTS for mp, _ in mounts.get(d.majmin, []))}
     found = [d for d in devices if d.fstype in RO_OPTIONS or d.fstype in _KNOWN_OTHER]
     if device:
-        found = [d for d in found if d.path == device or _disk_of(d.path) == device]
+        found = [d for d in found if d.path == device or disk_of(d.path) == device]
         if not found:
             names = ", ".join(d.path for d in devices) or "none"
             raise OldDiskError(f"No filesystem found on {device} (block devices: {names}): "
                                f"check the name with 'lsblk' on the rescue host.")
         return found
-    found = [d for d in found if _disk_of(d.path) not in own]
+    found = [d for d in found if disk_of(d.path) not in own]
     if not found:
         raise OldDiskError(
             "No second disk with a Linux filesystem is attached to the rescue system: "
@@ -201,7 +202,7 @@ def assemble(sh: Shell, device: str | None = None) -> OldRoot:
     if not mountable:
         mount_options(candidates[0])  # raises the sentence naming the filesystem
     candidates = mountable
-    root_mp = _must(sh, f"mkdir -p {MOUNT_BASE} && chmod 700 {MOUNT_BASE} && "
+    root_mp = checked(sh, f"mkdir -p {MOUNT_BASE} && chmod 700 {MOUNT_BASE} && "
                         f"mktemp -d {MOUNT_BASE}/root.XXXXXX", "make a private mount point"
                     ).strip()
     old = OldRoot(root=root_mp, device="")
@@ -239,22 +240,25 @@ def _mount_rest(sh: Shell, old: OldRoot, fstab: str, devices: list[BlockDevice],
         refuse_read_write(dev, mounts)
         opts = mount_options(dev)
         target = old.root + mp
-        _must(sh, f"mount -t {dev.fstype} -o {opts} {shlex.quote(dev.path)} "
+        checked(sh, f"mount -t {dev.fstype} -o {opts} {shlex.quote(dev.path)} "
                   f"{shlex.quote(target)}", f"mount {dev.path} read-only on {mp}")
         old.mounts.append((dev.path, mp, dev.fstype or "", opts))
 
 
+def _unmount_under(prefix: str) -> str:
+    """Shell that unmounts every mount whose path starts with ``prefix``, deepest first."""
+    return (f"for m in $(awk '{{print $5}}' /proc/self/mountinfo | grep '^{prefix}' | "
+            f"sort -r); do umount $m || umount -l $m; done")
+
+
 def release(sh: Shell, old: OldRoot) -> None:
     """Unmount everything under the private mount point (deepest first) and remove it."""
-    sh(f"for m in $(awk '{{print $5}}' /proc/self/mountinfo | grep '^{old.root}' | "
-       f"sort -r); do umount $m || umount -l $m; done; rmdir {shlex.quote(old.root)}")
+    sh(f"{_unmount_under(old.root)}; rmdir {shlex.quote(old.root)}")
 
 
 def release_stale(sh: Shell) -> None:
     """Unmount what an interrupted earlier run left under the private base."""
-    sh(f"for m in $(awk '{{print $5}}' /proc/self/mountinfo | grep '^{MOUNT_BASE}/' | "
-       f"sort -r); do umount $m || umount -l $m; done; "
-       f"rmdir {MOUNT_BASE}/root.* 2>/dev/null; true")
+    sh(f"{_unmount_under(MOUNT_BASE + '/')}; rmdir {MOUNT_BASE}/root.* 2>/dev/null; true")
 
 
 def resolve_in_root(sh: Shell, root: str, paths: list[bytes], rounds: int = 8) -> list[bytes]:

@@ -235,10 +235,6 @@ def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def whole_disk(device: str) -> str:
-    return oldroot._disk_of(device)
-
-
 def take_image(runner: Runner, sh: oldroot.Shell, old: oldroot.OldRoot, bundle: Bundle,
                console: Console) -> dict[str, Any]:
     """The whole old disk, byte for byte, as evidence: streamed, hashed on arrival, and
@@ -247,9 +243,9 @@ def take_image(runner: Runner, sh: oldroot.Shell, old: oldroot.OldRoot, bundle: 
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-    device = whole_disk(old.device)
-    size = int(_must_out(sh, f"blockdev --getsize64 {shlex.quote(device)}",
-                         f"read the size of {device}"))
+    device = oldroot.disk_of(old.device)
+    size = int(oldroot.checked(sh, f"blockdev --getsize64 {shlex.quote(device)}",
+                               f"read the size of {device}"))
     evidence = bundle.path / "evidence"
     evidence.mkdir(mode=0o700, exist_ok=True)
     name = device.rsplit("/", 1)[-1] + ".img"
@@ -282,7 +278,7 @@ def take_image(runner: Runner, sh: oldroot.Shell, old: oldroot.OldRoot, bundle: 
         part.unlink(missing_ok=True)
         raise RescueError(f"The image of {device} is short ({got} of {size} bytes): "
                           f"{err.decode(errors='replace').strip()[:200]}; run rescue again.")
-    remote = _must_out(sh, f"sha256sum {shlex.quote(device)}", f"hash {device}").split()[0]
+    remote = oldroot.checked(sh, f"sha256sum {shlex.quote(device)}", f"hash {device}").split()[0]
     if remote != digest.hexdigest():
         part.unlink(missing_ok=True)
         raise RescueError(f"The image of {device} arrived with sha256 {digest.hexdigest()}, "
@@ -294,13 +290,6 @@ def take_image(runner: Runner, sh: oldroot.Shell, old: oldroot.OldRoot, bundle: 
             "sha256": remote, "taken": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _write_json(meta, info)
     return info
-
-
-def _must_out(sh: oldroot.Shell, cmd: str, what: str) -> str:
-    rc, out, err = sh(cmd)
-    if rc != 0:
-        raise RescueError(f"Could not {what} on the rescue host: {(err or out).strip()}.")
-    return out.strip()
 
 
 def _resolve_roots(sh: oldroot.Shell, root: str, roots: list[Root]) -> list[Root]:
