@@ -55,7 +55,6 @@ class DatadirDump:
     datadir_version: str | None
     server_version: str
     databases: list[DumpedDatabase]
-    newest_change: float | None  # mtime of the newest table file: when the data last moved
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -100,15 +99,6 @@ def check_compatible(old: str | None, server: str) -> None:
 
 def dump_file_name(database: str) -> str:
     return quote(database, safe="") + ".sql.gz"
-
-
-def _newest_change(datadir: Path) -> float | None:
-    times = [p.stat().st_mtime for p in datadir.rglob("*")
-             if p.is_file() and p.suffix in (".ibd", ".MYD", ".frm", ".MAD", ".MAI")]
-    ib = datadir / "ibdata1"
-    if ib.exists():
-        times.append(ib.stat().st_mtime)
-    return max(times) if times else None
 
 
 def dump_datadir(datadir: Path, out_dir: Path, *, scratch_parent: Path | None = None,
@@ -160,7 +150,7 @@ def dump_datadir(datadir: Path, out_dir: Path, *, scratch_parent: Path | None = 
             conn.close()
         finally:
             db.stop()
-        result = DatadirDump(old_version, server, dumped, _newest_change(datadir))
+        result = DatadirDump(old_version, server, dumped)
         index = out_dir / "datadir-dump.json"
         index.with_suffix(".tmp").write_text(json.dumps(asdict(result), indent=2))
         index.with_suffix(".tmp").replace(index)
