@@ -20,10 +20,11 @@ from typing import Any
 import yaml
 
 from ..errors import LabError
+from ..mounts import mounted_under, unmount
 from . import disk, hosts, net, proxy
 from .model import LabHost, LabInstance
 from .rootfs import RELEASES, ensure_rootfs
-from .system import mounted_under, out, pid_alive, require_root, require_tools, run
+from .system import out, pid_alive, require_root, require_tools
 
 Log = Callable[[str], None]
 
@@ -184,11 +185,9 @@ def down(lab: LabInstance, log: Log = print) -> list[str]:
     if proxy.running(lab) or (state and state.proxy and pid_alive(state.proxy)):
         proxy.stop(lab, state.proxy if state else None)
         removed.append("apt proxy")
-    for mp in mounted_under(lab.run_dir):
-        res = run(["umount", mp], f"unmount {mp}", check=False)
-        if res.returncode != 0:
-            run(["umount", "-l", mp], f"unmount {mp}", check=False)
-        removed.append(f"mount {mp}")
+    points = mounted_under(lab.run_dir)
+    unmount(points)
+    removed += [f"mount {mp}" for mp in points]
     for host in lab.hosts:
         if net.exists(host) or out(["ip", "link", "show", host.veth_host]):
             net.destroy(host)

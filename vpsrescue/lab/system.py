@@ -117,13 +117,3 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
-
-
-def mounted_under(prefix: Path) -> list[str]:
-    """Mount points at or below ``prefix``, deepest first (for unmounting)."""
-    points = []
-    for line in Path("/proc/self/mounts").read_text().splitlines():
-        mp = line.split()[1].encode().decode("unicode_escape")
-        if mp == str(prefix) or mp.startswith(str(prefix) + "/"):
-            points.append(mp)
-    return sorted(points, key=len, reverse=True)

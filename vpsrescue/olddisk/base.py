@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import MissingToolError, OldDiskBuildError
+from ..mounts import unmount
 
 SUITE = "bullseye"
 CACHE_ROOT = Path("/var/cache/vpsrescue")
@@ -130,9 +131,7 @@ def chroot_mounts(root: Path) -> Iterator[Path]:
             mounted.append(target)
         yield root
     finally:
-        for target in reversed(mounted):
-            if subprocess.run(["umount", str(target)], capture_output=True).returncode:
-                subprocess.run(["umount", "-l", str(target)], capture_output=True)
+        unmount(reversed(mounted))
         policy.unlink(missing_ok=True)
 
 

@@ -362,13 +362,9 @@ def build(dest_dir: Path, *, progress: bool = True, seed: str = SEED) -> OldDisk
 
 def _umount_below(top: Path) -> None:
     """Safety net before rmtree: nothing may still be mounted under the work dir."""
-    import subprocess
+    from ..mounts import mounted_under, unmount
 
-    real = os.path.realpath(top)
-    with open("/proc/self/mounts") as f:
-        targets = [line.split()[1] for line in f]
-    for t in sorted((t for t in targets if t.startswith(real + "/")), reverse=True):
-        subprocess.run(["umount", "-l", t], capture_output=True)
+    unmount(p for p in mounted_under(os.path.realpath(top)) if p != os.path.realpath(top))
 
 
 def ensure_image(*, force: bool = False, progress: bool = True) -> OldDiskImage:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OldDiskBuildError
+from ..mounts import unmount
 
 
 def load_truth(path: Path) -> dict[str, Any]:
@@ -62,7 +63,5 @@ def mounted(image: Path, truth: dict[str, Any]) -> Iterator[Path]:
                 done.append(target)
             yield top
         finally:
-            for target in reversed(done):
-                if subprocess.run(["umount", str(target)], capture_output=True).returncode:
-                    subprocess.run(["umount", "-l", str(target)], capture_output=True)
+            unmount(reversed(done))
             os.rmdir(top)
