@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from vpsrescue.lab.rootfs import CACHE_ROOT, ensure_rootfs
+from vpsrescue.mounts import unmount
 
 CACHED = CACHE_ROOT / "datadir-trixie"
 
@@ -50,8 +51,7 @@ def newer_datadir() -> Path:
                         "mariadb-upgrade --no-defaults -S /tmp/s --force >/dev/null; "
                         "kill $pid; wait $pid"], check=True, capture_output=True)
     finally:
-        for m in reversed(mounts):
-            subprocess.run(["umount", "-l", str(m)], check=False)
+        unmount(reversed(mounts))
     CACHED.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(CACHED / "data", ignore_errors=True)
     shutil.move(str(root / "data"), str(CACHED / "data"))
