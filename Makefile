@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 	@bash scripts/setup-system.sh
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt vpsrescue/dump/_scan.c
 	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required: install it first." >&2; exit 1; }
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

@@ -8,9 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vpsrescue.dump import _scan, sqltokens
+from vpsrescue.dump.repair import survey_py
 from vpsrescue.dump.sqltokens import (
     VALUE_TOKEN_RE,
     StatementReader,
+    body_end_re,
+    count_nl_py,
     escape,
     split_statements,
     unescape,
@@ -112,3 +116,63 @@ def test_very_long_line_is_one_statement() -> None:
 def test_positions_are_reported() -> None:
     sts = split_statements(b"SET a=1;\nSET b=2;\n\nINSERT INTO t VALUES (1);")
     assert [(s.offset, s.line) for s in sts] == [(0, 1), (8, 1), (17, 2)]
+
+
+@pytest.mark.parametrize("delim", [b"//", b"$$", b";;", b"|"])
+def test_delimiter_blocks_end_at_their_delimiter(delim: bytes) -> None:
+    # `DELIMITER //` is what hand-written and phpMyAdmin routines use; the delimiter
+    # wins over a comment or a lone slash, as in the mysql client.
+    body = (b"CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW BEGIN /* a / b */ "
+            b"SET NEW.a = '" + delim + b"'; SET NEW.b = 4/2; END ")
+    data = (b"DELIMITER " + delim + b"\n" + body + delim + b"\nDELIMITER ;\nSELECT 1;\n")
+    sts = split_statements(data)
+    assert [s.kind for s in sts] == ["delimiter", "other", "delimiter", "other", "trailer"]
+    assert sts[1].text == body + delim
+    assert b"".join(s.text for s in sts) == data
+
+
+def test_the_c_scanner_is_built() -> None:
+    # make setup compiles it; without it conversion is several times slower.
+    assert sqltokens.body_end is _scan.body_end
+
+
+SCAN_BYTES = st.binary(max_size=8) | st.sampled_from(
+    [b"'", b'"', b"`", b"\\", b"-", b"--", b"-- ", b"#", b"/", b"/*", b"*/", b"*", b";",
+     b";;", b"//", b"$", b"$$", b"|", b"\n", b" ", b"x", b"''", b"``", b"\\'",
+     b"x" * 15, b"y" * 17, b"z" * 33])  # runs across the C scanner's 16-byte steps
+
+
+@given(st.lists(SCAN_BYTES, max_size=30).map(b"".join), st.integers(0, 40),
+       st.sampled_from([b";", b";;", b"//", b"$$", b"|", b"-", b"'", b"#", b"/"]))
+@settings(max_examples=3000)
+def test_c_scanner_agrees_with_the_regex(buf: bytes, start: int, delim: bytes) -> None:
+    start = min(start, len(buf))
+    assert _scan.body_end(buf, start, delim) == body_end_re(buf, start, delim)
+
+
+@given(st.lists(statements(), min_size=1, max_size=6))
+def test_c_scanner_agrees_on_whole_dumps(parts: list[tuple[bytes, int]]) -> None:
+    data = b"".join(p for p, _ in parts)
+    for start in range(0, len(data), 7):
+        assert _scan.body_end(data, start, b";") == body_end_re(data, start, b";")
+
+
+SURVEY_BYTES = st.binary(max_size=6) | st.sampled_from(
+    [b"_latin1", b"_binary", b"_latin", b"\xc3", b"\xc3\x82", b"\xc3\xa5\xc2\x90",
+     b"\xc3\xa5\xe2\x80", b"\xe2\x80\x9c", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+     b"\xe0\x80\x80", b"\xc0\xaf", "后发面😀".encode(), b"\x80", b"\xff", b"x",
+     b"a" * 15, b"b" * 17, b"c" * 33])
+
+
+@given(st.lists(SURVEY_BYTES, max_size=20).map(b"".join), st.integers(0, 60),
+       st.integers(0, 60))
+@settings(max_examples=3000)
+def test_c_survey_agrees_with_python(buf: bytes, a: int, b: int) -> None:
+    start, end = sorted((min(a, len(buf)), min(b, len(buf))))
+    assert _scan.survey(buf, start, end) == survey_py(buf, start, end)
+
+
+@given(st.lists(SCAN_BYTES, max_size=30).map(b"".join), st.integers(0, 99), st.integers(0, 99))
+def test_c_newline_count_agrees(buf: bytes, a: int, b: int) -> None:
+    start, end = sorted((min(a, len(buf)), min(b, len(buf))))
+    assert _scan.count_nl(buf, start, end) == count_nl_py(buf, start, end)
