@@ -26,7 +26,17 @@ from ..errors import DumpSyntaxError, DumpTruncatedError, DumpWriteError, Vpsres
 from . import ddl, mysql_latin1
 from .phpserialize import PhpSerializeError, dumps, loads, looks_serialized, map_strings
 from .pipeio import BackgroundWriter, PrefetchReader
-from .repair import MODES, MOJIBAKE_RE, Action, repair_stored, stored_candidates
+from .repair import (
+    BAD_UTF8,
+    INTRODUCER,
+    MODES,
+    MOJIBAKE,
+    MOJIBAKE_RE,
+    Action,
+    repair_stored,
+    stored_candidates,
+    survey,
+)
 from .sqltokens import (
     INSERT_HEAD_RE,
     VALUE_TOKEN_RE,
@@ -363,11 +373,13 @@ class Converter:
     def _relabel_only(self, text: bytes, table: bytes) -> bytes | None:
         """The whole statement at once, when every value in it only needs relabelling:
         valid UTF-8 stored bytes with nothing to unwrap. None: look at each value."""
-        if self.mode not in ("auto", "relabel") or b"_latin1" in text or b"_binary" in text:
+        if self.mode not in ("auto", "relabel"):
             return None
         if self.names_utf8:
             info = self.tables.get(table)
             if info is None or any(c.binary for c in info.columns):
+                return None
+            if survey(text, 0, len(text)) & INTRODUCER:
                 return None
             try:
                 stored = mysql_latin1.encode(text.decode("utf-8"))
@@ -375,11 +387,7 @@ class Converter:
                 return None
         else:
             stored = text
-        try:
-            stored.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        if MOJIBAKE_RE.search(stored):
+        if survey(stored, 0, len(stored)) & (BAD_UTF8 | MOJIBAKE | INTRODUCER):
             return None
         return stored
 
@@ -557,7 +565,7 @@ def convert_dump(
         if dst.name.endswith(".gz"):
             out = gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=1,  # type: ignore[assignment]
                                 filename="", mtime=0)
-        bg = BackgroundWriter(out)
+        bg = BackgroundWriter(out, fd=fh.fileno())
         try:
             written = 0
             pending: list[bytes] = []

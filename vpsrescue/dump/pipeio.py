@@ -6,9 +6,19 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
 _END = object()
+WRITEBACK_EVERY = 32 << 20
+
+
+def _writeback_hint() -> Callable[[int], None] | None:
+    try:
+        from ._scan import start_writeback
+    except ImportError:
+        return None
+    return start_writeback  # type: ignore[no-any-return]
 
 
 class PrefetchReader:
@@ -67,10 +77,14 @@ class PrefetchReader:
 
 
 class BackgroundWriter:
-    """``write`` hands data to a thread that writes it to ``f``."""
+    """``write`` hands data to a thread that writes it to ``f``. With ``fd`` (the file
+    underneath), the kernel is asked every 32 MiB to start writing it to disk, so the
+    final fsync is short and dirty pages do not pile up."""
 
-    def __init__(self, f: BinaryIO, depth: int = 8) -> None:
+    def __init__(self, f: BinaryIO, depth: int = 8, fd: int | None = None) -> None:
         self._f = f
+        self._fd = fd
+        self._hint = _writeback_hint() if fd is not None else None
         self._q: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._closed = False
@@ -78,6 +92,7 @@ class BackgroundWriter:
         self._thread.start()
 
     def _run(self) -> None:
+        since = 0
         while True:
             item = self._q.get()
             if item is _END:
@@ -86,6 +101,10 @@ class BackgroundWriter:
                 try:
                     assert isinstance(item, bytes)
                     self._f.write(item)
+                    since += len(item)
+                    if self._hint is not None and since >= WRITEBACK_EVERY:
+                        self._hint(self._fd)  # type: ignore[arg-type]
+                        since = 0
                 except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
                     self._error = exc
 

@@ -42,6 +42,35 @@ UTF8_MULTIBYTE_RE = re.compile(
 # the UTF-8 bytes: no match means no value in them can be unwrapped.
 MOJIBAKE_RE = re.compile(rb"\xc3[\x82-\xb4](?:[\xc2\xc5\xc6\xcb]|\xe2[\x80\x82\x84])")
 
+# survey() flags
+NONASCII, BAD_UTF8, MOJIBAKE, INTRODUCER = 1, 2, 4, 8
+_INTRODUCER_RE = re.compile(rb"_(?:latin1|binary)")
+
+
+def survey_py(buf: bytes, start: int, end: int) -> int:
+    """What a whole INSERT holds, as flags: NONASCII, BAD_UTF8 (not strict UTF-8),
+    MOJIBAKE (MOJIBAKE_RE matches), INTRODUCER (``_latin1``/``_binary`` occurs).
+    The C version in _scan.c does it in one pass; this is its reference."""
+    part = buf[start:end]
+    if part.isascii():
+        return INTRODUCER if _INTRODUCER_RE.search(part) else 0
+    flags = NONASCII
+    try:
+        part.decode("utf-8")
+    except UnicodeDecodeError:
+        flags |= BAD_UTF8
+    if MOJIBAKE_RE.search(part):
+        flags |= MOJIBAKE
+    if _INTRODUCER_RE.search(part):
+        flags |= INTRODUCER
+    return flags
+
+
+try:
+    from ._scan import survey
+except ImportError:  # not built: exact, just slower
+    survey = survey_py
+
 
 def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
     assert isinstance(exc, UnicodeDecodeError)
