@@ -3,8 +3,10 @@
 Generates a WordPress-shaped latin1 dump (mostly ASCII; a realistic share of Chinese
 posts, curly quotes, emoji and serialized postmeta/options) of --size MB, then times,
 on the same file: our convert_dump, `sed` relabelling only the DDL, and `iconv -f latin1
--t utf-8` (a whole-file transcode, a reference). Prints MB/s, the ratio to sed
-(target >= 0.5x) and peak RSS (target <= 200 MB at 1 GB, flat in size).
+-t utf-8` (a whole-file transcode, a reference), in turn, --rounds times. Prints median
+MB/s, the median of the per-round ratios to sed (target >= 0.5x) and peak RSS (target
+<= 200 MB at 1 GB, flat in size). Ours includes its fsync before the rename; sed and
+iconv leave their output in the page cache.
 
     .venv/bin/python bench/convert_dump.py            # 1024 MB
     .venv/bin/python bench/convert_dump.py --size 100
@@ -16,6 +18,7 @@ import argparse
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,6 +180,7 @@ def generate(path: Path, size_mb: int, seed: int = 1) -> None:
 def _run(argv: list[str], stdout_path: Path | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one child process."""
     out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
+    os.sync()  # no run pays for the previous one's dirty pages
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdout=out)
     _, status, ru = os.wait4(proc.pid, 0)
@@ -190,6 +194,7 @@ def _run(argv: list[str], stdout_path: Path | None = None) -> tuple[float, float
 
 
 def ours(src: Path, dst: Path) -> tuple[float, float]:
+    dst.unlink(missing_ok=True)  # as sed's and iconv's outputs are truncated before they run
     code = ("import sys; from vpsrescue.dump.convert import convert_dump; "
             "convert_dump(sys.argv[1], sys.argv[2])")
     return _run([sys.executable, "-c", code, str(src), str(dst)])
@@ -200,6 +205,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1024, help="dump size in MB (default 1024)")
     ap.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of each tool (default 3)")
     args = ap.parse_args()
     work = Path(args.dir or tempfile.mkdtemp(prefix="vpsr-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -214,21 +220,30 @@ def main() -> None:
         print(f"input: {mb:.0f} MB")
         # warm the page cache so every contender reads from memory
         _run(["cat", str(src)])
-        sed_t, sed_rss = _run(["sed", "-e", "s/CHARSET=latin1/CHARSET=utf8mb4/g",
-                               "-e", "s/SET NAMES latin1/SET NAMES utf8mb4/g", str(src)],
-                              work / "sed.sql")
-        iconv_t, iconv_rss = _run(["iconv", "-f", "latin1", "-t", "utf-8", str(src)],
-                                  work / "iconv.sql")
-        our_t, our_rss = ours(src, work / "ours.sql")
+        sed = ["sed", "-e", "s/CHARSET=latin1/CHARSET=utf8mb4/g",
+               "-e", "s/SET NAMES latin1/SET NAMES utf8mb4/g", str(src)]
+        iconv = ["iconv", "-f", "latin1", "-t", "utf-8", str(src)]
+        runs: dict[str, list[tuple[float, float]]] = {"convert_dump": [], "sed (DDL)": [],
+                                                      "iconv": []}
+        for _ in range(args.rounds):  # in turn, so drift hits all three alike
+            runs["sed (DDL)"].append(_run(sed, work / "sed.sql"))
+            runs["iconv"].append(_run(iconv, work / "iconv.sql"))
+            runs["convert_dump"].append(ours(src, work / "ours.sql"))
         small = work / "wp-small.sql"
         generate(small, max(16, args.size // 8))
         _, small_rss = ours(small, work / "ours-small.sql")
+        print(f"{args.rounds} rounds, medians")
         print(f"{'tool':<14}{'seconds':>9}{'MB/s':>9}{'peak RSS MB':>13}")
-        for name, t, rss in (("convert_dump", our_t, our_rss), ("sed (DDL)", sed_t, sed_rss),
-                             ("iconv", iconv_t, iconv_rss)):
+        for name, rr in runs.items():
+            t = statistics.median(r[0] for r in rr)
+            rss = max(r[1] for r in rr)
             print(f"{name:<14}{t:>9.2f}{mb / t:>9.1f}{rss:>13.1f}")
-        print(f"ratio vs sed:   {sed_t / our_t:.2f}x sed's throughput (target >= 0.5x)")
-        print(f"ratio vs iconv: {iconv_t / our_t:.2f}x iconv's throughput")
+        ours_t = [r[0] for r in runs["convert_dump"]]
+        vs_sed = statistics.median(a[0] / b for a, b in zip(runs["sed (DDL)"], ours_t, strict=True))
+        vs_iconv = statistics.median(a[0] / b for a, b in zip(runs["iconv"], ours_t, strict=True))
+        our_rss = max(r[1] for r in runs["convert_dump"])
+        print(f"ratio vs sed:   {vs_sed:.2f}x sed's throughput (target >= 0.5x)")
+        print(f"ratio vs iconv: {vs_iconv:.2f}x iconv's throughput")
         print(f"peak RSS: {our_rss:.0f} MB at {mb:.0f} MB, {small_rss:.0f} MB at "
               f"{small.stat().st_size / 1e6:.0f} MB (target <= 200 MB, flat)")
     finally:
