@@ -176,3 +176,17 @@ def test_c_survey_agrees_with_python(buf: bytes, a: int, b: int) -> None:
 def test_c_newline_count_agrees(buf: bytes, a: int, b: int) -> None:
     start, end = sorted((min(a, len(buf)), min(b, len(buf))))
     assert _scan.count_nl(buf, start, end) == count_nl_py(buf, start, end)
+
+
+@given(st.lists(statements(), min_size=1, max_size=6))
+@settings(max_examples=50)
+def test_the_pure_python_fallback_splits_the_same(parts: list[tuple[bytes, int]]) -> None:
+    data = b"".join(p for p, _ in parts)
+    fast = [(s.text, s.kind, s.line) for s in split_statements(data)]
+    c_end, c_nl = sqltokens.body_end, sqltokens.count_nl
+    try:
+        sqltokens.body_end, sqltokens.count_nl = body_end_re, count_nl_py
+        slow = [(s.text, s.kind, s.line) for s in split_statements(data)]
+    finally:
+        sqltokens.body_end, sqltokens.count_nl = c_end, c_nl
+    assert slow == fast
