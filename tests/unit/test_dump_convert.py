@@ -219,11 +219,17 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[bytes, type[Exception], str]]
         "charset.sql": (b"/*!40101 SET NAMES klingon */;\n", UnknownCharsetError, "line"),
         "gbk.sql": (b"CREATE TABLE t (a text) DEFAULT CHARSET=gbk;\n", UnknownCharsetError,
                     "gbk"),
+        "nobackslash.sql": (b"/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_"
+                            b"ON_ZERO,NO_BACKSLASH_ESCAPES' */;\n" + good, DumpSyntaxError,
+                            "NO_BACKSLASH_ESCAPES at line 1"),
+        "ansi.sql": (good + b"SET sql_mode = 'ANSI';\nSELECT 1;\n", DumpSyntaxError,
+                     "sql_mode ANSI at line"),
     }
 
 
 @pytest.mark.parametrize("name", ["truncated.sql.gz", "unterminated.sql", "notsql.sql",
-                                  "text.sql", "charset.sql", "gbk.sql"])
+                                  "text.sql", "charset.sql", "gbk.sql", "nobackslash.sql",
+                                  "ansi.sql"])
 def test_bad_input_is_one_clear_error_and_no_output(tmp_path: Path, name: str) -> None:
     data, exc, needle = _bad_inputs(tmp_path)[name]
     src = tmp_path / name
@@ -329,6 +335,15 @@ def test_modes_relabel_transcode_none(tmp_path: Path) -> None:
     assert got["transcode"][1] == "café".encode()
     assert got["none"][:2] == (TEXT.encode(), cp)
     assert b"latin1" not in (tmp_path / "none.sql").read_bytes()
+
+
+def test_ordinary_sql_modes_pass(tmp_path: Path) -> None:
+    head = (b"/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\n"
+            b"/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n")
+    src = tmp_path / "in.sql"
+    src.write_bytes(head + latin1_dump([(1, b"a", b"b")]))
+    convert_dump(src, tmp_path / "out.sql")
+    assert (tmp_path / "out.sql").read_bytes().startswith(head)
 
 
 def test_empty_file_is_an_error(tmp_path: Path) -> None:

@@ -53,7 +53,13 @@ MAX_REPORTED = 1000
 EXCERPT = 60
 COUNTERS = ("relabelled", "unwrapped", "transcoded", "serialized_fixed",
             "serialized_invalid", "replaced", "left", "undecidable")
-_DDL_INTEREST = re.compile(rb"(?i)char|collat|names|create|alter|_latin1|[\x80-\xff]")
+_DDL_INTEREST = re.compile(
+    rb"(?i)char|collat|names|create|alter|_latin1|sql_mode|[\x80-\xff]")
+# sql_mode values that change how the dump's own quotes read (backslash literal; "..."
+# a name): the tokenizer reads MySQL's default quoting, so such a dump is refused.
+_QUOTING_MODES_RE = re.compile(
+    rb"(?i)\bsql_mode\s*:?=\s*(?:'[^']*\b(NO_BACKSLASH_ESCAPES|ANSI_QUOTES|ANSI)\b"
+    rb'|"[^"]*\b(NO_BACKSLASH_ESCAPES|ANSI_QUOTES|ANSI)\b)')
 _UTF8_NAMES = frozenset((b"utf8", b"utf8mb3", b"utf8mb4"))
 
 
@@ -319,6 +325,16 @@ class Converter:
         return f"line {line}, byte {st.offset + at}"
 
     def _other(self, st: Statement) -> bytes:
+        if st.head in (b"SET", b"/*!"):
+            m = _QUOTING_MODES_RE.search(st.text, st.body)
+            if m:
+                mode = (m.group(1) or m.group(2)).decode().upper()
+                raise DumpSyntaxError(
+                    f"the dump sets sql_mode {mode} at {self._where(st, m.start())}, which "
+                    "changes how its quotes and backslashes read and is not supported; take "
+                    "the dump again with mysqldump's default sql_mode (or phpMyAdmin's "
+                    "export with 'SQL compatibility mode' NONE)."
+                )
         conn = self._conn_utf8_client()
 
         def fix(tok: bytes) -> bytes:
