@@ -221,3 +221,39 @@ def test_phpmyadmin_export_imports(mariadb: ThrowawayMariaDB, dbname: str,
     idx = _rows(mariadb, f"SELECT sub_part FROM information_schema.statistics WHERE "
                 f"table_schema = '{dbname}' AND index_name = 'meta_key'")
     assert idx == [(191,)]
+
+
+def test_views_come_along_and_old_views_go_to_the_backup(mariadb: ThrowawayMariaDB,
+                                                        dbname: str, tmp_path: Path) -> None:
+    """A real mariadb-dump with a view over a view: RENAME TABLE cannot move views, so
+    the import re-creates them in the live database; the old live view, which would
+    block the swap, goes to the backup."""
+    src_db = dbname + "_src"
+    conn = mariadb.connect(autocommit=True)
+    cur = conn.cursor()
+    cur.execute(f"CREATE DATABASE {src_db} CHARACTER SET latin1")
+    conn.select_db(src_db)
+    cur.execute("CREATE TABLE wp_posts (ID int primary key, post_title text) CHARSET=latin1")
+    cur.execute("INSERT INTO wp_posts VALUES (1, 'a'), (2, 'b')")
+    cur.execute("CREATE VIEW v_titles AS SELECT ID, post_title FROM wp_posts")
+    cur.execute("CREATE VIEW v_count AS SELECT COUNT(*) AS n FROM v_titles")
+    cur.execute(f"CREATE DATABASE {dbname}")  # the live one, with data and a view
+    conn.select_db(dbname)
+    cur.execute("CREATE TABLE wp_posts (ID int primary key, post_title text)")
+    cur.execute("INSERT INTO wp_posts VALUES (9, 'old')")
+    cur.execute("CREATE VIEW v_titles AS SELECT post_title FROM wp_posts")
+    conn.close()
+    dump = tmp_path / "src.sql"
+    with open(dump, "wb") as fh:
+        subprocess.run(["mariadb-dump", *mariadb.client_args(), "--default-character-set=latin1",
+                        src_db], stdout=fh, check=True)
+    out = tmp_path / "out.sql"
+    convert_dump(dump, out)
+    res = import_dump(_params(mariadb), out, dbname)
+    assert res.backup is not None
+    assert _rows(mariadb, f"SELECT n FROM {dbname}.v_count") == [(2,)]
+    assert _rows(mariadb, f"SELECT post_title FROM {dbname}.v_titles ORDER BY ID") == [
+        ("a",), ("b",)]
+    assert _rows(mariadb, f"SELECT post_title FROM {res.backup}.v_titles") == [("old",)]
+    assert _rows(mariadb, "SELECT table_schema FROM information_schema.views WHERE "
+                 f"view_definition LIKE '%{dbname}__vpsr_staging%'") == []

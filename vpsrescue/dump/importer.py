@@ -265,32 +265,81 @@ def _recreate(cur: Any, database: str, sql_mode: str, statement: str, charset: s
     cur.execute("SET NAMES utf8mb4")
 
 
+def _views(cur: Any, schema: str, into: str) -> list[tuple[str, str, str, str]]:
+    """(name, CREATE VIEW statement aimed at ``into``, charset, collation) of a schema's
+    views. MariaDB names every table in a view's definition with its schema, and
+    RENAME TABLE cannot move a view to another database, so views are re-created."""
+    cur.execute("SELECT table_name FROM information_schema.views WHERE table_schema = %s",
+                (schema,))
+    out = []
+    for (name,) in cur.fetchall():
+        cur.execute(f"SHOW CREATE VIEW {_ident(schema)}.{_ident(name)}")
+        row = cur.fetchone()
+        out.append((name, row[1].replace(_ident(schema) + ".", _ident(into) + "."),
+                    row[2], row[3]))
+    return out
+
+
+def _create_views(cur: Any, database: str, views: list[tuple[str, str, str, str]]) -> None:
+    """Create views in any order that works (a view may select from another view)."""
+    import pymysql
+
+    pending = views
+    while pending:
+        failed = []
+        for name, statement, charset, collation in pending:
+            try:
+                cur.execute(f"DROP VIEW IF EXISTS {_ident(database)}.{_ident(name)}")
+                _recreate(cur, database, "", statement, charset, collation)
+            except pymysql.MySQLError as exc:
+                failed.append(((name, statement, charset, collation), exc))
+        if len(failed) == len(pending):
+            (name, *_), exc = failed[0]
+            raise DumpImportError(
+                f"the tables are imported into {database}, but its view {name} could not be "
+                f"created: {exc.args[-1]}; create it by hand (SHOW CREATE VIEW in the dump).")
+        pending = [v for v, _ in failed]
+
+
 def _swap(cur: Any, staging: str, database: str, tables: list[str],
           keep_backup: bool) -> str | None:
     cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(database)} CHARACTER SET utf8mb4 "
                 "COLLATE utf8mb4_unicode_520_ci")
-    cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                (database,))
+    cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                "AND table_type = 'BASE TABLE'", (database,))
     live = [r[0] for r in cur.fetchall()]
+    backup = None
+    if live:
+        backup = f"{database}__vpsr_old_{time.strftime('%Y%m%d%H%M%S')}"[:64]
+    new_views = _views(cur, staging, database)
+    old_views = _views(cur, database, database)
+    backup_views = _views(cur, database, backup) if backup else []
+    for name, *_ in old_views:  # a view cannot be renamed away, nor be renamed over
+        cur.execute(f"DROP VIEW {_ident(database)}.{_ident(name)}")
     triggers = _take_triggers(cur, staging)
     routines = _routines(cur, staging)
     _take_triggers(cur, database)  # the old tables' triggers do not follow to the backup
-    backup = None
     renames = []
-    if live:
-        backup = f"{database}__vpsr_old_{time.strftime('%Y%m%d%H%M%S')}"[:64]
+    if backup:
         cur.execute(f"CREATE DATABASE {_ident(backup)}")
         renames += [f"{_ident(database)}.{_ident(t)} TO {_ident(backup)}.{_ident(t)}"
                     for t in live]
     renames += [f"{_ident(staging)}.{_ident(t)} TO {_ident(database)}.{_ident(t)}"
                 for t in tables]
     if renames:
-        cur.execute("RENAME TABLE " + ", ".join(renames))  # the atomic step
+        try:
+            cur.execute("RENAME TABLE " + ", ".join(renames))  # the atomic step
+        except Exception:
+            _create_views(cur, database, old_views)  # live stays as it was
+            raise
     for mode, statement, charset, collation in triggers:
         _recreate(cur, database, mode, statement, charset, collation)
     for kind, name, mode, statement, charset, collation in routines:
         cur.execute(f"DROP {kind} IF EXISTS {_ident(database)}.{_ident(name)}")
         _recreate(cur, database, mode, statement, charset, collation)
+    _create_views(cur, database, new_views)
+    if backup and keep_backup:
+        _create_views(cur, backup, backup_views)
     cur.execute(f"DROP DATABASE {_ident(staging)}")
     if backup and not keep_backup:
         cur.execute(f"DROP DATABASE {_ident(backup)}")
