@@ -294,10 +294,11 @@ def _create_views(cur: Any, database: str, views: list[tuple[str, str, str, str]
             except pymysql.MySQLError as exc:
                 failed.append(((name, statement, charset, collation), exc))
         if len(failed) == len(pending):
-            (name, *_), exc = failed[0]
+            (first, *_), why = failed[0]
             raise DumpImportError(
-                f"the tables are imported into {database}, but its view {name} could not be "
-                f"created: {exc.args[-1]}; create it by hand (SHOW CREATE VIEW in the dump).")
+                f"the tables are imported into {database}, but its view {first} could not "
+                f"be created: {why.args[-1]}; create it by hand (its CREATE VIEW is in the "
+                "dump).")
         pending = [v for v, _ in failed]
 
 
