@@ -165,6 +165,20 @@ def test_prefix_renames_tables_and_prefix_bound_keys(tmp_path: Path) -> None:
     assert meta[0] == b"site2_capabilities" and meta[3] == b"nickname" and meta[4] == b"wp_x"
 
 
+def test_prefix_renames_unquoted_table_names(tmp_path: Path) -> None:
+    src = tmp_path / "in.sql"
+    src.write_bytes(
+        b"DROP TABLE IF EXISTS wp_posts;\nCREATE TABLE wp_posts (ID int, wp_note text) "
+        b"DEFAULT CHARSET=latin1;\nLOCK TABLES wp_posts WRITE, wp_users WRITE;\n"
+        b"INSERT INTO wp_posts VALUES (1,'wp_posts stays');\nUNLOCK TABLES;\n"
+        b"ALTER TABLE wp.wp_posts ADD PRIMARY KEY (ID);\n")
+    convert_dump(src, tmp_path / "out.sql", prefix="wp_:blog_")
+    out = (tmp_path / "out.sql").read_bytes()
+    assert out.count(b"blog_posts") == 5 and b"blog_users WRITE" in out
+    assert b"wp_note text" in out and b"'wp_posts stays'" in out  # columns, data alone
+    assert b"ALTER TABLE wp.blog_posts" in out
+
+
 def test_ddl_becomes_utf8mb4_with_index_prefixes(tmp_path: Path) -> None:
     src = tmp_path / "in.sql"
     src.write_bytes(latin1_dump([]) + b"CREATE TABLE `m8` (`a` varchar(10)) ENGINE=InnoDB "

@@ -25,6 +25,9 @@ _TOKEN_RE = re.compile(
     rb"|(?P<w>[A-Za-z0-9_$@.]+)|(?P<p>[\s\S])"
 )
 _SKIP = frozenset(("ws", "lc", "cc", "ce", "bc"))
+# Words after which an unquoted name is a table's (for --prefix on unquoted names).
+_TABLE_BEFORE = frozenset((b"TABLE", b"TABLES", b"EXISTS", b"INTO", b"REFERENCES", b"UPDATE",
+                           b"FROM", b"JOIN", b"ON", b"LIKE", b"TO"))
 
 # MySQL/MariaDB character sets whose text becomes utf8mb4 unchanged in meaning.
 TO_UTF8MB4 = frozenset((b"latin1", b"utf8", b"utf8mb3", b"ascii", b"utf8mb4"))
@@ -174,6 +177,12 @@ def rewrite(
             name = unquote_ident(tok)
             if name.startswith(prefix[0]):
                 out[i] = quote_ident(prefix[1] + name[len(prefix[0]) :])
+        elif (kind == "w" and prefix is not None and j > 0
+              and (word(j - 1) in _TABLE_BEFORE
+                   or (first == b"LOCK" and toks[sig[j - 1]][1] == b","))):
+            db, dot, name = tok.rpartition(b".")
+            if name.startswith(prefix[0]):  # an unquoted table name: wp_posts, db.wp_posts
+                out[i] = db + dot + prefix[1] + name[len(prefix[0]) :]
         elif kind in ("sq", "dq") and fix_string is not None and not tok.isascii():
             out[i] = fix_string(tok)
         elif up == b"CHARSET" or (up == b"CHARACTER" and word(j + 1) == b"SET"):
