@@ -8,6 +8,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +51,16 @@ def _rows(db: ThrowawayMariaDB, sql: str) -> list[tuple[object, ...]]:
         return list(cur.fetchall())
     finally:
         conn.close()
+
+
+def _latin1_source(db: ThrowawayMariaDB, dbname: str) -> tuple[Any, Any, str]:
+    """A latin1 source database to dump: (connection in it, cursor, its name)."""
+    src_db = dbname + "_src"
+    conn = db.connect(autocommit=True)
+    cur = conn.cursor()
+    cur.execute(f"CREATE DATABASE {src_db} CHARACTER SET latin1")
+    conn.select_db(src_db)
+    return conn, cur, src_db
 
 
 @pytest.fixture
@@ -173,11 +184,7 @@ def test_triggers_and_routines_from_a_real_latin1_dump(mariadb: ThrowawayMariaDB
                                                        dbname: str, tmp_path: Path) -> None:
     """mariadb-dump --routines --triggers (DELIMITER blocks, conditional comments)
     through a latin1 connection: converted, imported, trigger and procedure work."""
-    src_db = dbname + "_src"
-    conn = mariadb.connect(autocommit=True)
-    cur = conn.cursor()
-    cur.execute(f"CREATE DATABASE {src_db} CHARACTER SET latin1")
-    conn.select_db(src_db)
+    conn, cur, src_db = _latin1_source(mariadb, dbname)
     cur.execute("CREATE TABLE t (id int primary key, note varchar(300)) DEFAULT CHARSET=latin1")
     cur.execute("CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW "
                 "SET NEW.note = CONCAT(NEW.note, ' café;')")
@@ -228,11 +235,7 @@ def test_views_come_along_and_old_views_go_to_the_backup(mariadb: ThrowawayMaria
     """A real mariadb-dump with a view over a view: RENAME TABLE cannot move views, so
     the import re-creates them in the live database; the old live view, which would
     block the swap, goes to the backup."""
-    src_db = dbname + "_src"
-    conn = mariadb.connect(autocommit=True)
-    cur = conn.cursor()
-    cur.execute(f"CREATE DATABASE {src_db} CHARACTER SET latin1")
-    conn.select_db(src_db)
+    conn, cur, src_db = _latin1_source(mariadb, dbname)
     cur.execute("CREATE TABLE wp_posts (ID int primary key, post_title text) CHARSET=latin1")
     cur.execute("INSERT INTO wp_posts VALUES (1, 'a'), (2, 'b')")
     cur.execute("CREATE VIEW v_titles AS SELECT ID, post_title FROM wp_posts")

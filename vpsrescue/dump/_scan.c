@@ -279,19 +279,27 @@ static int survey_range(const unsigned char *b, Py_ssize_t i, Py_ssize_t end)
     return flags;
 }
 
+/* Parse (buf, start, end) and check the range; on failure the buffer is released. */
+static int range_args(PyObject *args, Py_buffer *buf, Py_ssize_t *start, Py_ssize_t *end)
+{
+    if (!PyArg_ParseTuple(args, "y*nn", buf, start, end))
+        return 0;
+    if (*start < 0 || *end > buf->len || *start > *end) {
+        PyBuffer_Release(buf);
+        PyErr_SetString(PyExc_ValueError, "range out of bounds");
+        return 0;
+    }
+    return 1;
+}
+
 static PyObject *survey(PyObject *self, PyObject *args)
 {
     Py_buffer buf;
     Py_ssize_t start, end;
     int flags;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nn", &buf, &start, &end))
+    if (!range_args(args, &buf, &start, &end))
         return NULL;
-    if (start < 0 || end > buf.len || start > end) {
-        PyBuffer_Release(&buf);
-        PyErr_SetString(PyExc_ValueError, "survey: range out of bounds");
-        return NULL;
-    }
     Py_BEGIN_ALLOW_THREADS
     flags = survey_range((const unsigned char *)buf.buf, start, end);
     Py_END_ALLOW_THREADS
@@ -320,13 +328,8 @@ static PyObject *count_nl(PyObject *self, PyObject *args)
     Py_buffer buf;
     Py_ssize_t start, end, count;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nn", &buf, &start, &end))
+    if (!range_args(args, &buf, &start, &end))
         return NULL;
-    if (start < 0 || end > buf.len || start > end) {
-        PyBuffer_Release(&buf);
-        PyErr_SetString(PyExc_ValueError, "count_nl: range out of bounds");
-        return NULL;
-    }
     Py_BEGIN_ALLOW_THREADS
     count = count_range((const unsigned char *)buf.buf, start, end);
     Py_END_ALLOW_THREADS
