@@ -105,3 +105,7 @@ class ProbeError(VpsrescueError):
 
 class SelectionError(VpsrescueError):
     """An --include/--exclude pattern cannot be used safely."""
+
+
+class TriageError(VpsrescueError):
+    """Triage cannot start: not a bundle or old root, or its report cannot be written."""

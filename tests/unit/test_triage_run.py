@@ -1,0 +1,124 @@
+"""Running checks and writing the report: a failing check marks the report incomplete
+without hiding the others; the files land whole; bad paths get one sentence."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from vpsrescue.errors import TriageError
+from vpsrescue.triage.model import Context, Finding
+from vpsrescue.triage.report import load_quarantine, write_report
+from vpsrescue.triage.run import run_checks, triage_bundle, triage_tree
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def check_shells(ctx: Context) -> Iterable[Finding]:
+    for path, _ in ctx.walk("/var/www"):
+        if path.endswith(".php") and b"system($_GET" in (ctx.read(path) or b""):
+            yield Finding("test.shells", "webshell", "critical", path,
+                          "webshell", "<script>alert(1)</script>", quarantine=True)
+
+
+def check_broken(ctx: Context) -> Iterable[Finding]:
+    raise OSError("disk on fire")
+
+
+def check_info(ctx: Context) -> Iterable[Finding]:
+    yield Finding("test.info", "note", "info", "/etc/hostname", "a | pipe", "x")
+
+
+def _tree(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "var/www/up").mkdir(parents=True)
+    (root / "var/www/up/a.php").write_bytes(b"<?php system($_GET['c']);")
+    (root / "var/www/up/b.php").write_bytes(b"<?php echo 1;")
+    (root / "var/www/up/link.php").symlink_to("/etc/passwd")
+    return root
+
+
+def test_a_failing_check_marks_the_report_incomplete_but_keeps_the_rest(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    report = run_checks(Context(root), [check_info, check_broken, check_shells])
+    assert not report.complete
+    assert report.errors == [{"check": "test_triage_run.broken",
+                              "error": "OSError: disk on fire"}]
+    # sorted by severity: the critical one first, then info
+    assert [f.kind for f in report.findings] == ["webshell", "note"]
+    assert report.quarantine() == ["/var/www/up/a.php"]
+    assert report.counts()["critical"] == 1
+
+
+def test_report_files_are_written_whole_and_escaped(tmp_path: Path) -> None:
+    report = run_checks(Context(_tree(tmp_path)), [check_shells, check_info])
+    out = tmp_path / "bundle" / "triage"
+    path = write_report(report, out)
+    data = json.loads(path.read_text())
+    assert data["complete"] and data["quarantine"] == ["/var/www/up/a.php"]
+    assert (out / "quarantine.txt").read_text() == "/var/www/up/a.php\n"
+    html = (out / "report.html").read_text()
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)" in html
+    md = (out / "report.md").read_text()
+    assert "a \\| pipe" in md and "1 file(s) are never restored" in md
+    assert sorted(p.name for p in out.iterdir()) == [
+        "quarantine.txt", "report.html", "report.json", "report.md"]
+    assert load_quarantine(tmp_path / "bundle") == {"/var/www/up/a.php"}
+    assert load_quarantine(tmp_path) == set()
+
+
+def test_unwritable_report_directory_is_one_sentence(tmp_path: Path) -> None:
+    report = run_checks(Context(_tree(tmp_path)), [check_info])
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TriageError, match="cannot write the triage report"):
+        write_report(report, tmp_path / "file" / "triage")
+
+
+def test_not_a_bundle_or_tree_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TriageError, match="not a rescue bundle"):
+        triage_bundle(tmp_path)
+    with pytest.raises(TriageError, match="not a directory"):
+        triage_tree(tmp_path / "missing")
+
+
+def test_a_bundle_gives_its_sites_and_dumps_to_the_checks(tmp_path: Path) -> None:
+    bundle = tmp_path / "b"
+    (bundle / "files").mkdir(parents=True)
+    (bundle / "db").mkdir()
+    (bundle / "db" / "blog.sql.gz").write_bytes(b"")
+    (bundle / "facts.json").write_text(json.dumps({"wordpress": [
+        {"root": "/var/www/blog", "content_dir": "", "table_prefix": "wpzh_",
+         "db_name": "blog", "server_names": ["blog.example.org"]}]}))
+    seen: list[Context] = []
+
+    def check_look(ctx: Context) -> Iterable[Finding]:
+        seen.append(ctx)
+        return []
+
+    report = triage_bundle(bundle, [check_look])
+    (ctx,) = seen
+    assert ctx.root == bundle / "files"
+    assert [(s.root, s.content_dir, s.table_prefix) for s in ctx.sites] == [
+        ("/var/www/blog", "/var/www/blog/wp-content", "wpzh_")]
+    assert ctx.dumps == [bundle / "db" / "blog.sql.gz"]
+    assert report.sites[0]["server_names"] == ["blog.example.org"]
+
+
+def test_context_reads_never_follow_symlinks(tmp_path: Path) -> None:
+    ctx = Context(_tree(tmp_path))
+    assert ctx.read("/var/www/up/link.php") is None
+    assert ctx.read("/../../var/www/up/b.php") == b"<?php echo 1;"  # cannot climb out
+    assert [p for p, _ in ctx.walk("/var/www")] == [
+        "/var/www/up", "/var/www/up/a.php", "/var/www/up/b.php", "/var/www/up/link.php"]
+
+
+def test_fab_triage_on_a_plain_directory_needs_out(tmp_path: Path) -> None:
+    proc = subprocess.run([str(ROOT / ".venv/bin/fab"), "triage", str(_tree(tmp_path))],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "give --out DIR" in proc.stderr and "Traceback" not in proc.stderr
