@@ -122,3 +122,18 @@ def test_fab_triage_on_a_plain_directory_needs_out(tmp_path: Path) -> None:
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "give --out DIR" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_bundles_dpkg_verify_becomes_findings(tmp_path: Path) -> None:
+    bundle = tmp_path / "b"
+    (bundle / "files").mkdir(parents=True)
+    (bundle / "triage").mkdir()
+    (bundle / "facts.json").write_text("{}")
+    (bundle / "triage" / "dpkg-verify.json").write_text(json.dumps({"packages": 2, "mismatches": [
+        {"package": "openssh-server", "path": "usr/sbin/sshd", "problem": "changed"},
+        {"package": "base-files", "path": "etc/issue", "problem": "missing"}]}))
+    report = triage_bundle(bundle, [check_info])
+    got = [(f.kind, f.severity, f.path, f.quarantine) for f in report.findings]
+    assert got == [("modified_binary", "critical", "/usr/sbin/sshd", True),
+                   ("modified_package_file", "medium", "/etc/issue", False),
+                   ("note", "info", "/etc/hostname", False)]

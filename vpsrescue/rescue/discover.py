@@ -954,6 +954,13 @@ SYSTEM_ROOTS = (
     (b"etc/mysql", "database server configuration"),
     (b"var/lib/dpkg/status", "triage: packages"),
     (b"var/lib/dpkg/info/*.md5sums", "triage: package checksums"),
+    (b"var/lib/dpkg/info/*.list", "triage: which package owns a file"),
+    (b"tmp", "triage: intruders' files"), (b"var/tmp", "triage: intruders' files"),
+    (b"dev/shm", "triage: intruders' files"),
+    (b"usr/local/bin", "triage: commands first in PATH"), (b"usr/local/sbin", "triage"),
+    (b"etc/profile.d", "triage"), (b"etc/init.d", "triage"), (b"etc/ld.so.conf.d", "triage"),
+    (b"etc/pam.d", "triage"), (b"etc/transmission-daemon", "triage: BitTorrent"),
+    (b"var/lib/transmission-daemon/info", "triage: BitTorrent"),
     (b"var/log", "triage: logs"),
     (b"root/.bash_history", "triage"), (b"home/*/.bash_history", "triage"),
 )

@@ -64,6 +64,13 @@ class Report:
         }
 
 
+_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def _order(f: Finding) -> tuple[int, str, str, str]:
+    return (_RANK[f.severity], f.kind, f.path, f.title)
+
+
 def _check_name(check: Check) -> str:
     mod = check.__module__.rsplit(".", 1)[-1]
     return f"{mod}.{check.__name__.removeprefix('check_')}"
@@ -87,8 +94,7 @@ def run_checks(ctx: Context, checks: Sequence[Check] | None = None, source: str 
         except Exception as exc:  # noqa: BLE001 - one broken check must not hide the rest
             report.errors.append({"check": name, "error": f"{type(exc).__name__}: {exc}"})
         report.checks.append(name)
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    report.findings.sort(key=lambda f: (rank[f.severity], f.kind, f.path, f.title))
+    report.findings.sort(key=_order)
     report.seconds = time.monotonic() - t0
     return report
 
@@ -138,4 +144,33 @@ def triage_bundle(bundle: Path | str, checks: Sequence[Check] | None = None,
             from None
     dumps = sorted(p for p in (bundle / "db").glob("*.sql*") if p.is_file())
     ctx = Context(files, sites=sites_from_facts(facts), dumps=dumps)
-    return run_checks(ctx, checks, source=str(bundle), progress=progress)
+    report = run_checks(ctx, checks, source=str(bundle), progress=progress)
+    seen = {(f.kind, f.path) for f in report.findings}
+    extra = [f for f in dpkg_verify_findings(bundle) if (f.kind, f.path) not in seen]
+    if extra:
+        report.findings = sorted(report.findings + extra, key=_order)
+    return report
+
+
+def dpkg_verify_findings(bundle: Path) -> list[Finding]:
+    """What rescue's md5sum run on the rescue host found (triage/dpkg-verify.json): the
+    bundle holds only part of /usr, so this is where most binaries are checked."""
+    path = bundle / "triage" / "dpkg-verify.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise TriageError(f"{path} cannot be read ({exc}); run fab rescue again.") from None
+    out = []
+    for m in data.get("mismatches", []):
+        p = "/" + m["path"].lstrip("/")
+        binary = p.startswith(("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/lib/",
+                               "/usr/lib/", "/usr/libexec/"))
+        out.append(Finding(
+            "rescue.dpkg_verify", "modified_binary" if binary else "modified_package_file",
+            "critical" if binary and m["problem"] == "changed" else "medium", p,
+            f"{p} {m['problem']} against package {m['package']}'s md5sums",
+            f"dpkg md5sums: {m['problem']}", quarantine=m["problem"] == "changed",
+            extra={"package": m["package"]}))
+    return out
