@@ -960,7 +960,7 @@ SYSTEM_ROOTS = (
     (b"usr/local/bin", "triage: commands first in PATH"), (b"usr/local/sbin", "triage"),
     (b"etc/profile.d", "triage"), (b"etc/init.d", "triage"), (b"etc/ld.so.conf.d", "triage"),
     (b"etc/pam.d", "triage"), (b"etc/transmission-daemon", "triage: BitTorrent"),
-    (b"var/lib/transmission-daemon/info", "triage: BitTorrent"),
+    (b"var/lib/transmission-daemon/.config", "triage: BitTorrent"),
     (b"var/log", "triage: logs"),
     (b"root/.bash_history", "triage"), (b"home/*/.bash_history", "triage"),
 )
