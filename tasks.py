@@ -290,6 +290,40 @@ def triage(c: Context, path: str, out: str = "", dump: Any = None, json: bool = 
                           f"{target}); fix the cause and run fab triage again.")
 
 
+# ---------------------------------------------------------------------------- wp-hash
+@task(
+    help={"wp_version": "the WordPress version the hash is for (default 6.8: a $wp$ bcrypt "
+                        "hash; before 6.8: a $P$ phpass hash, which every version accepts)",
+          "check": "instead of hashing: does the password match this stored hash? (exit 0/1)",
+          "stdin": "read the password from standard input (one line) instead of a prompt"},
+)
+@user_errors
+def wp_hash(c: Context, wp_version: str = "6.8", check: str = "", stdin: bool = False) -> None:
+    """Hash a WordPress password (prompted, never on argv), or check one against a hash."""
+    import getpass
+    import sys
+
+    from vpsrescue import wphash
+    from vpsrescue.errors import VpsrescueError
+
+    if stdin:
+        password = sys.stdin.buffer.readline().rstrip(b"\r\n")
+    else:
+        password = getpass.getpass("WordPress password: ").encode()
+        if not check and getpass.getpass("again: ").encode() != password:
+            raise VpsrescueError("the two passwords differ; nothing was hashed.")
+    if check:
+        ok = wphash.login_ok(password, check)
+        print("matches" if ok else "does not match")
+        if not ok:
+            raise Exit(code=1)
+        return
+    try:
+        print(wphash.hash_for(password, wp_version))
+    except ValueError as exc:
+        raise VpsrescueError(f"{exc}; give --wp-version like 6.1 or 6.8.") from None
+
+
 # ---------------------------------------------------------------------------- collection
 ns = Collection()
 ns.add_collection(lab)
@@ -298,3 +332,4 @@ ns.add_task(convert_dump)
 ns.add_collection(bundle)
 ns.add_task(rescue)
 ns.add_task(triage)
+ns.add_task(wp_hash, "wp-hash")

@@ -17,6 +17,33 @@ from ..errors import MissingToolError
 
 CACHE = Path("/var/cache/vpsrescue")
 DEFAULT_VERSION = "6.1.9"
+# Debian's wordpress in each release the archive here serves; the machine's own apt
+# sources are bookworm's, so others are fetched with a private apt state.
+SUITES = {"6.1.9": "bookworm", "6.8.12": "trixie"}
+MIRROR = "http://deb.debian.org/debian"
+
+
+def _apt_download(package: str, suite: str, debs: Path, cache: Path) -> str:
+    """``apt-get download`` of ``package`` from ``suite`` into ``debs``; stderr."""
+    if suite == "bookworm":
+        res = subprocess.run(["apt-get", "download", package], cwd=debs,
+                             capture_output=True, text=True)
+        return res.stderr
+    state = cache / f"apt-{suite}"
+    for sub in ("lists/partial", "archives/partial", "etc"):
+        (state / sub).mkdir(parents=True, exist_ok=True)
+    (state / "etc" / f"{suite}.sources").write_text(
+        f"Types: deb\nURIs: {MIRROR}\nSuites: {suite}\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+    opts = ["-oDir::Etc::SourceList=/dev/null", f"-oDir::Etc::SourceParts={state}/etc",
+            f"-oDir::State::Lists={state}/lists", f"-oDir::Cache={state}",
+            "-oDir::State::status=/dev/null", "-oAPT::Get::List-Cleanup=0"]
+    res = subprocess.run(["apt-get", *opts, "update", "-q"], capture_output=True, text=True)
+    if res.returncode != 0:
+        return res.stderr
+    res = subprocess.run(["apt-get", *opts, "download", package], cwd=debs,
+                         capture_output=True, text=True)
+    return res.stderr
 
 
 def wordpress_tree(version: str = DEFAULT_VERSION, cache: Path = CACHE) -> Path:
@@ -30,13 +57,15 @@ def wordpress_tree(version: str = DEFAULT_VERSION, cache: Path = CACHE) -> Path:
     debs.mkdir(parents=True, exist_ok=True)
     found = sorted(debs.glob(f"wordpress_{version}*_all.deb"))
     if not found:
-        res = subprocess.run(["apt-get", "download", "wordpress"], cwd=debs,
-                             capture_output=True, text=True)
+        if version not in SUITES:
+            raise MissingToolError(f"no Debian release ships wordpress {version}; use one of "
+                                   f"{', '.join(SUITES)}.")
+        err = _apt_download("wordpress", SUITES[version], debs, cache)
         found = sorted(debs.glob(f"wordpress_{version}*_all.deb"))
         if not found:
             raise MissingToolError(
                 f"could not fetch Debian's wordpress {version} package into {debs} "
-                f"(apt-get download: {res.stderr.strip()[-200:] or 'other version'}); "
+                f"(apt-get download: {err.strip()[-200:] or 'other version'}); "
                 "check the apt sources."
             )
     tmp = Path(tempfile.mkdtemp(prefix=f".wordpress-{version}.", dir=cache))
