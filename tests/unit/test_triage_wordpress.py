@@ -151,6 +151,7 @@ def test_php_hidden_in_an_image_in_uploads(tmp_path: Path) -> None:
     (b"@eval(gzinflate(base64_decode('y0zTyCwuTi3RUIl39vf39nSNVi8viC9OLS5W')));",
      "php_backdoor"),
     (b"eval( str_rot13( $payload ) );", "php_backdoor"),
+    (b"EvAl(Base64_Decode($GLOBALS['x']));", "php_backdoor"),  # PHP ignores the case
     (b"$f = gzuncompress(base64_decode($blob));", "php_backdoor"),
     (b"if (!empty($_GET['cmd'])) { echo shell_exec($_GET['cmd']); }", "webshell"),
     (b"assert($_POST['x']);", "webshell"),

@@ -32,10 +32,13 @@ PHP_LIMIT = 4 << 20  # bytes of a PHP file read (a backdoor is never larger)
 HEAD_LIMIT = 64 << 10  # bytes of a media file searched for "<?php"
 
 # ------------------------------------------------------------------ PHP rules
-_REQ = rb"\$_(?:GET|POST|REQUEST|COOKIE|FILES|SERVER\s*\[\s*['\"]HTTP_)"
+# Rules run on the lower-cased bytes (PHP function names are case-insensitive; lower()
+# is much faster than re.I), and only on files holding all of their needle groups.
+_REQ = rb"\$_(?:get|post|request|cookie|files|server\s*\[\s*['\"]http_)"
 _DECODERS = (rb"(?:base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|strrev|hex2bin|"
              rb"convert_uudecode|rawurldecode|urldecode|pack)")
 _EXEC = rb"(?:system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec)"
+_NOT_METHOD = rb"(?<![\w>$:])"  # a function call, not ->eval( or ::exec( or $eval(
 
 
 @dataclass(frozen=True)
@@ -45,44 +48,53 @@ class PhpRule:
     severity: str
     regex: re.Pattern[bytes]
     title: str
+    needles: tuple[tuple[bytes, ...], ...] = ()  # each group: one of them must occur
 
 
 PHP_RULES: tuple[PhpRule, ...] = (
     PhpRule("exec_request", "webshell", "critical", re.compile(
-        rb"(?<![\w>$:])(?:" + _EXEC + rb"|eval|assert|create_function)\s*\(\s*(?:@\s*)?"
-        rb"(?:(?:stripslashes|trim|base64_decode|urldecode)\s*\(\s*)?" + _REQ, re.I),
-        "request input is executed (a web shell)"),
+        _NOT_METHOD + rb"(?:" + _EXEC + rb"|eval|assert|create_function)\s*\(\s*(?:@\s*)?"
+        rb"(?:(?:stripslashes|trim|base64_decode|urldecode)\s*\(\s*)?" + _REQ),
+        "request input is executed (a web shell)",
+        ((b"$_",), (b"system", b"exec", b"passthru", b"popen", b"proc_open", b"eval",
+                    b"assert", b"create_function"))),
     PhpRule("backtick_request", "webshell", "critical", re.compile(
-        rb"`[^`\n]{0,200}" + _REQ, re.I), "request input in a shell backtick (a web shell)"),
+        rb"`[^`\n]{0,200}" + _REQ), "request input in a shell backtick (a web shell)",
+        ((b"`",), (b"$_",))),
     PhpRule("request_as_function", "webshell", "critical", re.compile(
-        _REQ + rb"[A-Z]*\s*\[[^\]\n]{1,40}\]\s*\(", re.I),
-        "request input called as a function (a web shell)"),
+        _REQ + rb"[a-z]*\s*\[[^\]\n]{1,40}\]\s*\("),
+        "request input called as a function (a web shell)", ((b"$_",),)),
     PhpRule("eval_decoded", "php_backdoor", "critical", re.compile(
-        rb"(?<![\w>$:])(?:eval|assert)\s*\(\s*(?:@\s*)?" + _DECODERS + rb"\s*\(", re.I),
-        "eval of decoded data (obfuscated code)"),
+        _NOT_METHOD + rb"(?:eval|assert)\s*\(\s*(?:@\s*)?" + _DECODERS + rb"\s*\("),
+        "eval of decoded data (obfuscated code)", ((b"eval", b"assert"),)),
     PhpRule("decode_chain", "php_backdoor", "high", re.compile(
-        rb"(?<![\w>$:])(?:gzinflate|gzuncompress|gzdecode|str_rot13)\s*\(\s*(?:@\s*)?"
-        rb"(?:base64_decode|str_rot13|gzinflate|strrev)\s*\(", re.I),
-        "nested decoders of a hidden payload"),
+        _NOT_METHOD + rb"(?:gzinflate|gzuncompress|gzdecode|str_rot13)\s*\(\s*(?:@\s*)?"
+        rb"(?:base64_decode|str_rot13|gzinflate|strrev)\s*\("),
+        "nested decoders of a hidden payload",
+        ((b"gzinflate", b"gzuncompress", b"gzdecode", b"str_rot13"),)),
     PhpRule("preg_replace_e", "php_backdoor", "critical", re.compile(
-        rb"preg_replace\s*\(\s*(['\"])([^\w\s\\'\"])(?:(?!\2).){0,200}\2[a-zA-Z]*e[a-zA-Z]*\1",
-        re.I), "preg_replace with the /e modifier (evaluates code)"),
+        rb"preg_replace\s*\(\s*(['\"])([^\w\s\\'\"])(?:(?!\2).){0,200}\2[a-z]*e[a-z]*\1"),
+        "preg_replace with the /e modifier (evaluates code)", ((b"preg_replace",),)),
     PhpRule("create_function_request", "webshell", "critical", re.compile(
-        rb"create_function\s*\([^;]{0,200}" + _REQ, re.I),
-        "create_function built from request input"),
+        rb"create_function\s*\([^;]{0,200}" + _REQ),
+        "create_function built from request input", ((b"create_function",),)),
     PhpRule("base64_blob", "php_backdoor", "high", re.compile(
-        rb"['\"][A-Za-z0-9+/]{600,}={0,2}['\"]"), "a long base64 blob in one string"),
+        rb"['\"][a-z0-9+/]{600,}={0,2}['\"]"), "a long base64 blob in one string"),
     PhpRule("include_non_php", "php_backdoor", "high", re.compile(
         rb"@\s*(?:include|require)(?:_once)?\s*\(?\s*['\"][^'\"\n]{1,200}\.(?!php\b|inc\b)"
-        rb"[A-Za-z0-9]{1,5}['\"]", re.I), "@include of a file that is not PHP"),
+        rb"[a-z0-9]{1,5}['\"]"), "@include of a file that is not PHP",
+        ((b"@",), (b"include", b"require"))),
 )
 
 
 def php_hits(data: bytes) -> list[tuple[PhpRule, bytes]]:
     """Each rule that matches ``data``, with a short excerpt around its first match."""
+    low = data.lower()
     out = []
     for rule in PHP_RULES:
-        for m in rule.regex.finditer(data):
+        if not all(any(n in low for n in group) for group in rule.needles):
+            continue
+        for m in rule.regex.finditer(low):
             if not _in_comment(data, m.start()):
                 out.append((rule, _excerpt(data, m.start(), m.end())))
                 break
