@@ -149,9 +149,9 @@ _SUSPICIOUS = [
     ("high", "fetches from a bare IP address",
      re.compile(r"(https?|ftp)://\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b")),
     ("high", "downloads code", re.compile(r"\b(curl|wget)\b[^\n]*\s(-o|-O|--output)\s*\S")),
-    ("high", "runs something from a temporary directory",
+    ("high", "uses a temporary directory (/tmp, /var/tmp, /dev/shm)",
      re.compile(r"(^|[\s'\"=;:(|&])(/tmp|/var/tmp|/dev/shm)/")),
-    ("high", "runs something from a hidden directory",
+    ("high", "uses a hidden directory",
      re.compile(r"/\.(\.+|[A-Za-z0-9_-][^/\s]*)/")),
 ]
 _SEV_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
@@ -540,7 +540,8 @@ def check_systemd(ctx: Context) -> Iterable[Finding]:
 
 _DOTFILES = (".bashrc", ".profile", ".bash_profile", ".bash_login", ".bash_logout",
              ".zshrc")
-_SHELL_TRAPS = re.compile(r"LD_PRELOAD|\balias\s+(sudo|su|ssh|passwd|ls|ps)=|"
+_SHELL_TRAPS = re.compile(r"LD_PRELOAD|\balias\s+(sudo|su|ssh|passwd|mysql)=|"
+                          r"\balias\s+(ls|ps|netstat|ss|top)=.*(grep\s+-v|--hide)|"
                           r"PROMPT_COMMAND=.*(curl|wget|nc\b|/dev/tcp)|nohup\s")
 
 
@@ -596,8 +597,13 @@ def check_startup(ctx: Context) -> Iterable[Finding]:
         dot = _read(ctx, p)
         if dot is None:
             continue
+        skel = _read(ctx, "/etc/skel/" + os.path.basename(p))
+        if skel is not None and skel == dot:
+            continue
         for ln in _lines(dot):
             hit = suspicious(ln)
+            if hit and hit[1] == "uses a hidden directory":
+                hit = None  # $HOME/.local/bin, .cargo/env ...: dotfiles are full of them
             if hit or _SHELL_TRAPS.search(ln):
                 yield Finding(name, "startup_script", _worst(hit[0] if hit else "high",
                                                               "high"), p,
@@ -629,7 +635,7 @@ def check_ld_so_preload(ctx: Context) -> Iterable[Finding]:
         if _is_file(ctx, p) and not ctx.owned(p):
             dirs = list(_lines(_read(ctx, p) or b""))
             sev = "high" if any(d.startswith(("/tmp", "/var/tmp", "/dev/shm")) or
-                                _hidden_path(d + "/") for d in dirs) else "medium"
+                                _hidden_path(d + "/") for d in dirs) else "low"
             yield Finding(name, "ld_so_preload", sev, p,
                           f"extra library search path from no package: {p}",
                           evidence=" ".join(dirs))
@@ -824,13 +830,24 @@ def check_binaries(ctx: Context) -> Iterable[Finding]:
             if ctx.owned(p):
                 continue
             shadows = n in packaged_cmds
-            yield Finding(name, "unowned_command", "high" if shadows else "medium", p,
+            elf = _head(ctx, p, 4) == b"\x7fELF"
+            script = b"" if elf else _read(ctx, p, limit=64 << 10) or b""
+            sev, why, evidence = ("high" if shadows else "low"), "", (
+                "ELF binary" if elf else next(_lines(script), ""))
+            if script.startswith(b"#!"):
+                evidence = _text(script.splitlines()[0])
+            for ln in _lines(script):
+                hit = suspicious(ln)
+                if hit:
+                    sev, why, evidence = _worst(hit[0], "high"), hit[1], ln
+                    break
+            yield Finding(name, "unowned_command", sev, p,
                           f"'{n}' in {d} " + ("hides the packaged command of that name "
                                               "(comes first in PATH)" if shadows else
-                                              "is from no package; never run it"),
-                          evidence=_text(_head(ctx, p, 120)).splitlines()[0]
-                          if _head(ctx, p, 4) != b"\x7fELF" else "ELF binary",
-                          quarantine=True, extra={"shadows": shadows})
+                                              "is from no package; never run it")
+                          + (f", and {why}" if why else ""),
+                          evidence=evidence, quarantine=True,
+                          extra={"shadows": shadows})
 
 
 # --------------------------------------------------------------------------- 12. torrent

