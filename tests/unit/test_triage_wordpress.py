@@ -3,6 +3,7 @@ leaves its genuine look-alike alone (excerpts of WordPress 5.7's own code)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -306,3 +307,56 @@ require_once(ABSPATH . 'wp-settings.php');
     assert [(f.path, f.kind) for f in found] == [
         ("/etc/wordpress/config-shop.example.org.php", "php_backdoor")]
     assert "base64_decode" in found[0].title
+
+
+def test_placeholder_php_in_uploads_is_quarantined_without_alarm(tmp_path: Path) -> None:
+    ctx = site_tree(tmp_path, {f"{CONTENT}/uploads/index.php": b"<?php\n// Silence is golden.\n",
+                               f"{CONTENT}/uploads/x.php": b"<?php\necho 'hi';\n"})
+    found = {f.path.rsplit("/", 1)[1]: f for f in wordpress.check_uploads_php(ctx)}
+    assert (found["index.php"].severity, found["index.php"].quarantine) == ("medium", True)
+    assert found["x.php"].severity == "critical"
+
+
+def test_code_after_a_closed_comment_on_the_same_line_is_code(tmp_path: Path) -> None:
+    ctx = site_tree(tmp_path, {f"{CONTENT}/plugins/hello/hello.php":
+                               b"<?php\n/**\n * Hello\n */ @eval(base64_decode($_COOKIE['h']));\n"})
+    assert [f.kind for f in wordpress.check_php_code(ctx)] == ["webshell"]  # runs the cookie
+
+
+def _debian_package(root: Path, files: dict[str, bytes], shipped: dict[str, bytes]) -> None:
+    """The wordpress package as dpkg records it (.list and .md5sums), with what it
+    shipped; ``files`` are the files on the disk now."""
+    for p, data in files.items():
+        put(root, p, data)
+    info = root / "var/lib/dpkg/info"
+    info.mkdir(parents=True, exist_ok=True)
+    dirs = sorted({d for p in shipped for d in
+                   ("/".join(p.split("/")[:i]) for i in range(2, p.count("/") + 1))})
+    (info / "wordpress.list").write_text("/.\n" + "".join(f"{d}\n" for d in dirs)
+                                         + "".join(f"{p}\n" for p in shipped))
+    (info / "wordpress.md5sums").write_text("".join(
+        f"{hashlib.md5(d).hexdigest()}  {p.lstrip('/')}\n" for p, d in shipped.items()))
+
+
+def test_packaged_wordpress_modified_and_extra_php_files(tmp_path: Path) -> None:
+    root = tmp_path / "old"
+    pristine = {"/usr/share/wordpress/index.php": b"<?php\ndefine( 'WP_USE_THEMES', true );\n",
+                "/usr/share/wordpress/wp-includes/version.php": b"<?php\n$wp_version = '5.7';\n",
+                "/usr/share/wordpress/wp-includes/user.php": b"<?php\nfunction wp_signon() {}\n"}
+    on_disk = dict(pristine)
+    on_disk["/usr/share/wordpress/wp-includes/user.php"] += b"function wp_x() { return 1; }\n"
+    on_disk["/usr/share/wordpress/wp-includes/class-wp-cache.php"] = b"<?php\n$a = 1;\n"
+    _debian_package(root, on_disk, pristine)
+    site = Site(root="/usr/share/wordpress", content_dir="/var/lib/wordpress/wp-content")
+    found = {f.path: f for f in wordpress.check_php_code(Context(root, sites=[site]))}
+    assert {p: (f.kind, f.severity, f.quarantine) for p, f in found.items()} == {
+        "/usr/share/wordpress/wp-includes/user.php": ("php_modified", "medium", True),
+        "/usr/share/wordpress/wp-includes/class-wp-cache.php": ("php_unowned", "high", True),
+    }
+    assert found["/usr/share/wordpress/wp-includes/user.php"].extra["package"] == "wordpress"
+
+
+def test_auto_prepend_file_none_is_not_flagged(tmp_path: Path) -> None:
+    ctx = site_tree(tmp_path, {"/var/www/example.org/.htaccess":
+                               b"php_value auto_prepend_file none\n"})
+    assert list(wordpress.check_htaccess(ctx)) == []

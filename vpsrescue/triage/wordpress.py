@@ -16,6 +16,7 @@ command or eval, ``preg_replace`` with ``/e`` ...), never on one function alone.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import re
@@ -23,7 +24,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..rescue.discover import LocalTree, parse_php_config, read_vhosts
+from ..rescue.discover import LocalTree, parse_php_config, php_tokens, read_vhosts
 from .model import Context, Finding, Site
 
 PHP_EXTS = (".php", ".phtml", ".php3", ".php4", ".php5", ".php7", ".phar", ".pht", ".phps")
@@ -106,7 +107,9 @@ def _in_comment(data: bytes, pos: int) -> bool:
     Core's doc comments quote `$_POST` and friends; code never starts a line with *."""
     line = data[data.rfind(b"\n", 0, pos) + 1:pos]
     head = line.lstrip()
-    if head.startswith((b"*", b"//", b"#")):
+    if head.startswith(b"*"):
+        return b"*/" not in line  # "*/ eval(...)": the comment closed before the code
+    if head.startswith((b"//", b"#")):
         return True
     opened = line.rfind(b"/*")
     return opened >= 0 and line.find(b"*/", opened) < 0
@@ -255,9 +258,14 @@ def check_uploads_php(ctx: Context) -> Iterator[Finding]:
             hits = php_hits(data)
             sev = "critical" if where == "uploads" or hits else "high"
             hidden = " hidden" if name.startswith(".") else ""
+            what = "PHP file"
+            if not hits and len(data) < 2048 and not any(
+                    t.kind != "op" or t.value != b";" for t in php_tokens(data)):
+                # "<?php // Silence is golden": a placeholder, still not to be restored
+                sev, what = "medium", "PHP placeholder without code"
             ev = hits[0][1] if hits else data.lstrip()[:160]
             yield Finding("wordpress.uploads_php", "webshell", sev, path,
-                          f"PHP file{hidden} in wp-content/{where}: {name}", _text(ev),
+                          f"{what}{hidden} in wp-content/{where}: {name}", _text(ev),
                           quarantine=True,
                           extra={"area": where, "size": st.st_size,
                                  "rules": [r.name for r, _ in hits]})
@@ -273,30 +281,46 @@ def check_uploads_php(ctx: Context) -> Iterator[Finding]:
 
 def check_php_code(ctx: Context) -> Iterator[Finding]:
     """Backdoor code in the sites' PHP (core, themes, plugins; uploads and mu-plugins
-    are judged by their own checks)."""
+    are judged by their own checks). Where the code is Debian's package, a file that
+    differs from dpkg's md5sums, or a PHP file no package ships, is reported even when
+    no rule matches."""
     areas = _writable_areas(ctx)
     mu = _mu_dirs(ctx)
     configs = {p for s in ctx.sites for p in _config_files(ctx, s)}
+    packaged_roots = [s.root.rstrip("/") + "/" for s in ctx.sites if ctx.owned(s.root)]
     for path, _st in site_files(ctx, site_tops(ctx)):
         if not _is_php(path) or _area(path, areas) or path in configs \
                 or any(path.startswith(d) for d in mu):
             continue
         data = ctx.read(path, PHP_LIMIT)
-        if not data:
+        if data is None:
             continue
         hits = php_hits(data)
-        if not hits:
-            continue
-        rule, ev = hits[0]
-        kind = "webshell" if any(r.kind == "webshell" for r, _ in hits) else "php_backdoor"
-        sev = "critical" if any(r.severity == "critical" for r, _ in hits) else "high"
         extra: dict[str, object] = {"rules": [r.name for r, _ in hits]}
         owner = ctx.dpkg_md5sums.get(path)
+        modified = False
         if owner:
             extra["package"] = owner[0]
-        yield Finding("wordpress.php_code", kind, sev, path,
-                      f"{rule.title}: {posixpath.basename(path)}", _text(ev),
-                      quarantine=True, extra=extra)
+            full = data if len(data) < PHP_LIMIT else ctx.read(path, 1 << 30) or b""
+            modified = hashlib.md5(full).hexdigest() != owner[1]
+            extra["dpkg_md5_mismatch"] = modified
+        if hits:
+            rule, ev = hits[0]
+            kind = "webshell" if any(r.kind == "webshell" for r, _ in hits) else "php_backdoor"
+            sev = "critical" if any(r.severity == "critical" for r, _ in hits) else "high"
+            yield Finding("wordpress.php_code", kind, sev, path,
+                          f"{rule.title}: {posixpath.basename(path)}", _text(ev),
+                          quarantine=True, extra=extra)
+        elif modified:
+            assert owner is not None
+            yield Finding("wordpress.php_code", "php_modified", "medium", path,
+                          f"{posixpath.basename(path)} differs from what package {owner[0]} "
+                          "shipped (dpkg md5sums)", "", quarantine=True, extra=extra)
+        elif any(path.startswith(r) for r in packaged_roots) and not ctx.owned(path):
+            yield Finding("wordpress.php_code", "php_unowned", "high", path,
+                          f"PHP file {posixpath.basename(path)} inside the packaged WordPress "
+                          "that no package ships", _text(data.lstrip()[:160]),
+                          quarantine=True, extra=extra)
 
 
 # .htaccess / .user.ini
@@ -332,6 +356,8 @@ def htaccess_problems(data: bytes, own_hosts: set[str]) -> list[tuple[str, str, 
     code = _strip_comments(data)
     out = []
     for m in _HT_PREPEND.finditer(code):
+        if m.group(2).strip().strip(b"\"'").lower() in (b"none", b""):
+            continue
         out.append(("critical", f"{_text(m.group(1))} runs a file before every PHP request",
                     _text(m.group(0).strip())))
     for m in _HT_PHPVAL.finditer(code):
