@@ -251,6 +251,20 @@ def test_scripts_in_posts(findings: list[Finding]) -> None:
 
 
 @pytest.mark.service
+def test_hex_escaped_javascript_alone_in_a_dump(mariadb: ThrowawayMariaDB,
+                                                tmp_path: Path) -> None:
+    """No <script> anywhere in the statement: the cheap statement filter must still let
+    the row through (backslashes are doubled in the dump's text)."""
+    dump = make_dump(mariadb, tmp_path, "wpzh_", users=[], caps={}, options={}, posts=[
+        (4, GENUINE_POST, "后来发生的事", "publish", "post"),
+        (16, "<p onmouseover=\"var _0x='\\x68\\x74\\x74\\x70';\">hi</p>", "页", "publish",
+         "page")])
+    found = database.check_wordpress_database(Context(tmp_path, [BLOG], [dump]))
+    assert [(f.kind, f.extra.get("post_id"), f.severity) for f in found] == [
+        ("wp_post_script", 16, "high")]
+
+
+@pytest.mark.service
 def test_rogue_cron_events(findings: list[Finding]) -> None:
     cron = {f.extra["hook"]: f for f in by_kind(findings, "wp_cron")}
     # core hooks and the hook the installed plugin registers are not reported

@@ -78,6 +78,10 @@ SRC_RE = re.compile(rb"\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.I)
 EMBED_HOSTS = ("youtube.com", "youtube-nocookie.com", "player.vimeo.com", "google.com",
                "dailymotion.com", "soundcloud.com", "spotify.com")
 URL_RE = re.compile(rb"(?:https?|ftp)://[^\s\"'<>]+|\b(?:\d{1,3}\.){3}\d{1,3}\b", re.I)
+# In a dump's text (backslashes doubled): a statement without any of these holds no
+# post the post rules would report.
+_JS_NEEDLES = (b"<script", b"<iframe", b"eval", b"fromcharcode", b"atob", b"document.write",
+               b"\\\\x")
 LIVE_STATUSES = (b"publish", b"draft", b"private", b"pending", b"future")
 
 
@@ -157,9 +161,12 @@ def insert_rows(text: bytes, start: int) -> Iterator[list[bytes | None]]:
         yield row
 
 
-def table_rows(path: Path, wanted: Callable[[str], bool]
+def table_rows(path: Path, wanted: Callable[[str], bool],
+               keep: Callable[[str, bytes], bool] | None = None,
                ) -> Iterator[tuple[str, dict[str, bytes | None]]]:
-    """(table, {column: value}) for every row of the tables ``wanted`` accepts."""
+    """(table, {column: value}) for every row of the tables ``wanted`` accepts (and, if
+    ``keep`` is given, of the INSERT statements it accepts: a cheap look at the whole
+    statement spares splitting rows that cannot matter)."""
     columns: dict[str, list[str]] = {}
     with open_dump(path) as fh:
         for st in StatementReader(fh.read):
@@ -177,7 +184,7 @@ def table_rows(path: Path, wanted: Callable[[str], bool]
             if m is None:
                 continue
             table = _text(unquote_ident(m.group(2) or m.group(1)))
-            if not wanted(table):
+            if not wanted(table) or keep is not None and not keep(table, st.text):
                 continue
             if m.group(3):
                 names = [_text(unquote_ident(x.strip())) for x in
@@ -258,8 +265,14 @@ def collect(ctx: Context) -> list[SiteData]:
             r = routes.setdefault(d, {})
             for suffix in WP_COLUMNS:
                 r.setdefault(sd.site.table_prefix + suffix, (sd, suffix))
+    def keep(table: str, text: bytes) -> bool:
+        if route[table][1] != "posts":
+            return True
+        low = text.lower()
+        return any(n in low for n in _JS_NEEDLES)
+
     for dump, route in routes.items():
-        for table, row in table_rows(dump, route.__contains__):
+        for table, row in table_rows(dump, route.__contains__, keep):
             sd, suffix = route[table]
             sd.tables.add(table)
             if not row:
