@@ -202,6 +202,14 @@ def _changed_conffile(ctx: Context, p: str, conf: dict[str, str]) -> bool:
     return _md5(ctx, p) != want
 
 
+def _edited(ctx: Context, p: str, conf: dict[str, str]) -> bool:
+    """A packaged file that differs from what its package shipped (conffile or not)."""
+    if p in conf:
+        return _changed_conffile(ctx, p, conf)
+    entry = ctx.dpkg_md5sums.get(p)
+    return entry is not None and _md5(ctx, p) != entry[1]
+
+
 # --------------------------------------------------------------------------- 1. accounts
 
 # Accounts that Debian or a common package creates with a login shell.
@@ -219,7 +227,7 @@ def check_accounts(ctx: Context) -> Iterable[Finding]:
 
     def has_password(user: str, pw_field: str) -> bool:
         pw = shadow.get(user, "") if pw_field == "x" else pw_field
-        return bool(pw) and pw[0] not in "*!x"
+        return bool(pw) and pw != "x" and not pw.startswith(("*", "!"))
 
     for f in _passwd(ctx):
         user, pw, uid_s, gid, gecos, home, shell = f
@@ -274,6 +282,10 @@ def check_sudoers(ctx: Context) -> Iterable[Finding]:
         data = _read(ctx, p)
         if data is None:
             continue
+        for m in re.finditer(rb"^[@#]include(dir)?\s+(\S+)", data, re.M):
+            inc = _text(m.group(2))
+            more = [inc + "/" + n for n in _ls(ctx, inc)] if m.group(1) else [inc]
+            files.extend(x for x in more if x not in files and len(files) < 200)
         for line in _lines(data):
             if line.startswith("Defaults") and re.search(r"!\s*authenticate\b", line):
                 yield Finding(name, "sudoers", "critical", p,
@@ -360,7 +372,7 @@ def check_ssh(ctx: Context) -> Iterable[Finding]:
         low = val.lower().split()[0] if val else ""
         if kw == "permitrootlogin" and low == "yes":
             yield Finding(name, "sshd_config", "medium", p,
-                          "sshd lets root log in with a password (PermitRootLogin yes)",
+                          "sshd lets root log in, by password too (PermitRootLogin yes)",
                           evidence=f"PermitRootLogin {val}")
         elif kw == "passwordauthentication" and low == "yes":
             yield Finding(name, "sshd_config", "low", p,
@@ -373,8 +385,8 @@ def check_ssh(ctx: Context) -> Iterable[Finding]:
         elif kw in ("authorizedkeysfile", "authorizedkeyscommand", "authorizedprincipalsfile"):
             vals = val.split()
             if kw == "authorizedkeysfile" and vals and all(
-                    v.lstrip("%h/").lstrip("/") in (".ssh/authorized_keys",
-                                                    ".ssh/authorized_keys2") for v in vals):
+                    v.removeprefix("%h/") in (".ssh/authorized_keys",
+                                              ".ssh/authorized_keys2") for v in vals):
                 continue
             if kw == "authorizedkeysfile":
                 key_files.extend(v if "%h" in v or v.startswith("/") else "%h/" + v
@@ -431,6 +443,9 @@ def check_cron(ctx: Context) -> Iterable[Finding]:
             continue
         data = _read(ctx, p) or b""
         owned = ctx.owned(p)
+        edited = owned and _edited(ctx, p, conf)
+        if owned and not edited:
+            continue  # exactly as its package shipped it
         bad: list[tuple[str, str, str]] = []
         for line in _lines(data):
             hit = suspicious(line)
@@ -450,7 +465,7 @@ def check_cron(ctx: Context) -> Iterable[Finding]:
             first = next(_lines(data), "")
             sev = "medium" if first and not first.startswith("SHELL") else "low"
             yield Finding(name, "cron", sev, p, title, evidence=first)
-        elif _changed_conffile(ctx, p, conf):
+        else:
             yield Finding(name, "cron", "low", p, f"packaged cron file was edited: {p}",
                           evidence=next(_lines(data), ""))
 
