@@ -360,3 +360,16 @@ def test_auto_prepend_file_none_is_not_flagged(tmp_path: Path) -> None:
     ctx = site_tree(tmp_path, {"/var/www/example.org/.htaccess":
                                b"php_value auto_prepend_file none\n"})
     assert list(wordpress.check_htaccess(ctx)) == []
+
+
+def test_a_link_to_the_root_in_uploads_is_reported_and_not_walked(tmp_path: Path) -> None:
+    ctx = site_tree(tmp_path, {"/usr/lib/php/PEAR.php": b"<?php eval(base64_decode($x));"})
+    os.symlink("/", ctx.root / CONTENT.lstrip("/") / "uploads/2019/09/root.txt")
+    os.symlink("../../wp-config.php", ctx.root / CONTENT.lstrip("/") / "uploads/cfg.txt")
+    os.symlink("2019/09/cafe-menu.jpg", ctx.root / CONTENT.lstrip("/") / "uploads/menu.jpg")
+    links = {f.path.rsplit("/", 1)[1]: f for f in wordpress.check_uploads_links(ctx)}
+    assert set(links) == {"root.txt", "cfg.txt"}  # not the link that stays in uploads
+    assert (links["root.txt"].kind, links["root.txt"].quarantine) == ("symlink", True)
+    assert links["cfg.txt"].extra["resolved"] == f"{SITE.root}/wp-config.php"
+    # the disk's other PHP (reachable only through the link to /) is not scanned
+    assert list(wordpress.check_php_code(ctx)) == []

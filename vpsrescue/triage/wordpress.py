@@ -197,13 +197,25 @@ def site_files(ctx: Context, tops: Iterable[str]) -> Iterator[tuple[str, os.stat
                 if rst is None:
                     continue
                 if stat.S_ISDIR(rst.st_mode):
-                    queue.append(r)
+                    if _followable(r, p):
+                        queue.append(r)
                 elif stat.S_ISREG(rst.st_mode) and r not in seen_files:
                     seen_files.add(r)
                     yield r, rst
             elif stat.S_ISREG(st.st_mode) and p not in seen_files:
                 seen_files.add(p)
                 yield p, st
+
+
+# Directory links to these (or to an ancestor of the link) are not followed: a link to
+# "/" planted in uploads must not turn a site scan into a scan of the whole disk.
+_SYSTEM_DIRS = frozenset(("/", "/etc", "/usr", "/var", "/root", "/home", "/proc", "/sys",
+                          "/dev", "/boot", "/bin", "/sbin", "/lib", "/lib64", "/tmp", "/run",
+                          "/usr/share", "/usr/lib", "/var/lib", "/opt", "/srv", "/mnt"))
+
+
+def _followable(target: str, link: str) -> bool:
+    return target not in _SYSTEM_DIRS and not (link + "/").startswith(target.rstrip("/") + "/")
 
 
 def _is_php(path: str) -> bool:
@@ -277,6 +289,32 @@ def check_uploads_php(ctx: Context) -> Iterator[Finding]:
                               f"PHP code inside {name} in wp-content/{where}",
                               _text(_excerpt(head, i, i + 5)), quarantine=True,
                               extra={"area": where})
+
+
+def check_uploads_links(ctx: Context) -> Iterator[Finding]:
+    """Symbolic links in uploads/cache/upgrade that leave them: the "symlink attack" a
+    web shell uses to read other sites' wp-config.php (or the whole disk)."""
+    seen = set()
+    for prefix, where in _writable_areas(ctx):
+        top = prefix.rstrip("/")
+        st0 = ctx.lstat(top)
+        if st0 is None or not stat.S_ISDIR(st0.st_mode) or top in seen:
+            continue
+        seen.add(top)
+        for path, st in ctx.walk(top):
+            if not stat.S_ISLNK(st.st_mode):
+                continue
+            try:
+                target = os.readlink(ctx.path(path))
+            except OSError:
+                continue
+            real = _real(ctx, path)
+            if real is not None and real.startswith(prefix):
+                continue
+            yield Finding("wordpress.uploads_links", "symlink", "high", path,
+                          f"symbolic link in wp-content/{where} to {target}",
+                          f"{posixpath.basename(path)} -> {target}", quarantine=True,
+                          extra={"target": target, "resolved": real})
 
 
 def check_php_code(ctx: Context) -> Iterator[Finding]:
@@ -527,5 +565,5 @@ def check_config(ctx: Context) -> Iterator[Finding]:
                           quarantine=True, extra={"rules": [r.name for r, _ in hits]})
 
 
-CHECKS = (check_uploads_php, check_php_code, check_htaccess, check_mu_plugins,
+CHECKS = (check_uploads_php, check_uploads_links, check_php_code, check_htaccess, check_mu_plugins,
           check_dropins, check_config)
