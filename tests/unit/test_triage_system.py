@@ -489,6 +489,8 @@ def test_modified_binaries_and_shadowing_commands(tmp_path: Path) -> None:
     t.write("/usr/local/bin/mysqldump", "#!/bin/sh\necho x >> /tmp/.log\nexec /usr/bin/"
             "mysqldump \"$@\"\n", mode=0o755)
     t.write("/usr/local/bin/README", "not a program\n", mode=0o644)
+    t.write("/usr/local/sbin/ps", ELF, mode=0o644)  # as in a bundle's files/: no exec bits
+    t.package("procps", {"/bin/ps": ELF + b"\0ps"})
     t.write("/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2", ELF)
     found = by_path(system.check_binaries(t.ctx()))
     (ssh,) = found["/usr/sbin/sshd"]
@@ -502,9 +504,11 @@ def test_modified_binaries_and_shadowing_commands(tmp_path: Path) -> None:
     assert md.kind == "unowned_command" and md.severity == "high" and md.quarantine
     assert md.extra["shadows"] is True
     assert found["/usr/local/bin/backup-db"][0].severity == "low"
+    assert found["/usr/local/sbin/ps"][0].extra["shadows"] is True
     assert found["/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2"][0].severity == "critical"
     assert set(found) == {"/usr/sbin/sshd", "/usr/lib/x86_64-linux-gnu/security/pam_unix.so",
                           "/usr/local/bin/mysqldump", "/usr/local/bin/backup-db",
+                          "/usr/local/sbin/ps",
                           "/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2"}
 
 
@@ -529,6 +533,8 @@ def test_bittorrent_client_open_rpc_and_large_downloads(tmp_path: Path) -> None:
            "/lib/systemd/system/transmission-daemon.service")
     t.write("/etc/transmission-daemon/settings.json", json.dumps(
         TRANSMISSION_DEFAULT | {"rpc-whitelist-enabled": 0}, indent=4))
+    t.write("/var/lib/transmission-daemon/.config/transmission-daemon/torrents/Movie.2008."
+            "1080p.mkv.11d269c7a1f14916.torrent", b"d8:announce0:4:infod4:name3:abcee")
     for p in ("/srv/media/dl/Movie.2008.1080p.mkv", "/var/www/site/films/big.avi"):
         local = t.write(p, b"")
         os.truncate(local, 60 << 20)  # sparse: large without writing 60 MB
@@ -543,7 +549,9 @@ def test_bittorrent_client_open_rpc_and_large_downloads(tmp_path: Path) -> None:
     assert mkv.extra["size"] == 60 << 20 and mkv.quarantine
     (avi,) = found["/var/www/site/films/big.avi"]
     assert not avi.quarantine and "web root" in avi.title
-    assert len(found) == 4
+    (tor,) = [f for fs in found.values() for f in fs if f.path.endswith(".torrent")]
+    assert tor.severity == "info"
+    assert len(found) == 5
 
 
 # --------------------------------------------------------------------------- logs

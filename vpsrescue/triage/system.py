@@ -595,7 +595,7 @@ def check_startup(ctx: Context) -> Iterable[Finding]:
         hits = [(h, ln) for ln in _lines(data) if (h := suspicious(ln)) or
                 _SHELL_TRAPS.search(ln)]
         owned = ctx.owned(p)
-        if owned and not hits and not _changed_conffile(ctx, p, conf):
+        if owned and not hits and not _edited(ctx, p, conf):
             continue
         sev = "medium"
         for h, _ln in hits:
@@ -610,7 +610,7 @@ def check_startup(ctx: Context) -> Iterable[Finding]:
         files += [home + "/" + d for d in _DOTFILES]
     for p in files:
         dot = _read(ctx, p)
-        if dot is None:
+        if dot is None or (ctx.owned(p) and not _edited(ctx, p, conf)):
             continue
         for ln in _lines(dot):
             hit = suspicious(ln)
@@ -837,7 +837,11 @@ def check_binaries(ctx: Context) -> Iterable[Finding]:
         for n in _ls(ctx, d):
             p = f"{d}/{n}"
             st = ctx.lstat(p)
-            if st is None or not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o111:
+            if st is None or not stat.S_ISREG(st.st_mode):
+                continue
+            # a bundle's files/ has no exec bits: judge by the content too
+            if not st.st_mode & 0o111 and not _head(ctx, p, 4).startswith(
+                    (b"#!", b"\x7fELF")):
                 continue
             if ctx.owned(p):
                 continue
@@ -899,9 +903,12 @@ def check_bittorrent(ctx: Context) -> Iterable[Finding]:
                       + (" and starts at boot" if enabled else ""),
                       evidence=f"{pkg} {installed[pkg]} {binary}".strip(),
                       extra={"package": pkg, "version": installed[pkg], "enabled": enabled})
-    download_dirs = {"/var/lib/transmission-daemon/downloads", "/var/lib/deluged/Downloads",
-                     "/root/Downloads", "/srv/torrents", "/srv/downloads"}
-    for home in _homes(ctx):
+    homes = _homes(ctx)
+    # the clients' whole state directories: downloads and the .torrent files they keep
+    download_dirs = {"/var/lib/transmission-daemon", "/var/lib/deluged", "/var/lib/rtorrent",
+                     "/var/lib/qbittorrent", "/root/Downloads", "/srv/torrents",
+                     "/srv/downloads"}
+    for home in homes:
         download_dirs.update({home + "/Downloads", home + "/downloads", home + "/torrents"})
     for p in ("/etc/transmission-daemon/settings.json",
               "/var/lib/transmission-daemon/.config/transmission-daemon/settings.json"):
@@ -917,7 +924,8 @@ def check_bittorrent(ctx: Context) -> Iterable[Finding]:
             "*", "*.*.*.*")
         if s.get("rpc-enabled", True) not in (False, 0):
             if wl_off:
-                problems.append(f'"rpc-whitelist-enabled": {s.get("rpc-whitelist-enabled")}')
+                problems.append('"rpc-whitelist-enabled": '
+                                + json.dumps(s.get("rpc-whitelist-enabled")))
             if s.get("rpc-authentication-required") in (False, 0):
                 problems.append('"rpc-authentication-required": false')
             if wl_off and s.get("rpc-bind-address", "0.0.0.0") in ("0.0.0.0", "::"):
@@ -949,13 +957,13 @@ def check_bittorrent(ctx: Context) -> Iterable[Finding]:
                               evidence=f"{st.st_size} bytes",
                               extra={"size": st.st_size}, quarantine=not web)
     # torrent client state in homes
-    for home in _homes(ctx):
+    for home, user in homes.items():
         for n in (".rtorrent.rc", ".config/deluge/core.conf",
                   ".config/qBittorrent/qBittorrent.conf", ".aria2/aria2.conf"):
             p = f"{home}/{n}"
             if _is_file(ctx, p):
                 yield Finding(name, "bittorrent", "medium", p,
-                              f"BitTorrent client configuration for {_homes(ctx)[home]}: {n}",
+                              f"BitTorrent client configuration for {user}: {n}",
                               evidence=n)
 
 
