@@ -313,3 +313,24 @@ def test_insert_rows_handles_numbers_nulls_and_hex() -> None:
             b"(2,'x''y',_binary 'z',X'4142',3);")
     rows = list(database.insert_rows(text, text.index(b"(") + 1))
     assert rows == [[b"1", None, b"a,b", b"ABC", b"-2.5"], [b"2", b"x'y", b"z", b"AB", b"3"]]
+
+
+@pytest.mark.service
+def test_a_truncated_dump_is_reported_and_the_other_dumps_still_read(
+        blog_dump: Path, mariadb: ThrowawayMariaDB, tmp_path: Path) -> None:
+    cut = tmp_path / "blogcut.sql.gz"
+    cut.write_bytes(gzip.compress(gzip.decompress(blog_dump.read_bytes())[:-3000]))
+    news = make_dump(mariadb, tmp_path, "nws_", name="newsdb_cut_test",
+                     users=[(1, "newsadmin", "admin@news.example.net", "2017-03-01 09:00:00",
+                             "Sam")], caps={1: CAPS_ADMIN}, posts=[], options={})
+    blog = Site(root="/usr/share/wordpress", content_dir="/var/lib/wordpress/wp-content",
+                table_prefix="wpzh_", db_name="blogcut", server_names=["blog.example.org"])
+    site = Site(root="/var/www/news", content_dir="/var/www/news/wp-content",
+                table_prefix="nws_", db_name="newsdb_cut_test")
+    found = list(database.check_wordpress_database(Context(tmp_path, [blog, site],
+                                                           [cut, news])))
+    broken = [f for f in found if f.kind == "wp_database"]
+    assert len(broken) == 1 and broken[0].severity == "medium"
+    assert "blogcut.sql.gz" in broken[0].title and "truncated" in broken[0].title
+    assert [f.extra["login"] for f in found if f.kind == "wp_admin"
+            and f.extra["site"] == "/var/www/news"] == ["newsadmin"]

@@ -17,6 +17,7 @@ import io
 import lzma
 import re
 import stat
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from ..dump.sqltokens import (
     unescape,
     unquote_ident,
 )
+from ..errors import VpsrescueError
 from .model import Context, Finding, Site
 from .wordpress import _MU_HIDE_USERS, PHP_LIMIT, _real, site_files
 
@@ -265,35 +267,45 @@ def collect(ctx: Context) -> list[SiteData]:
             r = routes.setdefault(d, {})
             for suffix in WP_COLUMNS:
                 r.setdefault(sd.site.table_prefix + suffix, (sd, suffix))
+    for dump, route in routes.items():
+        try:
+            _read_dump(dump, route)
+        except (VpsrescueError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+            for sd in {id(v[0]): v[0] for v in route.values()}.values():
+                sd.findings.append(Finding(
+                    "database.wordpress", "wp_database", "medium", "",
+                    f"the dump {dump.name} cannot be read to its end ({exc}): the database "
+                    f"checks of the site at {sd.site.root} are incomplete", "",
+                    extra={"site": sd.site.root, "dump": str(dump)}))
+    return data
+
+
+def _read_dump(dump: Path, route: dict[str, tuple[SiteData, str]]) -> None:
     def keep(table: str, text: bytes) -> bool:
         if route[table][1] != "posts":
             return True
         low = text.lower()
         return any(n in low for n in _JS_NEEDLES)
 
-    for dump, route in routes.items():
-        for table, row in table_rows(dump, route.__contains__, keep):
-            sd, suffix = route[table]
-            sd.tables.add(table)
-            if not row:
-                row = {}
-            if suffix == "users":
-                uid = _int(row.get("ID"))
-                sd.users[uid] = User(uid, _text(row.get("user_login")),
-                                     _text(row.get("user_email")),
-                                     _text(row.get("user_registered")))
-            elif suffix == "usermeta":
-                if row.get("meta_key") == (sd.site.table_prefix + "capabilities").encode():
-                    sd.caps[_int(row.get("user_id"))] = row.get("meta_value") or b""
-            elif suffix == "posts":
-                sd.findings += _post_findings(sd, row)
-            elif suffix == "options":
-                name = _text(row.get("option_name"))
-                value = row.get("option_value") or b""
-                if name in KEEP_OPTIONS:
-                    sd.options[name] = value
-                sd.findings += _option_script(sd, name, value)
-    return data
+    for table, row in table_rows(dump, route.__contains__, keep):
+        sd, suffix = route[table]
+        sd.tables.add(table)
+        if suffix == "users":
+            uid = _int(row.get("ID"))
+            sd.users[uid] = User(uid, _text(row.get("user_login")),
+                                 _text(row.get("user_email")),
+                                 _text(row.get("user_registered")))
+        elif suffix == "usermeta":
+            if row.get("meta_key") == (sd.site.table_prefix + "capabilities").encode():
+                sd.caps[_int(row.get("user_id"))] = row.get("meta_value") or b""
+        elif suffix == "posts":
+            sd.findings += _post_findings(sd, row)
+        elif suffix == "options":
+            name = _text(row.get("option_name"))
+            value = row.get("option_value") or b""
+            if name in KEEP_OPTIONS:
+                sd.options[name] = value
+            sd.findings += _option_script(sd, name, value)
 
 
 # ------------------------------------------------------------------ posts, options
