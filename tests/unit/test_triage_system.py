@@ -617,6 +617,39 @@ def test_hosts_and_apache_modules(tmp_path: Path) -> None:
     assert mods["/usr/lib/apache2/modules/mod_cache_fast.so"].quarantine
 
 
+COMMON_AUTH = """\
+# here are the per-package modules (the "Primary" block)
+auth\t[success=1 default=ignore]\tpam_unix.so nullok
+# here's the fallback if no module succeeds
+auth\trequisite\t\t\tpam_deny.so
+auth\trequired\t\t\tpam_permit.so
+"""
+
+
+def test_pam_backdoors_and_unowned_kernel_modules(tmp_path: Path) -> None:
+    t = Tree(tmp_path)
+    sec = "/usr/lib/x86_64-linux-gnu/security/"
+    t.package("libpam-modules", {sec + "pam_unix.so": ELF, sec + "pam_deny.so": ELF,
+                                 sec + "pam_permit.so": ELF, sec + "pam_exec.so": ELF})
+    t.package("linux-image-5.10.0-28-amd64", {
+        "/lib/modules/5.10.0-28-amd64/kernel/fs/ext4/ext4.ko": ELF})
+    t.write("/etc/pam.d/common-auth", COMMON_AUTH)  # written by pam-auth-update: no package
+    t.write("/etc/pam.d/sshd", "@include common-auth\naccount required pam_nologin.so\n")
+    assert list(system.check_pam(t.ctx())) == []
+    t.write(sec + "pam_unix2.so", ELF)
+    t.write("/etc/pam.d/sshd", "auth sufficient pam_permit.so\n@include common-auth\n"
+            "auth optional pam_exec.so quiet /usr/local/sbin/log-pw\n")
+    t.write("/etc/pam.d/common-auth", COMMON_AUTH.replace("pam_unix.so", "pam_unix2.so"))
+    t.write("/lib/modules/5.10.0-28-amd64/extra/diamorphine.ko", ELF)
+    found = list(system.check_pam(t.ctx()))
+    got = sorted((f.path, f.severity, f.kind) for f in found)
+    assert got == [("/etc/pam.d/common-auth", "critical", "pam"),
+                   ("/etc/pam.d/sshd", "critical", "pam"),
+                   ("/etc/pam.d/sshd", "high", "pam"),
+                   ("/lib/modules/5.10.0-28-amd64/extra/diamorphine.ko", "high",
+                    "kernel_module")]
+
+
 def test_checks_tuple_names_every_check() -> None:
     assert {c.__name__ for c in system.CHECKS} == {
         n for n in dir(system) if n.startswith("check_")}

@@ -1108,6 +1108,63 @@ def check_hosts_apache(ctx: Context) -> Iterable[Finding]:
                               evidence=n)
 
 
+# --------------------------------------------------------------------------- PAM, modules
+
+def _pam_module_paths(ctx: Context, module: str) -> list[str]:
+    if module.startswith("/"):
+        return [module]
+    out = []
+    for lib in ("/lib", "/usr/lib", "/lib64", "/usr/lib64"):
+        out.append(f"{lib}/security/{module}")
+        out += [f"{lib}/{n}/security/{module}" for n in _ls(ctx, lib)
+                if n.endswith("-linux-gnu")]
+    return out
+
+
+def check_pam(ctx: Context) -> Iterable[Finding]:
+    """PAM stacks that let anyone in, run programs, or load a module no package ships;
+    kernel modules no package ships."""
+    name = "system.pam"
+    for n in _ls(ctx, "/etc/pam.d"):
+        p = "/etc/pam.d/" + n
+        for line in _lines(_read(ctx, p) or b""):
+            words = line.split()
+            if words[0].startswith("@") or len(words) < 3:
+                continue
+            control = words[1]
+            i = 2
+            if control.startswith("["):
+                while i < len(words) and not words[i - 1].endswith("]"):
+                    i += 1
+            if i >= len(words):
+                continue
+            module = words[i]
+            if not module.endswith(".so"):
+                continue
+            paths = _pam_module_paths(ctx, module)
+            present = [x for x in paths if ctx.lstat(x) is not None]
+            if present and not any(ctx.owned(x) for x in present):
+                yield Finding(name, "pam", "critical", p,
+                              f"PAM in {p} loads {module}, which no package ships",
+                              evidence=line, extra={"module": present[0]})
+            elif module == "pam_permit.so" and words[0] == "auth" and control == "sufficient":
+                yield Finding(name, "pam", "critical", p,
+                              f"PAM in {p} lets anyone log in (auth sufficient pam_permit)",
+                              evidence=line)
+            elif module == "pam_exec.so":
+                yield Finding(name, "pam", "high", p,
+                              f"PAM in {p} runs a program at every login (pam_exec)",
+                              evidence=line)
+    for kver in _ls(ctx, "/lib/modules") or _ls(ctx, "/usr/lib/modules"):
+        base = ("/lib/modules/" if _dir(ctx, "/lib/modules") else "/usr/lib/modules/") + kver
+        for p, st in _walk(ctx, base):
+            if stat.S_ISREG(st.st_mode) and p.endswith((".ko", ".ko.xz", ".ko.zst")) \
+                    and not ctx.owned(p):
+                yield Finding(name, "kernel_module", "high", p,
+                              f"kernel module from no package: {p}",
+                              evidence=f"{st.st_size} bytes", quarantine=True)
+
+
 CHECKS = (check_accounts, check_sudoers, check_ssh, check_cron, check_systemd,
           check_startup, check_ld_so_preload, check_suid, check_tmp, check_binaries,
-          check_bittorrent, check_logs, check_hosts_apache)
+          check_pam, check_bittorrent, check_logs, check_hosts_apache)
