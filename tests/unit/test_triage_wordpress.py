@@ -219,13 +219,18 @@ def test_debian_layout_symlinks_are_followed_inside_the_old_root(tmp_path: Path)
      b"RewriteRule ^(.*)$ http://pills.example.com/?r=$1 [R=302,L]\n", "htaccess", "high"),
     ("/var/www/example.org/.user.ini", b"auto_prepend_file = /tmp/.x.php\n", "user_ini",
      "critical"),
+    ("/var/www/example.org/.htaccess", b"RewriteRule ^(.*)$ http://198.51.100.9/$1 [R,L]\n",
+     "htaccess", "high"),
+    ("/var/www/example.org/.htaccess",  # maybe the owner's own move: reviewed, not alarmed
+     b"RewriteRule ^(.*)$ https://example-new.org/$1 [R=301,L]\n", "htaccess", "medium"),
 ])
 def test_htaccess_that_runs_or_redirects_code(tmp_path: Path, path: str, text: bytes,
                                               kind: str, severity: str) -> None:
     ctx = site_tree(tmp_path, {path: text})
     found = list(wordpress.check_htaccess(ctx))
     assert found and {(f.path, f.kind, f.quarantine) for f in found} == {(path, kind, True)}
-    assert max(found, key=lambda f: f.severity == "critical").severity == severity
+    rank = ["critical", "high", "medium", "low", "info"]
+    assert min((f.severity for f in found), key=rank.index) == severity
 
 
 def test_protective_htaccess_and_ini_are_not_flagged(tmp_path: Path) -> None:
@@ -236,6 +241,11 @@ def test_protective_htaccess_and_ini_are_not_flagged(tmp_path: Path) -> None:
         "/var/www/example.org/.user.ini": b"memory_limit = 256M\nupload_max_filesize = 64M\n"
                                           b"; auto_prepend_file = /x.php\n",
         "/var/www/example.org/wp-admin/.htaccess": b"AddType application/x-httpd-php .php\n",
+        "/var/www/example.org/wp-includes/.htaccess":
+            b'<FilesMatch ".+\\.ph(ar|p|tml)$">\n'
+            b'    SetHandler "proxy:unix:/run/php/php7.4-fpm.sock|fcgi://localhost"\n'
+            b"</FilesMatch>\n"
+            b"RewriteRule ^(.*)$ https://%{HTTP_HOST}/$1 [R=301,L]\n",
     })
     assert list(wordpress.check_htaccess(ctx)) == []
 

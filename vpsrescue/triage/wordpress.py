@@ -169,7 +169,7 @@ def site_tops(ctx: Context) -> list[str]:
             if d and d not in tops:
                 tops.append(d)
     for d in document_roots(ctx):
-        if d not in tops:
+        if d not in tops and d not in _SYSTEM_DIRS:
             tops.append(d)
     return tops
 
@@ -410,20 +410,43 @@ def htaccess_problems(data: bytes, own_hosts: set[str]) -> list[tuple[str, str, 
         exts = [w for w in words[1:] if w.startswith(b".") or m.group(1).lower() ==
                 b"addhandler"]
         foreign = [w for w in exts if not _PHP_EXT_WORD.match(w)]
-        if m.group(1).lower() in (b"sethandler", b"forcetype") or foreign:
+        whole = m.group(1).lower() in (b"sethandler", b"forcetype")
+        if whole and _php_only_files_block(code, m.start()):
+            continue  # <FilesMatch "\.php$"> SetHandler proxy:fcgi://...: PHP-FPM as usual
+        if whole or foreign:
             out.append(("critical", "files that are not .php run as PHP",
                         _text(m.group(0).strip())))
+    cloak = _HT_CLOAK.search(code)
     for m in _HT_REWRITE.finditer(code):
         host = _text(m.group(2)).lower().split(":")[0].removeprefix("www.")
-        if host not in own_hosts and not host.startswith("%{"):
-            out.append(("high", f"visitors are rewritten to a foreign host {host}",
-                        _text(m.group(0).strip())))
-    if _HT_CLOAK.search(code):
-        m2 = _HT_CLOAK.search(code)
-        assert m2 is not None
+        if host in own_hosts or host.startswith("%{"):
+            continue
+        # a plain redirect to another name may be the owner's own move: review it;
+        # to a bare IP, or only for visitors from search engines: spam
+        bad = cloak is not None or re.fullmatch(r"[\d.]+|\[[0-9a-f:]+\]", host) is not None
+        out.append(("high" if bad else "medium",
+                    f"visitors are rewritten to another host {host}",
+                    _text(m.group(0).strip())))
+    if cloak is not None:
         out.append(("high", "rewrites depend on search-engine referer/agent (spam cloaking)",
-                     _text(m2.group(0).strip())))
+                     _text(cloak.group(0).strip())))
     return out
+
+
+_FILES_OPEN = re.compile(rb"<Files(?:Match)?\s+([^>]*)>", re.I)
+
+
+def _php_only_files_block(code: bytes, pos: int) -> bool:
+    """Is ``pos`` inside a <Files>/<FilesMatch> block that names only PHP files?"""
+    opened = None
+    for m in _FILES_OPEN.finditer(code, 0, pos):
+        opened = m
+    if opened is None or re.search(rb"</Files", code[opened.end():pos], re.I):
+        return False
+    pattern = opened.group(1).strip(b"\"'~ ").lower()
+    exts = re.findall(rb"[a-z][a-z0-9]{1,5}", pattern)
+    return bool(exts) and all(_PHP_EXT_WORD.match(e) or e in (b"ph", b"ar", b"tml", b"p")
+                              for e in exts)
 
 
 def check_htaccess(ctx: Context) -> Iterator[Finding]:
