@@ -576,6 +576,10 @@ def test_logs_root_logins_per_ip_upload_posts_and_history(tmp_path: Path) -> Non
         for i in range(3):
             gz.write(f'203.0.113.66 - - [11/Mar/2024:03:1{i}:00 +0800] "POST /wp-content/'
                      f'uploads/2023/11/wp-cache.php?c=id HTTP/1.1" 200 137 "-" "M"\n')
+        gz.write('203.0.113.66 - - [12/Mar/2024:01:00:00 +0800] "POST /blog/wp-content/'
+                 'uploads/x.PHP5 HTTP/1.1" 200 1 "-" "M"\n'
+                 '203.0.113.66 - - [12/Mar/2024:01:00:00 +0800] "POST /wp-content/'
+                 'uploads/photo.php.jpg HTTP/1.1" 200 1 "-" "M"\n')
     t.write("/home/alice/.bash_history", "ls\n")
     t.link("/root/.bash_history", "/dev/null")
     found = list(system.check_logs(t.ctx()))
@@ -583,12 +587,14 @@ def test_logs_root_logins_per_ip_upload_posts_and_history(tmp_path: Path) -> Non
     assert set(ips) == {"203.0.113.66", "198.51.100.7"}
     assert ips["203.0.113.66"].extra["count"] == 2
     assert "Accepted password for root from 203.0.113.66" in ips["203.0.113.66"].evidence
-    (post,) = [f for f in found if "url" in f.extra]
-    assert post.severity == "high" and post.extra == {
-        "url": "/wp-content/uploads/2023/11/wp-cache.php", "count": 3}
+    posts = {f.extra["url"]: f for f in found if "url" in f.extra}
+    assert set(posts) == {"/wp-content/uploads/2023/11/wp-cache.php",
+                          "/blog/wp-content/uploads/x.PHP5"}
+    post = posts["/wp-content/uploads/2023/11/wp-cache.php"]
+    assert post.severity == "high" and post.extra["count"] == 3
     (hist,) = [f for f in found if f.path.endswith(".bash_history")]
     assert hist.path == "/root/.bash_history" and hist.extra["symlink_to"] == "/dev/null"
-    assert len(found) == 4
+    assert len(found) == 5
 
 
 # --------------------------------------------------------------------------- hosts/apache
@@ -605,15 +611,19 @@ def test_hosts_and_apache_modules(tmp_path: Path) -> None:
     t.write("/etc/hosts", "127.0.0.1 localhost\n203.0.113.5 api.wordpress.org "
             "downloads.wordpress.org\n")
     t.write("/usr/lib/apache2/modules/mod_cache_fast.so", ELF)
-    t.write("/etc/apache2/mods-available/cache_fast.load",
-            "LoadModule cache_fast_module /usr/lib/apache2/modules/mod_cache_fast.so\n")
+    load = "LoadModule cache_fast_module /usr/lib/apache2/modules/mod_cache_fast.so\n"
+    t.write("/etc/apache2/mods-available/cache_fast.load", load)
+    t.link("/etc/apache2/mods-enabled/cache_fast.load", "../mods-available/cache_fast.load")
+    t.write("/etc/apache2/conf-available/speed.conf", load)  # the same module, twice
     found = list(system.check_hosts_apache(t.ctx()))
     assert sorted(f.title for f in found if f.kind == "hosts") == [
         "/etc/hosts redirects api.wordpress.org to 203.0.113.5",
         "/etc/hosts redirects downloads.wordpress.org to 203.0.113.5"]
     mods = {f.path: f for f in found if f.kind == "apache_module"}
     assert set(mods) == {"/etc/apache2/mods-available/cache_fast.load",
+                         "/etc/apache2/conf-available/speed.conf",
                          "/usr/lib/apache2/modules/mod_cache_fast.so"}
+    assert len(found) == 5  # the module itself once
     assert mods["/usr/lib/apache2/modules/mod_cache_fast.so"].quarantine
 
 

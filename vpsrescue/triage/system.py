@@ -971,10 +971,9 @@ def check_bittorrent(ctx: Context) -> Iterable[Finding]:
 
 _ACCEPTED = re.compile(rb"Accepted (password|publickey|keyboard-interactive/pam) for "
                        rb"(\S+) from (\S+)")
-_UPLOAD_POST = re.compile(rb'"POST (/[^" ]*/wp-content/uploads/[^" ]*\.ph(p\d?|tml|ar)'
-                          rb'[^" ]*) HTTP', re.I)
-_UPLOAD_POST0 = re.compile(rb'"POST (/wp-content/uploads/[^" ]*\.ph(p\d?|tml|ar)[^" ]*) HTTP',
-                           re.I)
+# a POST to PHP under uploads (WordPress in the web root or in a subdirectory)
+_UPLOAD_POST = re.compile(rb'"POST ((?:/[^" ]*)?/wp-content/uploads/[^" ]*\.ph(?:p\d?|tml|ar)'
+                          rb'(?:[?/][^" ]*)?) HTTP', re.I)
 
 
 _RECENT = 7 * 86400  # an emptied history this close to the last activity is suspicious
@@ -1028,7 +1027,7 @@ def check_logs(ctx: Context) -> Iterable[Finding]:
     posts: dict[str, tuple[str, str, int]] = {}
     for p in _log_files(ctx, "/var/log/apache2", re.compile(r"access\.log(\.\d+)?(\.gz)?$")):
         for line in _log_lines(ctx, p):
-            m = _UPLOAD_POST.search(line) or _UPLOAD_POST0.search(line)
+            m = _UPLOAD_POST.search(line)
             if not m:
                 continue
             url = _text(m.group(1)).split("?")[0]
@@ -1084,6 +1083,8 @@ def check_hosts_apache(ctx: Context) -> Iterable[Finding]:
                 yield Finding(name, "hosts", "high", "/etc/hosts",
                               f"/etc/hosts redirects {host} to {parts[0]}", evidence=line)
     conf = _conffiles(ctx)
+    loads: set[tuple[str, str]] = set()  # (config, module) already reported
+    modules: set[str] = set()
     for d in ("/etc/apache2/mods-available", "/etc/apache2/mods-enabled",
               "/etc/apache2/conf-available", "/etc/apache2/conf.d", "/etc/apache2"):
         for n in _ls(ctx, d):
@@ -1093,11 +1094,13 @@ def check_hosts_apache(ctx: Context) -> Iterable[Finding]:
             for m in _LOADMODULE.finditer(_text(_read(ctx, p) or b"")):
                 so = m.group(1).strip("\"'")
                 full = so if so.startswith("/") else "/usr/lib/apache2/" + so.lstrip("/")
-                if not ctx.owned(full):
+                if not ctx.owned(full) and (p, full) not in loads:
+                    loads.add((p, full))
                     yield Finding(name, "apache_module", "critical", p,
                                   f"Apache loads module {full} from no package",
                                   evidence=m.group(0).strip(), extra={"module": full})
-                    if ctx.lstat(full) is not None:
+                    if ctx.lstat(full) is not None and full not in modules:
+                        modules.add(full)
                         yield Finding(name, "apache_module", "critical", full,
                                       f"Apache module {full} is from no package",
                                       evidence=f"loaded by {p}", quarantine=True)
