@@ -95,7 +95,8 @@ def cron_option(events: dict[int, tuple[str, list[str]]]) -> bytes:
 
 def make_dump(db: ThrowawayMariaDB, out: Path, prefix: str, users: list[tuple[Any, ...]],
               caps: dict[int, bytes], posts: list[tuple[Any, ...]],
-              options: dict[str, bytes], name: str | None = None) -> Path:
+              options: dict[str, bytes], name: str | None = None,
+              dump_args: tuple[str, ...] = ()) -> Path:
     """A WordPress database in the real server, dumped as rescue dumps it."""
     name = name or next(_names)
 
@@ -128,7 +129,8 @@ def make_dump(db: ThrowawayMariaDB, out: Path, prefix: str, users: list[tuple[An
         conn.commit()
         path = out / f"{name}.sql.gz"
         res = subprocess.run(["mariadb-dump", *db.client_args(), "--default-character-set=binary",
-                              "--net-buffer-length=2048", name], check=True, capture_output=True)
+                              "--net-buffer-length=2048", *dump_args, name], check=True,
+                             capture_output=True)
         path.write_bytes(gzip.compress(res.stdout))
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE {name}")
@@ -334,3 +336,16 @@ def test_a_truncated_dump_is_reported_and_the_other_dumps_still_read(
     assert "blogcut.sql.gz" in broken[0].title and "truncated" in broken[0].title
     assert [f.extra["login"] for f in found if f.kind == "wp_admin"
             and f.extra["site"] == "/var/www/news"] == ["newsadmin"]
+
+
+@pytest.mark.service
+def test_a_dump_without_create_table_uses_wordpress_column_order(
+        mariadb: ThrowawayMariaDB, tmp_path: Path) -> None:
+    dump = make_dump(mariadb, tmp_path, "wp_", dump_args=("--no-create-info",),
+                     users=[(7, "owner", "owner@shop.example.org", "2019-01-01 00:00:00", "o")],
+                     caps={7: CAPS_ADMIN}, posts=[], options={})
+    assert b"CREATE TABLE" not in gzip.decompress(dump.read_bytes())
+    site = Site(root="/var/www/shop", content_dir="/var/www/shop/wp-content")
+    found = list(database.check_wordpress_database(Context(tmp_path, [site], [dump])))
+    assert [(f.kind, f.extra["user_id"], f.extra["email"]) for f in found] == [
+        ("wp_admin", 7, "owner@shop.example.org")]

@@ -18,7 +18,7 @@ import lzma
 import re
 import stat
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,11 +165,13 @@ def insert_rows(text: bytes, start: int) -> Iterator[list[bytes | None]]:
 
 def table_rows(path: Path, wanted: Callable[[str], bool],
                keep: Callable[[str, bytes], bool] | None = None,
+               default_columns: Mapping[str, Sequence[str]] | None = None,
                ) -> Iterator[tuple[str, dict[str, bytes | None]]]:
     """(table, {column: value}) for every row of the tables ``wanted`` accepts (and, if
     ``keep`` is given, of the INSERT statements it accepts: a cheap look at the whole
-    statement spares splitting rows that cannot matter)."""
-    columns: dict[str, list[str]] = {}
+    statement spares splitting rows that cannot matter). Column names come from the
+    INSERT's column list, else the dump's CREATE TABLE, else ``default_columns``."""
+    columns: dict[str, Sequence[str]] = dict(default_columns or {})
     with open_dump(path) as fh:
         for st in StatementReader(fh.read):
             if st.kind == "other" and st.head == b"CREATE":
@@ -188,6 +190,7 @@ def table_rows(path: Path, wanted: Callable[[str], bool],
             table = _text(unquote_ident(m.group(2) or m.group(1)))
             if not wanted(table) or keep is not None and not keep(table, st.text):
                 continue
+            names: Sequence[str]
             if m.group(3):
                 names = [_text(unquote_ident(x.strip())) for x in
                          re.findall(rb"`(?:[^`]|``)*`|[^,()\s]+", m.group(3))]
@@ -287,7 +290,8 @@ def _read_dump(dump: Path, route: dict[str, tuple[SiteData, str]]) -> None:
         low = text.lower()
         return any(n in low for n in _JS_NEEDLES)
 
-    for table, row in table_rows(dump, route.__contains__, keep):
+    defaults = {table: WP_COLUMNS[suffix] for table, (_sd, suffix) in route.items()}
+    for table, row in table_rows(dump, route.__contains__, keep, defaults):
         sd, suffix = route[table]
         sd.tables.add(table)
         if suffix == "users":
