@@ -3,6 +3,7 @@ next to its genuine look-alike and proves the first is found and the second is n
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -12,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vpsrescue.bundle import Manifest, ManifestEntry
 from vpsrescue.triage import system
@@ -273,6 +276,27 @@ def test_ssh_sshd_config_changes_found_debian_default_quiet(tmp_path: Path) -> N
     assert kinds == [("authorized_key", "high"), ("sshd_config", "low"),
                      ("sshd_config", "medium"), ("sshd_config", "medium")]
     assert next(f for f in found if f.kind == "authorized_key").path == "/etc/ssh/keys/root"
+
+
+_OPTIONS = st.lists(st.sampled_from([
+    'command="/usr/bin/rsync --server -vlogDtpre.iLsfxC . /srv/backup"',
+    'from="198.51.100.0/24,!198.51.100.9"', "no-pty", "no-port-forwarding", "restrict",
+    'environment="PATH=/bin:/usr/bin"', 'command="echo \\"hi there\\""']), max_size=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(options=_OPTIONS,
+       ktype=st.sampled_from(["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256",
+                              "sk-ssh-ed25519@openssh.com"]),
+       raw=st.binary(min_size=1, max_size=80),
+       comment=st.text(st.characters(blacklist_categories=("Cc", "Zl", "Zp", "Cs")),
+                       max_size=30))
+def test_authorized_key_lines_parse_back(options: list[str], ktype: str, raw: bytes,
+                                         comment: str) -> None:
+    blob = base64.b64encode(raw).decode()
+    opts = ",".join(options)
+    line = f"{opts} {ktype} {blob} {comment}" if opts else f"{ktype} {blob} {comment}"
+    assert system.parse_authorized_key(line) == (opts, ktype, blob, comment.strip())
 
 
 # --------------------------------------------------------------------------- cron

@@ -218,6 +218,8 @@ _NO_LOGIN = ("nologin", "false", "/bin/sync", "/sbin/halt", "/sbin/shutdown", "t
 
 
 def check_accounts(ctx: Context) -> Iterable[Finding]:
+    """Extra uid 0 accounts, system accounts that can log in or have a password, empty
+    passwords. Hashes are never shown: only whether one is set."""
     name = "system.accounts"
     shadow: dict[str, str] = {}
     for line in _text(_read(ctx, "/etc/shadow") or b"").splitlines():
@@ -276,6 +278,7 @@ _SUDO_SKIP = ("Defaults", "User_Alias", "Runas_Alias", "Host_Alias", "Cmnd_Alias
 
 
 def check_sudoers(ctx: Context) -> Iterable[Finding]:
+    """Grants beyond Debian's (root and %sudo): NOPASSWD, ALL for others, !authenticate."""
     name = "system.sudoers"
     files = ["/etc/sudoers"] + ["/etc/sudoers.d/" + n for n in _ls(ctx, "/etc/sudoers.d")]
     for p in files:
@@ -364,6 +367,8 @@ def _sshd_lines(ctx: Context) -> list[tuple[str, str, str]]:
 
 
 def check_ssh(ctx: Context) -> Iterable[Finding]:
+    """Every login key (the restore builds a fresh server, so none is carried over; the
+    operator sees which keys could still reach the old one) and sshd_config changes."""
     name = "system.ssh"
     sshd = _sshd_lines(ctx)
     key_files = ["%h/.ssh/authorized_keys", "%h/.ssh/authorized_keys2"]
@@ -433,6 +438,8 @@ _CRON_DIRS = ("/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.w
 
 
 def check_cron(ctx: Context) -> Iterable[Finding]:
+    """Cron files no package ships or that differ from their package; lines that fetch
+    and run code get the line as evidence."""
     name = "system.cron"
     conf = _conffiles(ctx)
     files = ["/etc/crontab", "/etc/anacrontab"]
@@ -479,6 +486,8 @@ _EXEC = re.compile(r"^\s*(Exec\w*|Environment\w*)\s*=\s*(.*)$", re.M)
 
 
 def check_systemd(ctx: Context) -> Iterable[Finding]:
+    """Units no package ships (aliases and masks of packaged units are fine); critical
+    when they run something from a temporary or hidden directory."""
     name = "system.systemd"
     entries: list[tuple[str, os.stat_result]] = []
     for d in _UNIT_DIRS:
@@ -561,6 +570,8 @@ _SHELL_TRAPS = re.compile(r"LD_PRELOAD|\balias\s+(sudo|su|ssh|passwd|mysql)=|"
 
 
 def check_startup(ctx: Context) -> Iterable[Finding]:
+    """rc.local commands, unowned init.d scripts, profile.d additions, login dotfiles
+    that preload libraries, wrap sudo/su or fetch code."""
     name = "system.startup"
     rc = _read(ctx, "/etc/rc.local")
     if rc is not None:
@@ -627,6 +638,8 @@ def check_startup(ctx: Context) -> Iterable[Finding]:
 # --------------------------------------------------------------------------- 7. ld.so
 
 def check_ld_so_preload(ctx: Context) -> Iterable[Finding]:
+    """ld.so.preload (every program loads these first: the classic userland rootkit)
+    and library paths no package added."""
     name = "system.ld_so_preload"
     data = _read(ctx, "/etc/ld.so.preload")
     if data is not None:
@@ -696,6 +709,7 @@ def _bundle_modes(ctx: Context) -> dict[str, int] | None:
 
 
 def check_suid(ctx: Context) -> Iterable[Finding]:
+    """setuid/setgid files no package ships (in a bundle the manifest has the modes)."""
     name = "system.suid"
     found: dict[str, int] = {}
     for p, st in _all_files(ctx):
@@ -802,6 +816,9 @@ def _critical_files(ctx: Context) -> Iterator[str]:
 
 
 def check_binaries(ctx: Context) -> Iterable[Finding]:
+    """Packaged binaries, PAM modules and core libraries whose md5 differs from dpkg's
+    md5sums, unowned rootkit-named libraries, and unowned programs in /usr/local that
+    come first in PATH (never run them: rescue and restore use /usr/bin explicitly)."""
     name = "system.binaries"
     preloaded = {w for ln in _lines(_read(ctx, "/etc/ld.so.preload") or b"")
                  for w in re.split(r"[\s:]+", ln) if w}
@@ -885,6 +902,8 @@ def _json(ctx: Context, p: str) -> dict[str, object]:
 
 
 def check_bittorrent(ctx: Context) -> Iterable[Finding]:
+    """A BitTorrent client installed or its remote control open, torrent files and big
+    media downloads (often the reason a hosting provider pulled the plug)."""
     name = "system.bittorrent"
     installed = ctx.dpkg_installed
     for pkg in _TORRENT_PKGS:
@@ -999,6 +1018,8 @@ def _log_files(ctx: Context, d: str, pattern: re.Pattern[str]) -> list[str]:
 
 
 def check_logs(ctx: Context) -> Iterable[Finding]:
+    """Who logged in as root from where, POSTs to PHP in uploads (a web shell in use),
+    shell histories thrown away."""
     name = "system.logs"
     firsts: dict[tuple[str, str], tuple[str, str, int]] = {}
     for p in _log_files(ctx, "/var/log", re.compile(r"^(auth|secure)\.log(\.\d+)?(\.gz)?$|"
@@ -1073,6 +1094,7 @@ _LOADMODULE = re.compile(r"^\s*LoadModule\s+\S+\s+(\S+)", re.I | re.M)
 
 
 def check_hosts_apache(ctx: Context) -> Iterable[Finding]:
+    """/etc/hosts redirecting update or security hosts; Apache modules no package ships."""
     name = "system.hosts_apache"
     for line in _lines(_read(ctx, "/etc/hosts") or b""):
         parts = line.split()
