@@ -3,6 +3,7 @@ leaves its genuine look-alike alone (excerpts of WordPress 5.7's own code)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from pathlib import Path
@@ -180,6 +181,8 @@ def test_backdoor_code_appended_to_a_theme_is_found(tmp_path: Path, code: bytes,
     b"@include_once __DIR__ . '/inc/helpers.php';",
     b"// example: eval(base64_decode($x)) is what a backdoor does",
     b"$json = base64_decode( $value['encoded_serialized_instance'], true );",
+    # an icon embedded the way admin-menu plugins do: a PNG, not code
+    b"$icon = '" + base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 3) + b"';",
 ])
 def test_benign_lookalikes_in_a_plugin_are_not_flagged(tmp_path: Path, code: bytes) -> None:
     ctx = site_tree(tmp_path, {f"{CONTENT}/plugins/hello/hello.php": b"<?php\n" + code})

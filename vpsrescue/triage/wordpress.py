@@ -16,6 +16,8 @@ command or eval, ``preg_replace`` with ``/e`` ...), never on one function alone.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 import posixpath
@@ -96,10 +98,25 @@ def php_hits(data: bytes) -> list[tuple[PhpRule, bytes]]:
         if not all(any(n in low for n in group) for group in rule.needles):
             continue
         for m in rule.regex.finditer(low):
+            if rule.name == "base64_blob" and _media_blob(data[m.start() + 1:m.end() - 1]):
+                continue
             if not _in_comment(data, m.start()):
                 out.append((rule, _excerpt(data, m.start(), m.end())))
                 break
     return out
+
+
+_MEDIA_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"RIFF", b"wOFF", b"wOF2",
+                b"\x00\x01\x00\x00", b"OTTO", b"<svg", b"<?xml", b"\x00\x00\x01\x00", b"BM")
+
+
+def _media_blob(blob: bytes) -> bool:
+    """A base64 string that is an image or a font (icons plugins embed), not code."""
+    try:
+        head = base64.b64decode(blob[:64], validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return head.lstrip().startswith(_MEDIA_MAGIC)
 
 
 def _in_comment(data: bytes, pos: int) -> bool:
