@@ -22,6 +22,7 @@ from vpsrescue.dump import mysql_latin1
 from vpsrescue.olddisk import ensure_image
 from vpsrescue.olddisk.inspect import load_truth, mounted
 
+from ..service.triage_truth import MUST_QUARANTINE, matches
 from .conftest import FAB, PROJECT_ROOT, Lab
 
 pytestmark = pytest.mark.lab
@@ -335,3 +336,24 @@ def test_a_password_only_rescue_system_works_and_keeps_the_password_secret(
         admin.run("rm -f /etc/ssh/sshd_config.d/10-rescue-password.conf; usermod -p '*' root;"
                   " systemctl reload ssh", hide=True, warn=True)
         admin.close()
+
+
+# What fab rescue leaves on the old disk on purpose, so triage of the bundle cannot see
+# it (the whole disk is kept with --image): the 100 MB BitTorrent download.
+NOT_IN_BUNDLE = {"torrent-download"}
+
+
+def test_triage_of_the_bundle_finds_every_indicator_and_quarantines_the_shells(
+        lab: Lab, rescued: Path, truth: dict[str, Any]) -> None:
+    res = lab.fab("triage", str(rescued))
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads((rescued / "triage" / "report.json").read_text())
+    assert report["complete"]
+    missing = [i["id"] for i in truth["indicators"] if i["id"] not in NOT_IN_BUNDLE
+               and not any(matches(i, f) for f in report["findings"])]
+    assert missing == []
+    for ind in truth["indicators"]:
+        if ind["kind"] in MUST_QUARANTINE:
+            assert ind["path"] in report["quarantine"], ind["id"]
+    assert (rescued / "triage" / "quarantine.txt").read_text().splitlines() == \
+        report["quarantine"]
