@@ -36,7 +36,7 @@ from ..dump.sqltokens import (
 )
 from ..errors import VpsrescueError
 from .model import Context, Finding, Site
-from .wordpress import _MU_HIDE_USERS, PHP_LIMIT, _real, site_files
+from .wordpress import HIDES_USERS_RE, PHP_LIMIT, resolve_in_root, site_files
 
 # Column order of the tables we read, as WordPress creates them (used when a dump has
 # no CREATE TABLE before its INSERTs and no column list).
@@ -388,8 +388,8 @@ def _hooks_named_in_code(ctx: Context, site: Site, hooks: set[str]) -> set[str]:
     string: those are registered by code that is installed."""
     left = {h: (b"'" + h.encode() + b"'", b'"' + h.encode() + b'"') for h in hooks}
     found: set[str] = set()
-    uploads = (_real(ctx, site.content_dir) or site.content_dir).rstrip("/") + "/uploads/"
-    mu = (_real(ctx, site.content_dir) or site.content_dir).rstrip("/") + "/mu-plugins/"
+    uploads = (resolve_in_root(ctx, site.content_dir) or site.content_dir).rstrip("/") + "/uploads/"
+    mu = (resolve_in_root(ctx, site.content_dir) or site.content_dir).rstrip("/") + "/mu-plugins/"
     for path, st in site_files(ctx, [site.root, site.content_dir]):
         if not left:
             break
@@ -483,7 +483,7 @@ def _option_findings(ctx: Context, sd: SiteData) -> Iterator[Finding]:
                     yield Finding("database.options", "wp_option", "high", "",
                                   f"active plugin {name} lies outside the plugins directory",
                                   name, extra={"site": sd.site.root, "option": "active_plugins"})
-                elif _real(ctx, pdir + name) is None:
+                elif resolve_in_root(ctx, pdir + name) is None:
                     yield Finding("database.options", "wp_option", "low", "",
                                   f"active plugin {name} is missing on disk", name,
                                   extra={"site": sd.site.root, "option": "active_plugins"})
@@ -493,10 +493,10 @@ def _mu_plugin_mentions(ctx: Context, site: Site) -> dict[str, str]:
     """login -> mu-plugin file, for each quoted word in the site's must-use plugins that
     filter the user list (pre_user_query and the like)."""
     out: dict[str, str] = {}
-    mu = (_real(ctx, site.content_dir) or site.content_dir).rstrip("/") + "/mu-plugins"
+    mu = (resolve_in_root(ctx, site.content_dir) or site.content_dir).rstrip("/") + "/mu-plugins"
     for path, _st in site_files(ctx, [mu]):
         data = ctx.read(path, PHP_LIMIT) or b""
-        if not _MU_HIDE_USERS.search(data):
+        if not HIDES_USERS_RE.search(data):
             continue
         for m in re.finditer(rb"['\"]([^'\"\s]{1,60})['\"]", data):
             out.setdefault(_text(m.group(1)), path)

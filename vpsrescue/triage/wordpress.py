@@ -145,7 +145,7 @@ def _text(b: bytes) -> str:
 
 
 # ------------------------------------------------------------- walking the sites
-def _real(ctx: Context, p: str, depth: int = 0) -> str | None:
+def resolve_in_root(ctx: Context, p: str, depth: int = 0) -> str | None:
     """``p`` with every symlink resolved inside the old root (None: dangling or a loop)."""
     parts = [x for x in p.split("/") if x]
     cur = ""
@@ -164,7 +164,7 @@ def _real(ctx: Context, p: str, depth: int = 0) -> str | None:
             base = "/" if target.startswith("/") else (cur or "/")
             rest = "/".join(parts[i + 1:])
             joined = posixpath.normpath(posixpath.join(base, target, rest))
-            return _real(ctx, joined, depth + 1)
+            return resolve_in_root(ctx, joined, depth + 1)
         cur = nxt
     return cur or "/"
 
@@ -194,7 +194,7 @@ def site_tops(ctx: Context) -> list[str]:
 def site_files(ctx: Context, tops: Iterable[str]) -> Iterator[tuple[str, os.stat_result]]:
     """Every regular file under ``tops`` (real old-disk paths, each once); symlinked
     directories and files are followed inside the old root."""
-    queue = [r for t in tops if (r := _real(ctx, t)) is not None]
+    queue = [r for t in tops if (r := resolve_in_root(ctx, t)) is not None]
     seen_dirs: set[str] = set()
     seen_files: set[str] = set()
     while queue:
@@ -207,7 +207,7 @@ def site_files(ctx: Context, tops: Iterable[str]) -> Iterator[tuple[str, os.stat
         seen_dirs.add(top)
         for p, st in ctx.walk(top):
             if stat.S_ISLNK(st.st_mode):
-                r = _real(ctx, p)
+                r = resolve_in_root(ctx, p)
                 if r is None:
                     continue
                 rst = ctx.lstat(r)
@@ -243,7 +243,7 @@ def _writable_areas(ctx: Context) -> list[tuple[str, str]]:
     """(directory prefix, what) of wp-content's upload, cache and upgrade directories."""
     out = []
     for s in ctx.sites:
-        c = _real(ctx, s.content_dir) or s.content_dir
+        c = resolve_in_root(ctx, s.content_dir) or s.content_dir
         for sub in ("uploads", "cache", "upgrade"):
             out.append((c.rstrip("/") + "/" + sub + "/", sub))
     return out
@@ -259,7 +259,7 @@ def _area(path: str, areas: list[tuple[str, str]]) -> str | None:
 
 
 def _mu_dirs(ctx: Context) -> list[str]:
-    return [(_real(ctx, s.content_dir) or s.content_dir).rstrip("/") + "/mu-plugins/"
+    return [(resolve_in_root(ctx, s.content_dir) or s.content_dir).rstrip("/") + "/mu-plugins/"
             for s in ctx.sites]
 
 
@@ -325,7 +325,7 @@ def check_uploads_links(ctx: Context) -> Iterator[Finding]:
                 target = os.readlink(ctx.path(path))
             except OSError:
                 continue
-            real = _real(ctx, path)
+            real = resolve_in_root(ctx, path)
             if real is not None and real.startswith(prefix):
                 continue
             yield Finding("wordpress.uploads_links", "symlink", "high", path,
@@ -490,10 +490,10 @@ def check_htaccess(ctx: Context) -> Iterator[Finding]:
     # (site_files resolves it); nothing more to do here.
 
 
-_MU_HIDE_USERS = re.compile(
+HIDES_USERS_RE = re.compile(
     rb"pre_user_query|users_list_table_query_args|user_login\s*(?:!=|<>|NOT\s+IN)|"
     rb"views_users|pre_count_users", re.I)
-_MU_HIDE_SELF = re.compile(
+HIDES_PLUGINS_RE = re.compile(
     rb"['\"](?:all_plugins|show_advanced_plugins|site_transient_update_plugins|"
     rb"plugin_action_links)['\"]", re.I)
 
@@ -505,8 +505,8 @@ def check_mu_plugins(ctx: Context) -> Iterator[Finding]:
             name = posixpath.basename(path)
             data = ctx.read(path, PHP_LIMIT) or b""
             hits = php_hits(data) if _is_php(path) else []
-            hide_u = _MU_HIDE_USERS.search(data)
-            hide_s = _MU_HIDE_SELF.search(data)
+            hide_u = HIDES_USERS_RE.search(data)
+            hide_s = HIDES_PLUGINS_RE.search(data)
             reasons = []
             ev = b""
             if hide_u:
@@ -544,9 +544,9 @@ def check_dropins(ctx: Context) -> Iterator[Finding]:
     """Drop-ins in wp-content: WordPress loads them instead of, or before, its own code."""
     seen = set()
     for s in ctx.sites:
-        c = (_real(ctx, s.content_dir) or s.content_dir).rstrip("/")
+        c = (resolve_in_root(ctx, s.content_dir) or s.content_dir).rstrip("/")
         for name in DROPINS:
-            p = _real(ctx, f"{c}/{name}")
+            p = resolve_in_root(ctx, f"{c}/{name}")
             if p is None or p in seen:
                 continue
             st = ctx.lstat(p)
@@ -574,7 +574,7 @@ def check_config(ctx: Context) -> Iterator[Finding]:
     seen = set()
     for s in ctx.sites:
         for p in _config_files(ctx, s):
-            real = _real(ctx, p)
+            real = resolve_in_root(ctx, p)
             if real is None or real in seen:
                 continue
             seen.add(real)
