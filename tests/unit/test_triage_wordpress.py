@@ -363,7 +363,7 @@ def test_packaged_wordpress_modified_and_extra_php_files(tmp_path: Path) -> None
     site = Site(root="/usr/share/wordpress", content_dir="/var/lib/wordpress/wp-content")
     found = {f.path: f for f in wordpress.check_php_code(Context(root, sites=[site]))}
     assert {p: (f.kind, f.severity, f.quarantine) for p, f in found.items()} == {
-        "/usr/share/wordpress/wp-includes/user.php": ("php_modified", "medium", True),
+        "/usr/share/wordpress/wp-includes/user.php": ("modified_package_file", "medium", True),
         "/usr/share/wordpress/wp-includes/class-wp-cache.php": ("php_unowned", "high", True),
     }
     assert found["/usr/share/wordpress/wp-includes/user.php"].extra["package"] == "wordpress"

@@ -368,7 +368,7 @@ def check_php_code(ctx: Context) -> Iterator[Finding]:
                           quarantine=True, extra=extra)
         elif modified:
             assert owner is not None
-            yield Finding("wordpress.php_code", "php_modified", "medium", path,
+            yield Finding("wordpress.php_code", "modified_package_file", "medium", path,
                           f"{posixpath.basename(path)} differs from what package {owner[0]} "
                           "shipped (dpkg md5sums)", "", quarantine=True, extra=extra)
         elif any(path.startswith(r) for r in packaged_roots) and not ctx.owned(path):
