@@ -260,11 +260,16 @@ def test_mu_plugins_every_one_listed_the_hider_high(tmp_path: Path) -> None:
     loader = (b"<?php\n/* Plugin Name: Site loader */\n"
               b"require WPMU_PLUGIN_DIR . '/site-tweaks/tweaks.php';\n")
     ctx = site_tree(tmp_path, {f"{CONTENT}/mu-plugins/wp-session-helper.php": hider,
-                               f"{CONTENT}/mu-plugins/loader.php": loader})
+                               f"{CONTENT}/mu-plugins/loader.php": loader,
+                               f"{CONTENT}/mu-plugins/site-tweaks/tweaks.php":
+                                   b"<?php\nadd_filter('xmlrpc_enabled', '__return_false');\n",
+                               f"{CONTENT}/mu-plugins/site-tweaks/inc/.h.php": hider})
     found = {f.path.rsplit("/", 1)[1]: f for f in wordpress.check_mu_plugins(ctx)}
     h = found["wp-session-helper.php"]
     assert (h.kind, h.severity, h.quarantine) == ("mu_plugin", "high", True)
     assert "user_login != 'wpsupport'" in h.evidence
+    assert found[".h.php"].severity == "high"  # loaded by a loader: judged all the same
+    assert "tweaks.php" not in found  # a library of a must-use plugin, nothing to say
     ok = found["loader.php"]
     assert (ok.kind, ok.severity, ok.quarantine) == ("mu_plugin", "info", False)
     # mu-plugins are judged by this check only, not twice

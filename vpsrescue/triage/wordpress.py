@@ -486,22 +486,25 @@ def check_htaccess(ctx: Context) -> Iterator[Finding]:
                 yield Finding("wordpress.htaccess", "user_ini", "critical", path,
                               f"{name}: {_text(m.group(1))} runs a file before every PHP "
                               "request", _text(m.group(0).strip()), quarantine=True)
-    # Debian: /usr/share/wordpress/.htaccess is a link to /etc/wordpress/htaccess
-    # (site_files resolves it); nothing more to do here.
 
 
 HIDES_USERS_RE = re.compile(
     rb"pre_user_query|users_list_table_query_args|user_login\s*(?:!=|<>|NOT\s+IN)|"
     rb"views_users|pre_count_users", re.I)
 HIDES_PLUGINS_RE = re.compile(
-    rb"['\"](?:all_plugins|show_advanced_plugins|site_transient_update_plugins|"
-    rb"plugin_action_links)['\"]", re.I)
+    rb"['\"](?:all_plugins|show_advanced_plugins)['\"]", re.I)
 
 
 def check_mu_plugins(ctx: Context) -> Iterator[Finding]:
-    """Every must-use plugin (always loaded, not listed with the plugins)."""
+    """Every must-use plugin WordPress loads (the files directly in mu-plugins/: always
+    loaded, not listed with the plugins); files in its subdirectories only when they
+    hide something or hold backdoor code."""
     for d in _mu_dirs(ctx):
-        for path, st in site_files(ctx, [d]):
+        real = resolve_in_root(ctx, d.rstrip("/"))
+        if real is None:
+            continue
+        top = real.rstrip("/") + "/"
+        for path, st in site_files(ctx, [real]):
             name = posixpath.basename(path)
             data = ctx.read(path, PHP_LIMIT) or b""
             hits = php_hits(data) if _is_php(path) else []
@@ -526,7 +529,7 @@ def check_mu_plugins(ctx: Context) -> Iterator[Finding]:
                 yield Finding("wordpress.mu_plugins", "mu_plugin", sev, path,
                               f"must-use plugin {name} " + "; ".join(reasons), _text(ev),
                               quarantine=True, extra={"size": st.st_size})
-            else:
+            elif path.startswith(top) and "/" not in path[len(top):]:
                 m = re.search(rb"Plugin Name:\s*([^\n*]{1,80})", data)
                 yield Finding("wordpress.mu_plugins", "mu_plugin", "info", path,
                               f"must-use plugin {name}: review it (always loaded)",
