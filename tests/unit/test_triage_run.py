@@ -137,3 +137,21 @@ def test_a_bundles_dpkg_verify_becomes_findings(tmp_path: Path) -> None:
     assert got == [("modified_binary", "critical", "/usr/sbin/sshd", True),
                    ("modified_package_file", "medium", "/etc/issue", False),
                    ("note", "info", "/etc/hostname", False)]
+
+
+def test_links_resolve_inside_the_old_root_never_on_this_machine(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "usr/lib/libx.so").write_bytes(b"old disk's")
+    (root / "lib").symlink_to("/usr/lib")  # absolute, as on an old system
+    (root / "etc").mkdir()
+    (root / "etc/escape").symlink_to("../../../../../../etc")  # climbs above the root
+    (root / "etc/loop").symlink_to("loop")
+    (tmp_path / "mount").symlink_to(root)  # the root given through a link
+    ctx = Context(tmp_path / "mount")
+    assert ctx.read("/lib/libx.so") == b"old disk's"
+    assert ctx.path("/lib/libx.so") == root.resolve() / "usr/lib/libx.so"
+    assert ctx.resolve("/etc/escape/passwd") == root.resolve() / "etc/passwd"
+    assert ctx.read("/etc/escape/passwd") is None  # not this machine's /etc/passwd
+    assert ctx.resolve("/etc/loop") is None
+    assert "/usr/lib/libx.so" in [p for p, _ in ctx.walk("/")]

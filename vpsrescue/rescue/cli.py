@@ -16,6 +16,24 @@ from .run import DEFAULT_BUNDLES, RescueError, RescueOptions, rescue_host
 console = Console(stderr=True)
 
 
+def _triage(bundle: Path) -> str:
+    """Scan the fresh bundle (fab triage does the same again later); one summary line.
+    Rescue has succeeded whatever this finds, so a failure here is reported, not raised."""
+    from ..errors import VpsrescueError
+    from ..triage.report import write_report
+    from ..triage.run import triage_bundle
+
+    try:
+        report = triage_bundle(bundle)
+        path = write_report(report, bundle / "triage")
+    except VpsrescueError as exc:
+        return f"[yellow]not run[/]: {exc}"
+    c = report.counts()
+    state = "" if report.complete else " [yellow](incomplete)[/]"
+    return (f"[red]{c['critical']} critical[/], {c['high']} high, {c['medium']} medium; "
+            f"{len(report.quarantine())} quarantined{state}: {path.parent}/report.md")
+
+
 def rescue(c: Any, *, host_key: str, device: str, bundle_dir: str, new: bool,
            dry_run: bool, include: list[str], exclude: list[str], database: bool,
            image: bool = False) -> None:
@@ -49,6 +67,8 @@ def rescue(c: Any, *, host_key: str, device: str, bundle_dir: str, new: bool,
         t.add_row("skipped (devices, sockets)", str(len(out.skipped)))
         if out.image:
             t.add_row("disk image", f"{out.image['file']} sha256 {out.image['sha256'][:16]}…")
+        if out.bundle is not None:
+            t.add_row("triage", _triage(out.bundle))
         t.add_row("time", f"{time.monotonic() - t0:.1f} s")
         console.print(t)
         for p in out.unreadable[:10]:

@@ -68,15 +68,47 @@ class Context:
 
     def __init__(self, root: Path, sites: list[Site] | None = None,
                  dumps: list[Path] | None = None) -> None:
-        self.root = Path(root)
+        self.root = Path(root).resolve()  # the root itself may be a link to the mount
         self.sites = sites if sites is not None else []
         self.dumps = dumps if dumps is not None else []  # database dumps (.sql/.sql.gz)
 
     # ---------------------------------------------------------------- reading
     def path(self, p: str) -> Path:
-        """The local path of old-disk path ``p`` (never leaves the root: no symlink in
-        between is followed, callers use lstat/`is_file` on the result)."""
-        return self.root / rel(p)
+        """The local path of old-disk path ``p``. Links in its directories are resolved
+        inside the old root (an absolute ``/lib -> /usr/lib`` means the old disk's
+        /usr/lib, never this machine's); a link at the last component is left for the
+        caller (``read``/``lstat`` do not follow it; ``resolve`` does)."""
+        parts = [x for x in rel(p).split("/") if x]
+        if not parts:
+            return self.root
+        base = self.resolve("/" + "/".join(parts[:-1]))
+        return (base if base is not None else self.root / "/".join(parts[:-1])) / parts[-1]
+
+    def resolve(self, p: str, max_links: int = 40) -> Path | None:
+        """``p`` with every link resolved inside the old root (None: a loop)."""
+        todo = [x for x in rel(p).split("/") if x][::-1]
+        done: list[str] = []
+        links = 0
+        while todo:
+            part = todo.pop()
+            if part == ".":
+                continue
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            local = self.root.joinpath(*done, part)
+            if not local.is_symlink():
+                done.append(part)
+                continue
+            links += 1
+            if links > max_links:
+                return None
+            target = os.readlink(local)
+            if target.startswith("/"):
+                done = []
+            todo.extend([x for x in target.split("/") if x][::-1])
+        return self.root.joinpath(*done)
 
     def read(self, p: str, limit: int = 4 << 20) -> bytes | None:
         """Bytes of a regular file (not through a symlink at its last component), or
