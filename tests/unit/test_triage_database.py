@@ -166,7 +166,12 @@ def blog_dump(mariadb: ThrowawayMariaDB, tmp_path_factory: pytest.TempPathFactor
                (14, "<p>x</p><script>eval(atob('YWxlcnQoMSk='))</script>", "草稿", "draft",
                 "post"),
                (15, '<p>old</p><script src="http://evil.example.com/x.js"></script>',
-                "12-revision-v1", "inherit", "revision")],
+                "12-revision-v1", "inherit", "revision"),
+               (17, '<blockquote class="twitter-tweet"><a href="https://twitter.com/x/status/1">'
+                    '</a></blockquote><script async src="https://platform.twitter.com/'
+                    'widgets.js" charset="utf-8"></script>', "推特", "publish", "post"),
+               (18, '<iframe title="x" src="https://player.example-video.com/v/1"></iframe>',
+                "abc123", "publish", "oembed_cache")],
         options={"siteurl": b"http://blog.example.org", "home": b"http://blog.example.org",
                  "active_plugins": b"a:0:{}",
                  "widget_text": b'a:2:{i:2;a:2:{s:5:"title";s:6:"notice";s:4:"text";'
@@ -245,7 +250,8 @@ def test_admin_heuristics_without_the_mu_plugin(blog_dump: Path, tmp_path: Path)
 @pytest.mark.service
 def test_scripts_in_posts(findings: list[Finding]) -> None:
     got = {(f.extra["post_id"], f.severity) for f in by_kind(findings, "wp_post_script")}
-    assert got == {(12, "high"), (13, "info"), (14, "high"), (15, "info")}
+    assert got == {(12, "high"), (13, "info"), (14, "high"), (15, "info"), (17, "low"),
+                   (18, "info")}
     f12 = next(f for f in by_kind(findings, "wp_post_script") if f.extra["post_id"] == 12)
     assert f12.evidence == ('<script src="https://cdn.jsdelivr-cache.example.net/jquery.min.js'
                             '?v=3.1"></script>')

@@ -79,6 +79,11 @@ SRC_RE = re.compile(rb"\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.I)
 # Hosts whose iframes editors paste (video and map embeds): shown, not alarmed.
 EMBED_HOSTS = ("youtube.com", "youtube-nocookie.com", "player.vimeo.com", "google.com",
                "dailymotion.com", "soundcloud.com", "spotify.com")
+# Scripts of embed providers that editors paste with a tweet or a post (classic editor).
+EMBED_SCRIPT_HOSTS = ("platform.twitter.com", "www.instagram.com", "connect.facebook.net",
+                      "gist.github.com", "embed.redditmedia.com", "www.tiktok.com")
+# Post types WordPress fills itself (embed HTML from providers, customizer drafts).
+GENERATED_POST_TYPES = (b"revision", b"oembed_cache", b"customize_changeset")
 URL_RE = re.compile(rb"(?:https?|ftp)://[^\s\"'<>]+|\b(?:\d{1,3}\.){3}\d{1,3}\b", re.I)
 # In a dump's text (backslashes doubled): a statement without any of these holds no
 # post the post rules would report.
@@ -323,7 +328,9 @@ def _js_problems(content: bytes, own: set[str]) -> list[tuple[str, bytes, str]]:
         what = f"<script> from {host}" if host else "inline <script>"
         if host and host.removeprefix("www.") in own:
             what = f"<script> from the site's own host {host}"
-        out.append((what, tag, "high"))
+        embed = host in EMBED_SCRIPT_HOSTS
+        out.append((what + (" (an embed provider's script)" if embed else ""), tag,
+                    "low" if embed else "high"))
     for m in IFRAME_RE.finditer(content):
         src = SRC_RE.search(m.group(0))
         host = _host(_text(src.group(1))) if src else ""
@@ -346,7 +353,7 @@ def _post_findings(sd: SiteData, row: dict[str, bytes | None]) -> list[Finding]:
         return []
     status = row.get("post_status") or b""
     ptype = row.get("post_type") or b""
-    live = status in LIVE_STATUSES and ptype != b"revision"
+    live = status in LIVE_STATUSES and ptype not in GENERATED_POST_TYPES
     pid = _int(row.get("ID"))
     title = _text(row.get("post_title"))
     out = []
