@@ -126,6 +126,13 @@ class Context:
         except OSError:
             return None
 
+    def readlink(self, p: str) -> str | None:
+        """The target of the link ``p`` as written on the old disk, or None."""
+        try:
+            return os.readlink(self.path(p))
+        except OSError:
+            return None
+
     def lstat(self, p: str) -> os.stat_result | None:
         try:
             return self.path(p).lstat()

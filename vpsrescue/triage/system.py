@@ -499,9 +499,8 @@ def check_systemd(ctx: Context) -> Iterable[Finding]:
         if parent.endswith((".wants", ".requires")) and parent.startswith("/etc/"):
             enabled.setdefault(os.path.basename(p), p)
             if stat.S_ISLNK(st.st_mode):
-                try:
-                    target = os.readlink(ctx.path(p))
-                except OSError:
+                target = ctx.readlink(p)
+                if target is None:
                     continue
                 enabled.setdefault(os.path.basename(target), p)
     for p, st in entries:
@@ -515,9 +514,8 @@ def check_systemd(ctx: Context) -> Iterable[Finding]:
         if base.endswith(".conf") and not parent.endswith(".d"):
             continue
         if stat.S_ISLNK(st.st_mode):
-            try:
-                target = os.readlink(ctx.path(p))
-            except OSError:
+            target = ctx.readlink(p)
+            if target is None:
                 continue
             absolute = target if target.startswith("/") else os.path.normpath(
                 parent + "/" + target)
@@ -1069,9 +1067,8 @@ def check_logs(ctx: Context) -> Iterable[Finding]:
         if st is None:
             continue
         if stat.S_ISLNK(st.st_mode):
-            try:
-                target = os.readlink(ctx.path(p))
-            except OSError:
+            target = ctx.readlink(p)
+            if target is None:
                 continue
             yield Finding(name, "log", "medium", p,
                           f"{user}'s shell history is thrown away (link to {target})",

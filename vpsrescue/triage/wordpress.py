@@ -157,9 +157,8 @@ def resolve_in_root(ctx: Context, p: str, depth: int = 0) -> str | None:
         if stat.S_ISLNK(st.st_mode):
             if depth > 20:
                 return None
-            try:
-                target = os.readlink(ctx.path(nxt))
-            except OSError:
+            target = ctx.readlink(nxt)
+            if target is None:
                 return None
             base = "/" if target.startswith("/") else (cur or "/")
             rest = "/".join(parts[i + 1:])
@@ -321,9 +320,8 @@ def check_uploads_links(ctx: Context) -> Iterator[Finding]:
         for path, st in ctx.walk(top):
             if not stat.S_ISLNK(st.st_mode):
                 continue
-            try:
-                target = os.readlink(ctx.path(path))
-            except OSError:
+            target = ctx.readlink(path)
+            if target is None:
                 continue
             real = resolve_in_root(ctx, path)
             if real is not None and real.startswith(prefix):
