@@ -145,27 +145,14 @@ def _text(b: bytes) -> str:
 
 
 # ------------------------------------------------------------- walking the sites
-def resolve_in_root(ctx: Context, p: str, depth: int = 0) -> str | None:
-    """``p`` with every symlink resolved inside the old root (None: dangling or a loop)."""
-    parts = [x for x in p.split("/") if x]
-    cur = ""
-    for i, part in enumerate(parts):
-        nxt = posixpath.normpath(cur + "/" + part)
-        st = ctx.lstat(nxt)
-        if st is None:
-            return None
-        if stat.S_ISLNK(st.st_mode):
-            if depth > 20:
-                return None
-            target = ctx.readlink(nxt)
-            if target is None:
-                return None
-            base = "/" if target.startswith("/") else (cur or "/")
-            rest = "/".join(parts[i + 1:])
-            joined = posixpath.normpath(posixpath.join(base, target, rest))
-            return resolve_in_root(ctx, joined, depth + 1)
-        cur = nxt
-    return cur or "/"
+def resolve_in_root(ctx: Context, p: str) -> str | None:
+    """``p`` with every symlink resolved inside the old root, as an old-disk path
+    (None: dangling or a loop)."""
+    local = ctx.resolve(p)
+    if local is None or not os.path.lexists(local):
+        return None
+    inner = local.relative_to(ctx.root).as_posix()
+    return "/" if inner == "." else "/" + inner
 
 
 def document_roots(ctx: Context) -> list[str]:
