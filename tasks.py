@@ -290,6 +290,55 @@ def triage(c: Context, path: str, out: str = "", dump: Any = None, json: bool = 
                           f"{target}); fix the cause and run fab triage again.")
 
 
+# ---------------------------------------------------------------------------- restore
+@task(
+    help={"bundle": "the bundle to restore (bundle-<host>-<time>/)",
+          "release": "Debian release of the fresh server: bookworm (default) or trixie",
+          "plan": "only decide and show what restore will do (writes restore/plan.json in "
+                  "the bundle; touches no server)"},
+)
+@user_errors
+def restore(c: Context, bundle: str, release: str = "bookworm", plan: bool = False) -> None:
+    """Rebuild the site on the fresh server from the bundle (--plan: show what it will do)."""
+    import json as jsonlib
+    import os
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from vpsrescue.errors import VpsrescueError
+    from vpsrescue.restore.plan import plan_restore
+
+    p = plan_restore(Path(bundle), release)
+    out = Path(bundle) / "restore" / "plan.json"
+    out.parent.mkdir(mode=0o700, exist_ok=True)
+    tmp = out.with_name(".plan.json.part")
+    tmp.write_text(jsonlib.dumps(p.to_json(), indent=1, ensure_ascii=False) + "\n")
+    os.replace(tmp, out)
+    con = Console()
+    con.rule(f"restore plan: Debian {release}, PHP {p.php}")
+    for s in p.sites:
+        t = Table(show_header=False, box=None, title_justify="left",
+                  title=f"[bold]{s.host}[/] {' '.join(s.aliases)} → {s.target_root}")
+        t.add_row("core", f"{s.core}: {s.core_reason}")
+        t.add_row("database", f"{s.db_name} (tables {s.table_prefix}*) from "
+                  + (f"{s.dump}" + ("" if s.dump_converted else ", converted to utf8mb4 "
+                                    "on the way") if s.dump else "nothing: no dump"))
+        t.add_row("left behind", "\n".join(s.quarantined) or "-")
+        t.add_row("new passwords", ", ".join(s.admins) or "-")
+        t.add_row("removed", ", ".join(s.remove_admins) or "-")
+        for n in s.notes:
+            t.add_row("note", n)
+        con.print(t)
+    for w in p.warnings:
+        con.print(f"[yellow]warning[/]: {w}")
+    con.print(f"plan written to {out}")
+    if not plan:
+        raise VpsrescueError("restoring onto the server (the Ansible roles) is not built "
+                             "yet; fab restore --plan shows what it will do.")
+
+
 # ---------------------------------------------------------------------------- wp-hash
 @task(
     help={"wp_version": "the WordPress version the hash is for (default 6.8: a $wp$ bcrypt "
@@ -333,3 +382,4 @@ ns.add_collection(bundle)
 ns.add_task(rescue)
 ns.add_task(triage)
 ns.add_task(wp_hash, "wp-hash")
+ns.add_task(restore)

@@ -109,3 +109,11 @@ class SelectionError(VpsrescueError):
 
 class TriageError(VpsrescueError):
     """Triage cannot start: not a bundle or old root, or its report cannot be written."""
+
+
+class RestorePlanError(VpsrescueError):
+    """The bundle cannot be restored as it is (incomplete, not triaged, no site)."""
+
+
+class SecretsError(VpsrescueError):
+    """The restore secrets file is unsafe, unreadable or cannot be written."""

@@ -360,3 +360,20 @@ def test_triage_of_the_bundle_finds_every_indicator_and_quarantines_the_shells(
             assert ind["path"] in report["quarantine"], ind["id"]
     assert (rescued / "triage" / "quarantine.txt").read_text().splitlines() == \
         report["quarantine"]
+
+
+def test_the_restore_plan_of_the_rescued_bundle_follows_triage(
+        lab: Lab, rescued: Path, truth: dict[str, Any]) -> None:
+    res = lab.fab("restore", "--bundle", str(rescued), "--plan")
+    assert res.returncode == 0, res.stderr[-3000:]
+    plan = json.loads((rescued / "restore" / "plan.json").read_text())
+    sites = {s["old_root"]: s for s in plan["sites"]}
+    assert set(sites) == {w["path"] for w in truth["wordpress"]}
+    left = {q for s in plan["sites"] for q in s["quarantined"]}
+    shells = {i["path"] for i in truth["indicators"] if i["kind"] in ("webshell", "mu_plugin")}
+    assert shells <= left
+    intruder = next(i for i in truth["indicators"] if i["kind"] == "wp_admin")
+    assert [s["remove_admins"] for s in plan["sites"] if s["remove_admins"]] == [
+        [intruder["evidence"]]]
+    # WordPress 5.7 does not run on bookworm's PHP 8.2: both get a pristine 6.1.9 core
+    assert {s["core"] for s in plan["sites"]} == {"debian-6.1.9"}

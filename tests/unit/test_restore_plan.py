@@ -1,0 +1,145 @@
+"""The restore plan and its secrets, from small bundles: which core runs on the
+target's PHP, what is left behind, whose password changes; secrets made once, 0600."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vpsrescue.errors import RestorePlanError, SecretsError
+from vpsrescue.restore import secrets
+from vpsrescue.restore.plan import plan_restore
+
+pytestmark = pytest.mark.unit
+
+
+def _site(root: str, host: str, version: str, db: str, content: str = "") -> dict[str, Any]:
+    return {"root": root, "content_dir": content or root + "/wp-content", "version": version,
+            "db_name": db, "table_prefix": "wp_", "wplang": "zh_CN" if "blog" in host else "",
+            "server_names": [host, "www." + host]}
+
+
+def _finding(kind: str, sev: str, path: str = "", **extra: Any) -> dict[str, Any]:
+    return {"check": "t", "kind": kind, "severity": sev, "path": path, "title": kind,
+            "evidence": "", "quarantine": bool(path), "extra": extra}
+
+
+def _bundle(tmp: Path, sites: list[dict[str, Any]], findings: list[dict[str, Any]] = (),
+            complete: bool = True, triaged: bool = True) -> Path:  # type: ignore[assignment]
+    b = tmp / "bundle"
+    (b / "db" / "converted").mkdir(parents=True)
+    (b / "manifest.json").write_text(json.dumps({"complete": complete, "entries": []}))
+    (b / "facts.json").write_text(json.dumps({
+        "wordpress": sites, "locales": {"generated": ["en_US.UTF-8 UTF-8"],
+                                        "default": {"LANG": "en_US.UTF-8"}}}))
+    if triaged:
+        (b / "triage").mkdir()
+        q = sorted({f["path"] for f in findings if f["quarantine"]})
+        (b / "triage" / "report.json").write_text(json.dumps(
+            {"complete": True, "findings": list(findings), "quarantine": q}))
+    return b
+
+
+def test_cores_too_old_for_the_target_php_or_tampered_are_replaced(tmp_path: Path) -> None:
+    b = _bundle(tmp_path, [
+        _site("/usr/share/wordpress", "blog.example.org", "5.7.11", "blog",
+              "/var/lib/wordpress/wp-content"),
+        _site("/var/www/new", "new.example.net", "6.4.2", "newdb"),
+        _site("/var/www/hacked", "hacked.example.net", "6.4.2", "hackdb")],
+        [_finding("php_backdoor", "critical", "/var/www/hacked/wp-includes/load.php"),
+         _finding("webshell", "critical", "/var/www/new/wp-content/uploads/x.php")])
+    plan = plan_restore(b, "bookworm")
+    blog, new, hacked = plan.sites
+    assert (blog.core, new.core, hacked.core) == ("debian-6.1.9", "bundle", "debian-6.1.9")
+    assert "does not support PHP 8.2" in blog.core_reason
+    assert "tampered" in hacked.core_reason
+    assert new.quarantined == ["/var/www/new/wp-content/uploads/x.php"]  # only its own
+    # PHP 8.4 needs WordPress 6.7: the 6.4 core is replaced on trixie
+    assert plan_restore(b, "trixie").sites[1].core == "debian-6.8.12"
+
+
+def test_admins_get_new_passwords_and_planted_ones_are_removed(tmp_path: Path) -> None:
+    root = "/var/www/a"
+    b = _bundle(tmp_path, [_site(root, "a.example", "6.1.1", "adb")], [
+        _finding("wp_admin", "info", site=root, login="owner"),
+        _finding("wp_admin", "low", site=root, login="helper"),
+        _finding("wp_admin", "high", site=root, login="wpsupport"),
+        _finding("wp_admin", "info", site="/elsewhere", login="other")])
+    (sp,) = plan_restore(b).sites
+    assert sp.admins == ["helper", "owner"] and sp.remove_admins == ["wpsupport"]
+    assert (sp.host, sp.aliases, sp.target_root) == ("a.example", ["www.a.example"],
+                                                     "/var/www/a.example")
+
+
+def test_the_converted_dump_is_preferred_and_locales_cover_wplang(tmp_path: Path) -> None:
+    b = _bundle(tmp_path, [_site("/srv/blog", "blog.example.org", "6.2", "blog"),
+                           _site("/srv/shop", "shop.example.org", "6.2", "shop")])
+    (b / "db" / "blog.sql.gz").write_bytes(b"")
+    (b / "db" / "converted" / "blog.sql.gz").write_bytes(b"")
+    (b / "db" / "shop.sql.gz").write_bytes(b"")
+    plan = plan_restore(b)
+    assert [(s.dump, s.dump_converted) for s in plan.sites] == [
+        ("db/converted/blog.sql.gz", True), ("db/shop.sql.gz", False)]
+    assert plan.locales == ["C.UTF-8", "en_US.UTF-8", "zh_CN.UTF-8"]
+    assert plan.default_locale == "en_US.UTF-8"
+
+
+@pytest.mark.parametrize("case,needle", [
+    ("incomplete", "incomplete: run fab rescue again"),
+    ("untriaged", "run fab triage"),
+    ("nosite", "no WordPress site"),
+    ("twice", "both named"),
+    ("release", "unknown target release"),
+    ("notbundle", "not a rescue bundle"),
+])
+def test_bundles_that_cannot_be_restored_are_one_sentence(tmp_path: Path, case: str,
+                                                         needle: str) -> None:
+    site = _site("/var/www/a", "a.example", "6.2", "a")
+    b = _bundle(tmp_path, [] if case == "nosite" else
+                [site, dict(site, root="/var/www/b")] if case == "twice" else [site],
+                complete=case != "incomplete", triaged=case != "untriaged")
+    if case == "notbundle":
+        (b / "manifest.json").unlink()
+    with pytest.raises(RestorePlanError, match=needle):
+        plan_restore(b, "buster" if case == "release" else "bookworm")
+
+
+def test_secrets_are_made_once_private_and_php_safe(tmp_path: Path) -> None:
+    root = "/var/www/a"
+    b = _bundle(tmp_path, [_site(root, "a.example", "6.2", "adb")],
+                [_finding("wp_admin", "info", site=root, login="owner")])
+    path = tmp_path / "secrets.json"
+    first, wrote = secrets.ensure(path, plan_restore(b))
+    assert wrote and stat.S_IMODE(path.stat().st_mode) == 0o600
+    site = first["sites"]["a.example"]
+    salts = list(site["salts"].values())
+    assert len(salts) == 8 and len(set(salts)) == 8
+    assert all(len(s) == 64 and "'" not in s and "\\" not in s for s in salts)
+    assert set(site["admin_passwords"]) == {"owner"} and len(site["db_password"]) == 32
+    again, wrote = secrets.ensure(path, plan_restore(b))
+    assert not wrote and again == first
+    os.chmod(path, 0o644)
+    with pytest.raises(SecretsError, match="chmod 600"):
+        secrets.ensure(path, plan_restore(b))
+
+
+def test_fab_restore_plan_writes_the_plan_and_nothing_else(tmp_path: Path) -> None:
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    b = _bundle(tmp_path, [_site("/var/www/a", "a.example", "6.2", "adb")])
+    fab = str(root / ".venv/bin/fab")
+    ok = subprocess.run([fab, "restore", "--bundle", str(b), "--plan"], cwd=root,
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    plan = json.loads((b / "restore" / "plan.json").read_text())
+    assert plan["sites"][0]["host"] == "a.example" and plan["php"] == "8.2"
+    assert sorted(p.name for p in (b / "restore").iterdir()) == ["plan.json"]  # no secrets
+    full = subprocess.run([fab, "restore", "--bundle", str(b)], cwd=root,
+                          capture_output=True, text=True)
+    assert full.returncode != 0 and "fab restore --plan shows" in full.stderr

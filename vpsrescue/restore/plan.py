@@ -1,0 +1,189 @@
+"""What restore will do, decided from the bundle alone before anything is touched.
+
+The plan is data (JSON, and the variables the Ansible roles read): per site, where its
+files come from and go, which WordPress core it runs on the target's PHP, which
+database dump is imported, which quarantined files are left behind and which accounts
+get new passwords. `fab restore --plan` prints it; nothing here connects anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import RestorePlanError
+
+# Debian releases a fresh VPS may run, with their PHP and packaged WordPress.
+TARGETS: dict[str, dict[str, str]] = {
+    "bookworm": {"php": "8.2", "wordpress": "6.1.9", "mariadb": "10.11"},
+    "trixie": {"php": "8.4", "wordpress": "6.8.12", "mariadb": "11.8"},
+}
+# The first WordPress release that supports each PHP (make.wordpress.org/core's PHP
+# compatibility table, "beta support" or better). Older cores break on newer PHP.
+WORDPRESS_FOR_PHP = {"7.4": "5.3", "8.0": "5.6", "8.1": "5.9", "8.2": "6.1", "8.3": "6.4",
+                     "8.4": "6.7"}
+# Finding kinds that mean the rescued core itself was tampered with.
+CORE_TAMPERED = {"php_backdoor", "modified_package_file", "php_unowned", "webshell"}
+
+
+def version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
+
+
+@dataclass
+class SitePlan:
+    host: str  # the site's name on the new server (its first ServerName)
+    aliases: list[str]
+    old_root: str  # where the code lived on the old disk
+    old_content_dir: str
+    old_version: str | None
+    target_root: str  # /var/www/<host>
+    core: str  # "bundle" (the rescued core) or "debian-<version>" (a pristine core)
+    core_reason: str
+    db_name: str
+    db_user: str
+    table_prefix: str
+    wplang: str
+    dump: str | None  # bundle-relative path of the dump to import (None: none found)
+    dump_converted: bool  # already utf8mb4 (db/converted/), else convert during restore
+    quarantined: list[str] = field(default_factory=list)  # old paths left behind
+    admins: list[str] = field(default_factory=list)  # logins that get a new password
+    remove_admins: list[str] = field(default_factory=list)  # planted accounts (triage)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RestorePlan:
+    bundle: str
+    release: str
+    php: str
+    triage_complete: bool
+    sites: list[SitePlan] = field(default_factory=list)
+    locales: list[str] = field(default_factory=list)
+    default_locale: str = "C.UTF-8"
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": "vpsrescue-restore-plan", "version": 1, **asdict(self)}
+
+
+def _load(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RestorePlanError(f"{path} is missing: {what}") from None
+    except (OSError, ValueError) as exc:
+        raise RestorePlanError(f"{path} cannot be read ({exc}): run fab bundle.verify on "
+                               "the bundle.") from None
+    if not isinstance(data, dict):
+        raise RestorePlanError(f"{path} is not a JSON object: run fab bundle.verify.")
+    return data
+
+
+def _host_of(site: dict[str, Any], index: int) -> tuple[str, list[str]]:
+    names = [n for n in site.get("server_names") or [] if n]
+    if not names:
+        return f"site{index + 1}.invalid", []
+    return names[0], names[1:]
+
+
+def _dump_for(bundle: Path, db_name: str) -> tuple[str | None, bool]:
+    for rel, converted in ((f"db/converted/{db_name}.sql.gz", True),
+                           (f"db/converted/{db_name}.sql", True),
+                           (f"db/{db_name}.sql.gz", False)):
+        if (bundle / rel).is_file():
+            return rel, converted
+    return None, False
+
+
+def _core(old_version: str | None, php: str, release: str, tampered: list[str]
+          ) -> tuple[str, str]:
+    pristine = f"debian-{TARGETS[release]['wordpress']}"
+    if tampered:
+        return pristine, (f"triage found the rescued core tampered with ({tampered[0]}"
+                          + (f" and {len(tampered) - 1} more" if len(tampered) > 1 else "")
+                          + "): a pristine core is used, wp-content is kept")
+    if old_version is None:
+        return pristine, "the rescued core's version is unknown: a pristine core is used"
+    need = WORDPRESS_FOR_PHP.get(php)
+    if need and version_key(old_version) < version_key(need):
+        return pristine, (f"WordPress {old_version} does not support PHP {php} (needs "
+                          f"{need} or newer): a pristine core is used, wp-content is kept, "
+                          "and WordPress upgrades the database on the first admin visit")
+    return "bundle", f"WordPress {old_version} supports PHP {php}: the rescued core is used"
+
+
+def plan_restore(bundle: Path | str, release: str = "bookworm") -> RestorePlan:
+    bundle = Path(bundle)
+    if release not in TARGETS:
+        raise RestorePlanError(f"unknown target release {release!r}: use "
+                               f"{' or '.join(TARGETS)}.")
+    manifest = _load(bundle / "manifest.json", "this is not a rescue bundle (give the "
+                     "directory fab rescue printed).")
+    if not manifest.get("complete"):
+        raise RestorePlanError(f"the bundle {bundle} is incomplete: run fab rescue again "
+                               "to finish it, then fab bundle.verify.")
+    facts = _load(bundle / "facts.json", "the bundle has no facts.json; run fab rescue "
+                  "again.")
+    triage_path = bundle / "triage" / "report.json"
+    triage = json.loads(triage_path.read_text()) if triage_path.is_file() else None
+    php = TARGETS[release]["php"]
+    plan = RestorePlan(bundle=str(bundle), release=release, php=php,
+                       triage_complete=bool(triage and triage.get("complete")))
+    if triage is None:
+        raise RestorePlanError(f"the bundle {bundle} has not been triaged: run fab triage "
+                               f"{bundle} first (restore never copies what it quarantines).")
+    if not plan.triage_complete:
+        plan.warnings.append("triage is incomplete: some checks failed; see "
+                             "triage/report.md before going live")
+    findings = triage.get("findings", [])
+    quarantine = set(triage.get("quarantine", []))
+    sites = facts.get("wordpress") or []
+    if not sites:
+        raise RestorePlanError("the bundle holds no WordPress site (facts.json lists none): "
+                               "nothing to restore.")
+    used: set[str] = set()
+    for i, site in enumerate(sites):
+        host, aliases = _host_of(site, i)
+        if host in used:
+            raise RestorePlanError(f"two sites in the bundle are both named {host}: give "
+                                   "them distinct ServerNames before restoring.")
+        used.add(host)
+        root, content = site["root"], site.get("content_dir") or site["root"] + "/wp-content"
+        db_name = site.get("db_name") or "wordpress"
+        prefix = site.get("table_prefix") or "wp_"
+        tampered = sorted({f["path"] for f in findings
+                          if f["kind"] in CORE_TAMPERED and f["path"].startswith(root + "/")
+                          and not f["path"].startswith(content + "/")})
+        core, why = _core(site.get("version"), php, release, tampered)
+        dump, converted = _dump_for(bundle, db_name)
+        in_site = [q for q in sorted(quarantine)
+                   if q.startswith((root + "/", content + "/"))]
+        site_admins = [f for f in findings if f["kind"] == "wp_admin"
+                       and f.get("extra", {}).get("site") == root and
+                       f.get("extra", {}).get("login")]
+        planted = sorted({f["extra"]["login"] for f in site_admins
+                          if f["severity"] in ("critical", "high")})
+        admins = sorted({f["extra"]["login"] for f in site_admins} - set(planted))
+        sp = SitePlan(host=host, aliases=aliases, old_root=root, old_content_dir=content,
+                      old_version=site.get("version"), target_root=f"/var/www/{host}",
+                      core=core, core_reason=why, db_name=db_name,
+                      db_user=(db_name[:28] + "_wp") if db_name else "wordpress_wp",
+                      table_prefix=prefix, wplang=site.get("wplang") or "",
+                      dump=dump, dump_converted=converted, quarantined=in_site,
+                      admins=admins, remove_admins=planted)
+        if dump is None:
+            sp.notes.append(f"no dump of database {db_name} in the bundle: the site is "
+                            "restored with its files only")
+        plan.sites.append(sp)
+    loc = facts.get("locales") or {}
+    plan.locales = sorted({g.split()[0] for g in loc.get("generated", []) if g.strip()}
+                          | {"C.UTF-8"})
+    plan.default_locale = (loc.get("default") or {}).get("LANG") or "C.UTF-8"
+    for sp in plan.sites:
+        if sp.wplang and not any(x.startswith(sp.wplang + ".") for x in plan.locales):
+            plan.locales.append(f"{sp.wplang}.UTF-8")
+    return plan
