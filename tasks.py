@@ -293,50 +293,28 @@ def triage(c: Context, path: str, out: str = "", dump: Any = None, json: bool = 
 # ---------------------------------------------------------------------------- restore
 @task(
     help={"bundle": "the bundle to restore (bundle-<host>-<time>/)",
-          "release": "Debian release of the fresh server: bookworm (default) or trixie",
+          "release": "Debian release of the fresh server: bookworm or trixie (default: "
+                     "what the server runs; bookworm with --plan)",
           "plan": "only decide and show what restore will do (writes restore/plan.json in "
-                  "the bundle; touches no server)"},
+                  "the bundle; touches no server)",
+          "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
+                      "the inventory does not pin it"},
 )
 @user_errors
-def restore(c: Context, bundle: str, release: str = "bookworm", plan: bool = False) -> None:
-    """Rebuild the site on the fresh server from the bundle (--plan: show what it will do)."""
-    import json as jsonlib
-    import os
+def restore(c: Context, bundle: str, release: str = "", plan: bool = False,
+            host_key: str = "") -> None:
+    """Rebuild the sites on the fresh server from the bundle (--plan: only show what it will do)."""
     from pathlib import Path
 
     from rich.console import Console
-    from rich.table import Table
 
-    from vpsrescue.errors import VpsrescueError
-    from vpsrescue.restore.plan import plan_restore
+    from vpsrescue.restore import cli
 
-    p = plan_restore(Path(bundle), release)
-    out = Path(bundle) / "restore" / "plan.json"
-    out.parent.mkdir(mode=0o700, exist_ok=True)
-    tmp = out.with_name(".plan.json.part")
-    tmp.write_text(jsonlib.dumps(p.to_json(), indent=1, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)
-    con = Console()
-    con.rule(f"restore plan: Debian {release}, PHP {p.php}")
-    for s in p.sites:
-        t = Table(show_header=False, box=None, title_justify="left",
-                  title=f"[bold]{s.host}[/] {' '.join(s.aliases)} → {s.target_root}")
-        t.add_row("core", f"{s.core}: {s.core_reason}")
-        t.add_row("database", f"{s.db_name} (tables {s.table_prefix}*) from "
-                  + (f"{s.dump}" + ("" if s.dump_converted else ", converted to utf8mb4 "
-                                    "on the way") if s.dump else "nothing: no dump"))
-        t.add_row("left behind", "\n".join(s.quarantined) or "-")
-        t.add_row("new passwords", ", ".join(s.admins) or "-")
-        t.add_row("removed", ", ".join(s.remove_admins) or "-")
-        for n in s.notes:
-            t.add_row("note", n)
-        con.print(t)
-    for w in p.warnings:
-        con.print(f"[yellow]warning[/]: {w}")
-    con.print(f"plan written to {out}")
-    if not plan:
-        raise VpsrescueError("restoring onto the server (the Ansible roles) is not built "
-                             "yet; fab restore --plan shows what it will do.")
+    con = Console(stderr=True)
+    if plan:
+        cli.show_plan(Path(bundle), release or "bookworm", con)
+        return
+    cli.restore(c, Path(bundle), release or None, host_key or None, con)
 
 
 # ---------------------------------------------------------------------------- wp-hash

@@ -117,3 +117,7 @@ class RestorePlanError(VpsrescueError):
 
 class SecretsError(VpsrescueError):
     """The restore secrets file is unsafe, unreadable or cannot be written."""
+
+
+class RestoreError(VpsrescueError):
+    """A step of restoring onto the new server failed."""

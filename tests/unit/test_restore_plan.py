@@ -141,5 +141,7 @@ def test_fab_restore_plan_writes_the_plan_and_nothing_else(tmp_path: Path) -> No
     assert plan["sites"][0]["host"] == "a.example" and plan["php"] == "8.2"
     assert sorted(p.name for p in (b / "restore").iterdir()) == ["plan.json"]  # no secrets
     full = subprocess.run([fab, "restore", "--bundle", str(b)], cwd=root,
-                          capture_output=True, text=True)
-    assert full.returncode != 0 and "fab restore --plan shows" in full.stderr
+                          capture_output=True, text=True,
+                          env={**os.environ, "VPSRESCUE_INVENTORY": str(tmp_path / "none")})
+    assert full.returncode != 0 and "No inventory at" in full.stderr
+    assert "Traceback" not in full.stderr

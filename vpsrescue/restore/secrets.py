@@ -58,6 +58,9 @@ def ensure(path: Path, plan: RestorePlan) -> tuple[dict[str, Any], bool]:
     Returns (secrets, whether the file was written)."""
     data = load(path)
     changed = False
+    if "import_password" not in data:  # the importer's MariaDB account on the new server
+        data["import_password"] = new_password(32)
+        changed = True
     for sp in plan.sites:
         site = data["sites"].setdefault(sp.host, {})
         if "db_password" not in site:
