@@ -292,7 +292,7 @@ def triage(c: Context, path: str, out: str = "", dump: Any = None, json: bool = 
 
 # ---------------------------------------------------------------------------- restore
 @task(
-    help={"bundle": "the bundle to restore (bundle-<host>-<time>/)",
+    help={"bundle": "the bundle to restore (default: the newest complete one under bundles/)",
           "release": "Debian release of the fresh server: bookworm or trixie (default: "
                      "what the server runs; bookworm with --plan)",
           "plan": "only decide and show what restore will do (writes restore/plan.json in "
@@ -301,7 +301,7 @@ def triage(c: Context, path: str, out: str = "", dump: Any = None, json: bool = 
                       "the inventory does not pin it"},
 )
 @user_errors
-def restore(c: Context, bundle: str, release: str = "", plan: bool = False,
+def restore(c: Context, bundle: str = "", release: str = "", plan: bool = False,
             host_key: str = "") -> None:
     """Rebuild the sites on the fresh server from the bundle (--plan: only show what it will do)."""
     from pathlib import Path
@@ -311,10 +311,11 @@ def restore(c: Context, bundle: str, release: str = "", plan: bool = False,
     from vpsrescue.restore import cli
 
     con = Console(stderr=True)
+    path = Path(bundle) if bundle else cli.default_bundle()
     if plan:
-        cli.show_plan(Path(bundle), release or "bookworm", con)
+        cli.show_plan(path, release or "bookworm", con)
         return
-    cli.restore(c, Path(bundle), release or None, host_key or None, con)
+    cli.restore(c, path, release or None, host_key or None, con)
 
 
 # ---------------------------------------------------------------------------- wp-hash

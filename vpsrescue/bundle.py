@@ -365,6 +365,21 @@ class Bundle:
                 return b
         return None
 
+    @classmethod
+    def newest_complete(cls, root: str | os.PathLike[str]) -> Bundle | None:
+        """The newest complete bundle of any host under ``root`` (what `fab rescue
+        restore` restores), by the UTC time in its name."""
+        pat = re.compile(r"bundle-.+-(\d{8}T\d{6}Z)$")
+        root = Path(root)
+        found = sorted(((m.group(1), p) for p in (root.iterdir() if root.is_dir() else [])
+                        if (m := pat.match(p.name)) and (p / MANIFEST).is_file()),
+                       reverse=True)
+        for _, p in found:
+            b = cls(p)
+            if b.load_manifest().complete:
+                return b
+        return None
+
     def write_facts(self, facts: dict[str, Any]) -> None:
         """facts.json (discovery's result), atomically; see docs/bundle.md for the schema."""
         tmp = self.facts_path.with_name(f".{FACTS}.{os.getpid()}.tmp")

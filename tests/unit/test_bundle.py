@@ -102,6 +102,17 @@ def test_find_resumable_picks_newest_incomplete_of_that_host(tmp_path: Path) -> 
     assert Bundle.find_resumable(tmp_path / "nope", "web1") is None
 
 
+def test_newest_complete_of_any_host_is_what_restore_takes(tmp_path: Path) -> None:
+    assert Bundle.newest_complete(tmp_path / "none") is None
+    a = Bundle.create(tmp_path, "web1", when=1700000000)
+    a.finish(a.load_manifest(), complete=True)
+    b = Bundle.create(tmp_path, "web2", when=1700000100)
+    b.finish(b.load_manifest(), complete=True)
+    Bundle.create(tmp_path, "web1", when=1700000200)  # newer but incomplete
+    found = Bundle.newest_complete(tmp_path)
+    assert found is not None and found.path == b.path
+
+
 @pytest.mark.parametrize("bad", [b"../etc/passwd", b"a/../../x", b"/", b"./", b""])
 def test_paths_leaving_the_bundle_are_refused(bad: bytes) -> None:
     with pytest.raises(BundleError):

@@ -14,6 +14,18 @@ from ..ssh import task_connections
 from .plan import RestorePlan, plan_restore
 
 
+def default_bundle() -> Path:
+    from ..bundle import Bundle
+    from ..errors import RestorePlanError
+    from ..rescue.run import DEFAULT_BUNDLES
+
+    found = Bundle.newest_complete(DEFAULT_BUNDLES)
+    if found is None:
+        raise RestorePlanError(f"there is no complete bundle under {DEFAULT_BUNDLES}: run "
+                               "fab rescue first, or give --bundle PATH.")
+    return Path(found.path)
+
+
 def _write_plan(bundle: Path, plan: RestorePlan) -> Path:
     out = bundle / "restore" / "plan.json"
     out.parent.mkdir(mode=0o700, exist_ok=True)
