@@ -195,6 +195,32 @@ def rotate_accounts(cur: Any, sp: SitePlan, passwords: dict[str, str],
     return done
 
 
+def _db_version(cur: Any, sp: SitePlan) -> str | None:
+    cur.execute(f"SELECT option_value FROM {_ident(sp.db_name)}."
+                f"{_ident(sp.table_prefix + 'options')} WHERE option_name = 'db_version'")
+    row = cur.fetchone()
+    return str(row[0]) if row else None
+
+
+def upgrade_schema(conn: Any, cur: Any, sp: SitePlan) -> list[str]:
+    """Let the new core upgrade the old database now (wp-admin/upgrade.php, as the
+    admin's first visit would), from the server itself; nothing when it is current."""
+    before = _db_version(cur, sp)
+    if before is None:
+        return []
+    res = conn.run("curl -sS -o /dev/null -w '%{http_code}' -H 'Host: " + sp.host + "' "
+                   "'http://127.0.0.1/wp-admin/upgrade.php?step=1&backto=%2F'",
+                   hide=True, warn=True)
+    after = _db_version(cur, sp)
+    if res.failed or res.stdout.strip() != "200":
+        raise RestoreError(f"{sp.host}: WordPress's database upgrade answered "
+                           f"{res.stdout.strip() or res.stderr.strip()[-200:]}; open "
+                           f"http://{sp.host}/wp-admin/upgrade.php to see why.")
+    if after != before:
+        return [f"{sp.host}: database schema upgraded ({before} → {after})"]
+    return []
+
+
 def restore_databases(conn: Any, bundle: Path, plan: RestorePlan, sec: dict[str, Any],
                       log: Log) -> tuple[list[str], list[str], list[str]]:
     """(imported, skipped as unchanged, account changes), through an SSH tunnel."""
@@ -232,8 +258,10 @@ def restore_databases(conn: Any, bundle: Path, plan: RestorePlan, sec: dict[str,
                                    f"tunnel: {exc.args[-1]}; run fab restore again.") from None
             try:
                 version = sp.core.removeprefix("debian-")
-                changes += rotate_accounts(db.cursor(), sp,
-                                           sec["sites"][sp.host]["admin_passwords"], version)
+                cur = db.cursor()
+                changes += rotate_accounts(cur, sp, sec["sites"][sp.host]["admin_passwords"],
+                                           version)
+                changes += upgrade_schema(conn, cur, sp)
             except pymysql.MySQLError as exc:
                 raise RestoreError(f"{sp.host}: the accounts could not be updated: "
                                    f"{exc.args[-1]}; run fab restore again.") from None
