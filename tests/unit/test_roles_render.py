@@ -1,0 +1,446 @@
+"""The restore roles' templates, rendered by Ansible's own Templar and checked by real tools.
+
+- config-<host>.php: `php -l`, then loaded through Debian's own master wp-config.php (from
+  the wordpress package, paths pointed at a temp dir) to read back every constant and
+  $table_prefix; secrets with quotes, backslashes, `$`, `{{`, backticks survive exactly.
+- the MariaDB settings: mariadbd itself parses them (`--help --verbose` rejects unknown
+  options and prints the effective values).
+- the Apache vhost: `apache2 -t` where an apache2 binary exists; everywhere its sections
+  and the regexes it relies on are checked against requests that must pass or be refused.
+- roles/: no world-writable mode anywhere, every variable documented, ansible-lint clean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, generate_ansible_template_vars, trust_as_template
+
+from vpsrescue.dump.wp_oracle import wordpress_tree
+
+pytestmark = pytest.mark.unit
+
+PROJECT = Path(__file__).resolve().parents[2]
+ROLES = PROJECT / "roles"
+SALT_NAMES = ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
+              "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
+# WP-CLI's salt alphabet; each salt opens with something a template engine or a shell
+# would eat: Jinja's {{ {% {#, PHP's $ and {$, a backtick, spaces.
+SALT_HEADS = ("{{ lookup('env','HOME') }}", "{# not a comment #}", "{% raw %}", "$HOME `id`",
+              "  two spaces  ", "${a} {$b}", "%} }} #}", "[]{}<>~+=,.;:/?|!@#^&*()-_")
+
+
+def _salt(head: str, n: int) -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    tail = "".join(alphabet[(n * 7 + i * 13) % len(alphabet)] for i in range(64))
+    return (head + tail)[:64]
+
+
+def _unsafe(value: Any) -> Any:
+    """How `fab restore` must write a string Ansible may not render as a template."""
+    return {"__ansible_unsafe": value}
+
+
+def contract_vars(tmp_path: Path) -> dict[str, Any]:
+    """The variables exactly as `fab restore` writes them (JSON, secrets wrapped)."""
+    def salts(n: int) -> dict[str, Any]:
+        return {k: _unsafe(_salt(h, n + i)) for i, (k, h) in enumerate(
+            zip(SALT_NAMES, SALT_HEADS, strict=True))}
+    return {
+        "vpsrescue_locales": ["C.UTF-8", "en_US.UTF-8", "zh_CN.UTF-8"],
+        "vpsrescue_default_locale": "en_US.UTF-8",
+        "vpsrescue_import_user": "vpsrescue_import",
+        "vpsrescue_import_password": _unsafe("imp'{{x}}\\"),
+        "vpsrescue_sites": [
+            {"host": "blog.example.org", "aliases": ["www.blog.example.org"],
+             "db_name": "blogexampleorg", "db_user": "blogexampleorg_wp",
+             "db_password": _unsafe("it's a \\ back'slash\\' $x {{ y }}"),
+             "table_prefix": "wpzh_", "wplang": "zh_CN", "salts": salts(0),
+             "content_archive": str(tmp_path / "blog.tar")},
+            {"host": "shop.example.net", "aliases": [],
+             "db_name": "shopexamplenet", "db_user": "shopexamplenet_w",
+             "db_password": _unsafe("plain-password-2"),
+             "table_prefix": "wp_", "wplang": "", "salts": salts(8),
+             "content_archive": str(tmp_path / "shop.tar")},
+        ],
+    }
+
+
+def load_as_extra_vars(data: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """Load a vars file the way `ansible-playbook -e @FILE` does (ansible.utils.vars.
+    load_extra_vars: loader.load_from_file(FILE, trusted_as_template=True); that function
+    itself caches its first answer for the process, so it is not called here)."""
+    path = tmp_path / f"vars-{uuid.uuid4().hex}.json"
+    path.write_text(json.dumps(data))
+    loaded = DataLoader().load_from_file(str(path), trusted_as_template=True)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def role_defaults(role: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("defaults/main.yml",):
+        out.update(yaml.safe_load((ROLES / role / name).read_text()) or {})
+    return out
+
+
+def render(role: str, template: str, variables: dict[str, Any], **extra: Any) -> str:
+    """Render roles/<role>/templates/<template> as the template action does."""
+    source = ROLES / role / "templates" / template
+    task_vars = {**role_defaults(role), **variables, **extra}
+    task_vars.update(generate_ansible_template_vars(
+        path=template, fullpath=str(source), dest_path="/dest"))
+    task_vars.setdefault("ansible_managed", "Ansible managed")
+    templar = Templar(loader=DataLoader(), variables=task_vars)
+    out = templar.template(trust_as_template(source.read_text()), escape_backslashes=False,
+                           overrides={"trim_blocks": True, "lstrip_blocks": False})
+    assert isinstance(out, str)
+    return out
+
+
+@pytest.fixture
+def contract(tmp_path: Path) -> dict[str, Any]:
+    return load_as_extra_vars(contract_vars(tmp_path), tmp_path)
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """The contract with the unsafe wrappers removed: the values the PHP must hold."""
+    def unwrap(v: Any) -> Any:
+        if isinstance(v, dict):
+            return v["__ansible_unsafe"] if set(v) == {"__ansible_unsafe"} else {
+                k: unwrap(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [unwrap(x) for x in v]
+        return v
+    return unwrap(data)  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------ config-<host>.php
+
+STUB_SETTINGS = r"""<?php
+$names = ['DB_NAME', 'DB_USER', 'DB_PASSWORD', 'DB_HOST', 'DB_CHARSET', 'DB_COLLATE',
+  'AUTH_KEY', 'SECURE_AUTH_KEY', 'LOGGED_IN_KEY', 'NONCE_KEY', 'AUTH_SALT',
+  'SECURE_AUTH_SALT', 'LOGGED_IN_SALT', 'NONCE_SALT', 'WP_CONTENT_DIR', 'WPLANG',
+  'DISALLOW_FILE_EDIT', 'DEBIAN_FILE'];
+$out = ['table_prefix' => $table_prefix, 'constants' => []];
+foreach ($names as $n) { if (defined($n)) { $out['constants'][$n] = constant($n); } }
+echo json_encode($out);
+"""
+
+
+@pytest.fixture
+def debian_wordpress(tmp_path: Path, contract: dict[str, Any]) -> Iterator[Path]:
+    """Debian's master wp-config.php reading our rendered configs from tmp/etc/wordpress."""
+    master = (wordpress_tree() / "wp-config.php").read_text()
+    assert master.count("/etc/wordpress/") >= 3  # the lookup we rely on is still there
+    etc = tmp_path / "etc" / "wordpress"
+    etc.mkdir(parents=True)
+    abspath = tmp_path / "abspath"
+    abspath.mkdir()
+    (abspath / "wp-settings.php").write_text(STUB_SETTINGS)
+    (tmp_path / "wp-config.php").write_text(master.replace("/etc/wordpress/", f"{etc}/"))
+    (tmp_path / "prepend.php").write_text(
+        "<?php define('ABSPATH', getenv('STUB_ABSPATH'));"
+        " $_SERVER['HTTP_HOST'] = getenv('STUB_HOST');\n")
+    for site in contract["vpsrescue_sites"]:
+        (etc / f"config-{site['host']}.php").write_text(
+            render("vpsrescue_wordpress", "config-host.php.j2", contract, site=site))
+    yield tmp_path
+
+
+def load_through_master(root: Path, host: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STUB_ABSPATH": f"{root / 'abspath'}/", "STUB_HOST": host}
+    return subprocess.run(["php", "-d", f"auto_prepend_file={root / 'prepend.php'}",
+                           str(root / "wp-config.php")], capture_output=True, text=True,
+                          env=env, timeout=30)
+
+
+def test_config_php_passes_php_lint(debian_wordpress: Path) -> None:
+    for conf in sorted((debian_wordpress / "etc" / "wordpress").glob("config-*.php")):
+        res = subprocess.run(["php", "-l", str(conf)], capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_config_defines_every_value_exactly_as_given(
+        debian_wordpress: Path, tmp_path: Path) -> None:
+    want = _plain(contract_vars(tmp_path))["vpsrescue_sites"][0]
+    res = load_through_master(debian_wordpress, "blog.example.org")
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = json.loads(res.stdout)
+    c = got["constants"]
+    assert got["table_prefix"] == "wpzh_"
+    assert (c["DB_NAME"], c["DB_USER"], c["DB_PASSWORD"]) == (
+        want["db_name"], want["db_user"], want["db_password"])
+    assert (c["DB_HOST"], c["DB_CHARSET"], c["DB_COLLATE"]) == ("localhost", "utf8mb4", "")
+    for name in SALT_NAMES:
+        assert c[name] == want["salts"][name], name
+    assert len({c[n] for n in SALT_NAMES}) == 8
+    assert c["WP_CONTENT_DIR"] == "/var/lib/wordpress/sites/blog.example.org/wp-content"
+    assert c["WPLANG"] == "zh_CN"
+    assert c["DISALLOW_FILE_EDIT"] is True
+    assert c["DEBIAN_FILE"].endswith("/config-blog.example.org.php")
+
+
+def test_each_host_is_served_its_own_config_and_unknown_hosts_none(
+        debian_wordpress: Path) -> None:
+    shop = json.loads(load_through_master(debian_wordpress, "shop.example.net").stdout)
+    assert shop["constants"]["DB_NAME"] == "shopexamplenet"
+    assert shop["table_prefix"] == "wp_"
+    assert "WPLANG" not in shop["constants"]  # wplang "" writes no WPLANG line
+    # Debian's master lowercases the Host and drops the port, as a browser may send it.
+    blog = json.loads(load_through_master(debian_wordpress, "Blog.Example.ORG:80").stdout)
+    assert blog["constants"]["DB_NAME"] == "blogexampleorg"
+    # No config-default.php: a name no site owns gets no site's database.
+    res = load_through_master(debian_wordpress, "evil.example.com")
+    assert res.returncode != 0 and "DB_NAME" not in res.stdout
+
+
+def test_template_syntax_in_unwrapped_extra_vars_is_rendered_by_ansible(tmp_path: Path) -> None:
+    """Why `fab restore` must wrap secrets as {"__ansible_unsafe": ...}: Ansible renders
+    trusted extra-vars strings, so a salt holding `{{ ... }}` would reach PHP altered."""
+    plain = load_as_extra_vars({"salt": "a{{ 6 * 7 }}b"}, tmp_path)
+    wrapped = load_as_extra_vars({"salt": _unsafe("a{{ 6 * 7 }}b")}, tmp_path)
+    templar = Templar(loader=DataLoader(), variables=plain)
+    assert templar.template(trust_as_template("{{ salt }}")) == "a42b"
+    templar = Templar(loader=DataLoader(), variables=wrapped)
+    assert templar.template(trust_as_template("{{ salt }}")) == "a{{ 6 * 7 }}b"
+
+
+# ------------------------------------------------------------------ MariaDB settings
+
+def test_mariadb_settings_are_accepted_by_mariadbd(
+        tmp_path: Path, contract: dict[str, Any]) -> None:
+    priv = tmp_path / "files"
+    priv.mkdir()
+    cnf = tmp_path / "60-vpsrescue.cnf"
+    cnf.write_text(render("vpsrescue_mariadb", "60-vpsrescue.cnf.j2", contract,
+                          vpsrescue_mariadb_secure_file_priv=str(priv)))
+    mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+    res = subprocess.run([mariadbd, f"--defaults-file={cnf}", "--help", "--verbose"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    effective = dict(line.split(None, 1) for line in res.stdout.splitlines()
+                     if re.match(r"^[a-z][a-z0-9-]+\s+\S", line))
+    assert effective["bind-address"].strip() == "127.0.0.1"
+    assert effective["local-infile"].strip() == "FALSE"
+    assert effective["symbolic-links"].strip() == "FALSE"
+    assert effective["skip-name-resolve"].strip() == "TRUE"
+    assert effective["secure-file-priv"].strip().rstrip("/") == str(priv)
+    assert effective["character-set-server"].strip() == "utf8mb4"
+    assert effective["collation-server"].strip() == "utf8mb4_unicode_520_ci"
+
+
+# ------------------------------------------------------------------ Apache vhost
+
+SECTION_RE = re.compile(r"^\s*<(/?)(\w+)(?:\s+([^>]*))?>\s*$")
+
+
+def _sections(conf: str) -> list[tuple[str, str]]:
+    """(section, argument) pairs, after checking every section closes in order."""
+    stack: list[str] = []
+    found = []
+    for line in conf.splitlines():
+        m = SECTION_RE.match(line)
+        if not m:
+            assert not line.strip().startswith("<"), f"unparsed section line: {line!r}"
+            continue
+        closing, name, arg = m.groups()
+        if closing:
+            assert stack and stack.pop() == name, f"</{name}> closes nothing open"
+        else:
+            stack.append(name)
+            found.append((name, (arg or "").strip().strip('"')))
+    assert not stack, f"unclosed sections: {stack}"
+    return found
+
+
+@pytest.fixture
+def vhost(contract: dict[str, Any]) -> str:
+    return render("vpsrescue_web", "vhost.conf.j2", contract, site=contract["vpsrescue_sites"][0])
+
+
+def test_vhost_names_the_site_and_its_content(vhost: str) -> None:
+    assert re.search(r"^\s*ServerName blog\.example\.org$", vhost, re.M)
+    assert re.search(r"^\s*ServerAlias www\.blog\.example\.org$", vhost, re.M)
+    assert re.search(r"^\s*DocumentRoot /usr/share/wordpress$", vhost, re.M)
+    alias = r"^\s*Alias /wp-content /var/lib/wordpress/sites/blog\.example\.org/wp-content$"
+    assert re.search(alias, vhost, re.M)
+    assert "<VirtualHost *:80>" in vhost and ":443" not in vhost
+
+
+def test_vhost_without_aliases_has_no_serveralias(contract: dict[str, Any]) -> None:
+    conf = render("vpsrescue_web", "vhost.conf.j2", contract, site=contract["vpsrescue_sites"][1])
+    assert "ServerAlias" not in conf and "ServerName shop.example.net" in conf
+    _sections(conf)
+
+
+def test_vhost_sections_balance_and_uploads_refuse_php(vhost: str) -> None:
+    sections = _sections(vhost)
+    content = "/var/lib/wordpress/sites/blog.example.org/wp-content"
+    assert ("Directory", f"{content}/uploads") in sections
+    uploads = vhost.split(f"<Directory {content}/uploads>")[1].split("</Directory>")[0]
+    files_re = re.search(r'<FilesMatch "([^"]+)">\s*Require all denied', uploads)
+    assert files_re, uploads
+    refused = re.compile(files_re.group(1))
+    for name in ("shell.php", "x.PHP", "a.php5", "b.phtml", "c.phar", "d.php7", "e.pht"):
+        assert refused.search(name), name
+    for name in ("x.jpg", "php.png", "report.pdf", "shell.php.txt"):
+        assert not refused.search(name), name
+    assert "AllowOverride None" in vhost.split(f"<Directory {content}>")[1].split("</Directory>")[0]
+
+
+def test_vhost_refuses_dotfiles_but_well_known_and_dumps(vhost: str) -> None:
+    loc = re.search(r'<LocationMatch "([^"]+)">\s*Require all denied', vhost)
+    assert loc
+    dot = re.compile(loc.group(1))
+    for path in ("/.git/config", "/.htaccess", "/wp-content/.env", "/wp-content/uploads/.x/y.jpg"):
+        assert dot.search(path), path
+    for path in ("/.well-known/acme-challenge/tok", "/.well-known", "/wp-content/a.b/c.jpg", "/"):
+        assert not dot.search(path), path
+    files = [m.group(1) for m in re.finditer(r'^    <FilesMatch "([^"]+)">', vhost, re.M)]
+    assert len(files) == 1
+    dump = re.compile(files[0])
+    for name in ("db.sql", "DB.SQL.GZ", "wp-config.php.bak", "debug.log", "index.php~"):
+        assert dump.search(name), name
+    for name in ("index.php", "style.css", "x.jpg", "sqlite.js"):
+        assert not dump.search(name), name
+
+
+def test_vhost_refuses_host_names_of_other_sites(vhost: str) -> None:
+    cond = re.search(r"RewriteCond %\{HTTP_HOST\} !(\S+) \[NC\]", vhost)
+    assert cond
+    own = re.compile(cond.group(1), re.I)
+    for host in ("blog.example.org", "WWW.blog.example.org", "blog.example.org:80",
+                 "blog.example.org."):
+        assert own.search(host), host
+    for host in ("shop.example.net", "blogXexample.org", "x.blog.example.org",
+                 "blog.example.org.evil", "blog.example.org:8080"):
+        assert not own.search(host), host
+
+
+DEB_CACHES = (Path("/var/cache/vpsrescue/apt-cacher-ng"), Path("/var/cache/apt/archives"))
+
+
+def _newest_deb(pattern: str) -> Path | None:
+    found = sorted(p for cache in DEB_CACHES if cache.is_dir() for p in cache.rglob(pattern))
+    return found[-1] if found else None
+
+
+@pytest.fixture(scope="session")
+def apache2(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """An apache2 binary: the system's, or Debian's apache2-bin unpacked (dpkg-deb -x, not
+    installed) from the lab's apt cache with the two APR libraries it needs."""
+    system = shutil.which("apache2") or shutil.which("apache2", path="/usr/sbin")
+    if system:  # pragma: no cover - this machine has none
+        return Path(system), {}
+    debs = [_newest_deb(p) for p in ("apache2-bin_*deb12*_amd64.deb", "libapr1_*_amd64.deb",
+                                     "libaprutil1_1*_amd64.deb")]
+    if None in debs:
+        pytest.skip("no apache2 here and no apache2-bin .deb in the lab's apt cache yet "
+                    "(a lab converge fills it)")
+    root = tmp_path_factory.mktemp("apache2-bin")
+    for deb in debs:
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    env = {**os.environ, "LD_LIBRARY_PATH": str(root / "usr/lib/x86_64-linux-gnu")}
+    return root / "usr/sbin/apache2", env
+
+
+def test_vhosts_pass_apache2_configtest(
+        apache2: tuple[Path, dict[str, str]], contract: dict[str, Any], tmp_path: Path) -> None:
+    binary, env = apache2
+    mods = binary.parents[2] / "usr/lib/apache2/modules"
+    if not mods.is_dir():  # pragma: no cover - system apache2
+        mods = Path("/usr/lib/apache2/modules")
+    includes = []
+    for name, text in [("security.conf", render("vpsrescue_web", "security.conf.j2", contract)),
+                       ("000-catch-all.conf", render("vpsrescue_web", "000-catch-all.conf.j2",
+                                                     contract))] + [
+            (f"{s['host']}.conf", render("vpsrescue_web", "vhost.conf.j2", contract, site=s))
+            for s in contract["vpsrescue_sites"]]:
+        (tmp_path / name).write_text(text)
+        includes.append(f"Include {tmp_path / name}")
+    conf = tmp_path / "apache2.conf"
+    conf.write_text("\n".join([
+        f"ServerRoot {tmp_path}", "Listen 127.0.0.1:8080", f"PidFile {tmp_path}/pid",
+        f"ErrorLog {tmp_path}/error.log", f"Define APACHE_LOG_DIR {tmp_path}",
+        *(f"LoadModule {m}_module {mods}/mod_{m}.so" for m in (
+            "mpm_prefork", "authz_core", "authz_host", "alias", "rewrite", "dir",
+            "headers", "mime")),
+        "LogFormat \"%h %l %u %t \\\"%r\\\" %>s %O\" combined",
+        "LogFormat \"%v:%p %h %l %u %t \\\"%r\\\" %>s %O\" vhost_combined",
+        *includes, ""]))
+    res = subprocess.run([str(binary), "-t", "-f", str(conf)], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Syntax OK" in res.stderr + res.stdout
+    # and the oracle is not a rubber stamp: a broken vhost is refused
+    (tmp_path / "shop.example.net.conf").write_text("<VirtualHost *:80>\nServerNam x\n")
+    res = subprocess.run([str(binary), "-t", "-f", str(conf)], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert res.returncode != 0
+
+
+# ------------------------------------------------------------------ role hygiene
+
+def _role_yaml() -> Iterator[tuple[Path, Any]]:
+    for path in sorted(ROLES.rglob("*.yml")):
+        yield path, yaml.safe_load(path.read_text())
+
+
+def _modes(node: Any) -> Iterator[Any]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "mode":
+                yield v
+            yield from _modes(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _modes(v)
+
+
+def test_no_task_or_template_makes_anything_world_writable() -> None:
+    modes = [(p, m) for p, data in _role_yaml() for m in _modes(data)]
+    assert modes, "no mode found at all: the walk is broken"
+    for path, mode in modes:
+        text = str(mode)
+        assert re.fullmatch(r"0[0-7]{3}", text), f"{path}: mode {text!r} is not a quoted octal"
+        assert not int(text, 8) & stat.S_IWOTH, f"{path}: mode {text} is world-writable"
+    risky = re.compile(r"\b(chmod|mode)\b[^\n]*(\b0?[0-7]?[0-7][0-7][2367]\b|[ao]\+\w*w|\+w\b)")
+    for path in sorted(p for p in ROLES.rglob("*") if p.is_file()):
+        for line in path.read_text().splitlines():
+            assert not risky.search(line), f"{path}: {line.strip()}"
+
+
+def test_every_role_variable_is_documented_and_private_ones_marked() -> None:
+    for role in sorted(p for p in ROLES.iterdir() if p.is_dir()):
+        specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())
+        documented = set(specs["argument_specs"]["main"]["options"])
+        defaults = set(role_defaults(role.name))
+        assert defaults <= documented, f"{role.name}: undocumented {defaults - documented}"
+        prefix = role.name + "_"
+        for name in defaults:
+            assert name.startswith(prefix), f"{role.name}: {name} lacks the role prefix"
+        for vars_file in (role / "vars").glob("*.yml"):
+            for name in yaml.safe_load(vars_file.read_text()) or {}:
+                assert name.startswith("__" + prefix), f"{vars_file}: {name} is not private"
+
+
+def test_playbook_and_roles_pass_ansible_lint_production_profile() -> None:
+    lint = Path(sys.executable).parent / "ansible-lint"
+    res = subprocess.run([str(lint), "--profile", "production", "--nocolor",
+                          "playbooks/", "roles/"], cwd=PROJECT, capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
