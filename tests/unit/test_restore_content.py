@@ -55,3 +55,26 @@ def test_a_missing_content_dir_is_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(RestorePlanError, match="has no /nope"):
         build_archive(_bundle(tmp_path), "/nope", [], tmp_path / "x.tar")
     assert not (tmp_path / "x.tar").exists()
+
+
+def test_variables_reach_ansible_untemplated(tmp_path: Path) -> None:
+    """Salts hold '{', '%' and '}': Ansible must see them as data, never as templates."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    from vpsrescue.restore.run import unsafe_yaml
+    from vpsrescue.restore.secrets import new_salt
+
+    tricky = ["{{ lookup('pipe', 'id') }}", "{% if 1 %}x{% endif %}", "a)b{#c", "后发面 😀",
+              "quote\"back\\slash\ttab", new_salt()]
+    for t in tricky:
+        variables = {"vpsrescue_sites": [{"host": "a.example", "salts": {"AUTH_KEY": t},
+                                          "n": 3, "ok": True, "none": None}]}
+        path = tmp_path / "vars.yml"
+        path.write_text("---\n" + "".join(f"{k}: {unsafe_yaml(v)}\n"
+                                          for k, v in variables.items()))
+        loaded = DataLoader().load_from_file(str(path), trusted_as_template=True)  # as -e @file
+        templar = Templar(loader=DataLoader(), variables=loaded)
+        got = templar.template(trust_as_template("{{ vpsrescue_sites[0].salts.AUTH_KEY }}"))
+        assert got == t
+        assert loaded["vpsrescue_sites"][0]["n"] == 3 and loaded["vpsrescue_sites"][0]["ok"]

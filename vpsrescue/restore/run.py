@@ -85,15 +85,32 @@ def _vars(plan: RestorePlan, sec: dict[str, Any], archives: dict[str, Path]) -> 
             "vpsrescue_sites": sites}
 
 
+def unsafe_yaml(value: Any) -> str:
+    """YAML for Ansible where every string is tagged !unsafe: salts and passwords hold
+    '{', '%' and '}', which Ansible would otherwise try to template (and fail, or worse,
+    evaluate). JSON's string syntax is valid YAML double-quoted syntax."""
+    if isinstance(value, str):
+        return "!unsafe " + json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool) or value is None or isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(unsafe_yaml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {unsafe_yaml(v)}"
+                               for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} for Ansible")
+
+
 def run_playbook(host: InventoryHost, variables: dict[str, Any], log: Log) -> int:
     """ansible-playbook on one host; the number of changed tasks."""
     if not PLAYBOOK.is_file():
         raise RestoreError(f"{PLAYBOOK} is missing: the checkout is incomplete.")
     exe = Path(sys.executable).parent / "ansible-playbook"
-    fd, name = tempfile.mkstemp(prefix="vpsr-restore-", suffix=".json")
+    fd, name = tempfile.mkstemp(prefix="vpsr-restore-", suffix=".yml")
     try:
-        with os.fdopen(fd, "w") as fh:  # mkstemp: 0600
-            json.dump(variables, fh)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp: 0600
+            fh.write("---\n" + "".join(f"{k}: {unsafe_yaml(v)}\n"
+                                        for k, v in variables.items()))
         env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
         if (PROJECT / "ansible.cfg").is_file():
             env["ANSIBLE_CONFIG"] = str(PROJECT / "ansible.cfg")
