@@ -145,3 +145,16 @@ def test_fab_restore_plan_writes_the_plan_and_nothing_else(tmp_path: Path) -> No
                           env={**os.environ, "VPSRESCUE_INVENTORY": str(tmp_path / "none")})
     assert full.returncode != 0 and "No inventory at" in full.stderr
     assert "Traceback" not in full.stderr
+
+
+def test_themes_linked_into_debians_tree_become_packages(tmp_path: Path) -> None:
+    b = _bundle(tmp_path, [_site("/usr/share/wordpress", "blog.example.org", "5.7.11",
+                                 "blog", "/var/lib/wordpress/wp-content")])
+    themes = b / "files/var/lib/wordpress/wp-content/themes"
+    themes.mkdir(parents=True)
+    (themes / "twentytwentyone").symlink_to(
+        "/usr/share/wordpress/wp-content/themes/twentytwentyone")
+    (themes / "elsewhere").symlink_to("/opt/themes/x")  # not Debian's: nothing to install
+    (themes / "own-theme").mkdir()  # a real directory travels in wp-content itself
+    (sp,) = plan_restore(b).sites
+    assert sp.packages == ["wordpress-theme-twentytwentyone"]

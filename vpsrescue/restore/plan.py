@@ -9,6 +9,7 @@ get new passwords. `fab restore --plan` prints it; nothing here connects anywher
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ class SitePlan:
     dump: str | None  # bundle-relative path of the dump to import (None: none found)
     dump_converted: bool  # already utf8mb4 (db/converted/), else convert during restore
     quarantined: list[str] = field(default_factory=list)  # old paths left behind
+    packages: list[str] = field(default_factory=list)  # Debian packages its links need
     admins: list[str] = field(default_factory=list)  # logins that get a new password
     remove_admins: list[str] = field(default_factory=list)  # planted accounts (triage)
     notes: list[str] = field(default_factory=list)
@@ -116,6 +118,25 @@ def _core(old_version: str | None, php: str, release: str, tampered: list[str]
     return "bundle", f"WordPress {old_version} supports PHP {php}: the rescued core is used"
 
 
+PACKAGED_THEMES = "/usr/share/wordpress/wp-content/themes/"
+
+
+def packaged_themes(bundle: Path, content_dir: str) -> list[str]:
+    """Debian theme packages the site's wp-content links to (Debian's layout keeps
+    themes as links into /usr/share/wordpress; the new server must have them)."""
+    themes = bundle / "files" / content_dir.strip("/") / "themes"
+    out = set()
+    if themes.is_dir() and not themes.is_symlink():
+        for entry in themes.iterdir():
+            if entry.is_symlink():
+                target = os.readlink(entry)
+                if target.startswith(PACKAGED_THEMES):
+                    name = target[len(PACKAGED_THEMES):].strip("/").split("/")[0]
+                    if re.fullmatch(r"[a-z0-9][a-z0-9+.-]*", name):
+                        out.add(f"wordpress-theme-{name}")
+    return sorted(out)
+
+
 def plan_restore(bundle: Path | str, release: str = "bookworm") -> RestorePlan:
     bundle = Path(bundle)
     if release not in TARGETS:
@@ -174,6 +195,7 @@ def plan_restore(bundle: Path | str, release: str = "bookworm") -> RestorePlan:
                       db_user=(db_name[:28] + "_wp") if db_name else "wordpress_wp",
                       table_prefix=prefix, wplang=site.get("wplang") or "",
                       dump=dump, dump_converted=converted, quarantined=in_site,
+                      packages=packaged_themes(bundle, content),
                       admins=admins, remove_admins=planted)
         if dump is None:
             sp.notes.append(f"no dump of database {db_name} in the bundle: the site is "

@@ -82,6 +82,8 @@ def _vars(plan: RestorePlan, sec: dict[str, Any], archives: dict[str, Path]) -> 
             "vpsrescue_default_locale": plan.default_locale,
             "vpsrescue_import_user": IMPORT_USER,
             "vpsrescue_import_password": sec["import_password"],
+            "vpsrescue_wordpress_site_packages": sorted({p for sp in plan.sites
+                                                         for p in sp.packages}),
             "vpsrescue_sites": sites}
 
 
