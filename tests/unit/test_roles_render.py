@@ -111,9 +111,25 @@ def render(role: str, template: str, variables: dict[str, Any], **extra: Any) ->
     return out
 
 
-@pytest.fixture
-def contract(tmp_path: Path) -> dict[str, Any]:
-    return load_as_extra_vars(contract_vars(tmp_path), tmp_path)
+def load_as_fab_restore_writes_it(data: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """The YAML `fab restore` writes (vpsrescue.restore.run.unsafe_yaml: every string
+    tagged !unsafe), loaded as `-e @FILE` loads it."""
+    from vpsrescue.restore.run import unsafe_yaml
+    path = tmp_path / f"vars-{uuid.uuid4().hex}.yml"
+    path.write_text("---\n" + "".join(f"{k}: {unsafe_yaml(v)}\n"
+                                      for k, v in _plain(data).items()))
+    loaded = DataLoader().load_from_file(str(path), trusted_as_template=True)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+@pytest.fixture(params=["json-secrets-wrapped", "yaml-all-unsafe"])
+def contract(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """Both ways of writing the variables Ansible leaves alone: JSON with the secrets as
+    {"__ansible_unsafe": ...}, and the YAML with every string !unsafe that fab restore writes."""
+    if request.param == "json-secrets-wrapped":
+        return load_as_extra_vars(contract_vars(tmp_path), tmp_path)
+    return load_as_fab_restore_writes_it(contract_vars(tmp_path), tmp_path)
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
