@@ -1,0 +1,146 @@
+"""fab restore onto the lab's fresh VPS from a real rescued bundle, scored against the
+old disk's truth: the sites answer with their true text, the new administrator
+passwords log in and the old ones do not, nothing quarantined arrives, nothing is
+world-writable, uploads run no PHP, and a second restore changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vpsrescue.inventory import load_inventory
+from vpsrescue.olddisk import ensure_image
+from vpsrescue.olddisk.inspect import load_truth
+from vpsrescue.ssh import connect
+
+from .conftest import Lab
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture(scope="module")
+def truth() -> dict[str, Any]:
+    return load_truth(ensure_image().truth)
+
+
+@pytest.fixture(scope="module")
+def restored(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    out = tmp_path_factory.mktemp("restore-bundles")
+    res = lab.fab("rescue", "--bundle-dir", str(out), "--new", timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    bundle = Path(res.stdout.strip().splitlines()[-1])
+    res = lab.fab("restore", "--bundle", str(bundle), timeout=1500)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    yield bundle
+
+
+def _vps(lab: Lab) -> Any:
+    return load_inventory(lab.instance.inventory)["lab-vps"]
+
+
+def _get(lab: Lab, host: str, path: str, body: dict[str, str] | None = None,
+         cookie: str = "") -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection(_vps(lab).address, 80, timeout=60)
+    headers = {"Host": host, "Cookie": cookie}
+    if body is None:
+        conn.request("GET", path, headers=headers)
+    else:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request("POST", path, urllib.parse.urlencode(body), headers)
+    return conn.getresponse()
+
+
+def _site(truth: dict[str, Any], key: str) -> dict[str, Any]:
+    return next(w for w in truth["wordpress"] if w["key"] == key)
+
+
+def test_each_site_answers_with_its_true_text(lab: Lab, restored: Path,
+                                              truth: dict[str, Any]) -> None:
+    for site in truth["wordpress"]:
+        resp = _get(lab, site["host"], "/")
+        page = resp.read().decode("utf-8")
+        assert resp.status == 200, page[:500]
+        titles = [p["title"] for p in site["posts"].values()
+                  if p["type"] == "post" and p["status"] == "publish" and "&" not in p["title"]
+                  and "“" not in p["title"]]
+        assert titles and all(t in page for t in titles[:5]), titles[:5]
+
+
+def _login(lab: Lab, host: str, login: str, password: str) -> bool:
+    resp = _get(lab, host, "/wp-login.php", {"log": login, "pwd": password,
+                                             "testcookie": "1", "redirect_to": "/wp-admin/"},
+                cookie="wordpress_test_cookie=WP%20Cookie%20check")
+    resp.read()
+    cookies = " ".join(v for k, v in resp.getheaders() if k.lower() == "set-cookie")
+    return resp.status == 302 and "wordpress_logged_in_" in cookies
+
+
+def test_new_admin_passwords_log_in_and_old_ones_do_not(lab: Lab, restored: Path,
+                                                        truth: dict[str, Any]) -> None:
+    secrets = json.loads((restored / "restore" / "secrets.json").read_text())
+    blog = _site(truth, "blog")
+    admin, intruder = blog["users"]["admin"], blog["users"]["intruder"]
+    new = secrets["sites"][blog["host"]]["admin_passwords"][admin["login"]]
+    assert _login(lab, blog["host"], admin["login"], new)
+    assert not _login(lab, blog["host"], admin["login"], admin["password"])
+    assert not _login(lab, blog["host"], intruder["login"], intruder["password"])
+
+
+def test_quarantine_stays_behind_and_nothing_is_world_writable(
+        lab: Lab, restored: Path, truth: dict[str, Any]) -> None:
+    plan = json.loads((restored / "restore" / "plan.json").read_text())
+    conn = connect(_vps(lab))
+    checked = 0
+    try:
+        for site in plan["sites"]:
+            old = site["old_content_dir"]
+            for q in site["quarantined"]:
+                if q.startswith(old + "/"):  # would have travelled in wp-content
+                    target = (f"/var/lib/wordpress/sites/{site['host']}/wp-content"
+                              + q[len(old):])
+                    assert conn.run(f"test -e '{target}'", hide=True, warn=True).failed, q
+                else:  # in the core: the server's copy is the package's, not this one
+                    bad = hashlib.sha256((restored / "files" / q.lstrip("/")).read_bytes())
+                    there = conn.run(f"sha256sum '{q}'", hide=True, warn=True).stdout
+                    assert bad.hexdigest() not in there, q
+                checked += 1
+        writable = conn.run("find /var/lib/wordpress /etc/wordpress /usr/share/wordpress "
+                            "/etc/apache2 -perm -0002 ! -type l", hide=True, warn=True)
+        assert writable.stdout.strip() == ""
+    finally:
+        conn.close()
+    assert checked >= 5
+
+
+def test_uploads_serve_images_but_never_run_php(lab: Lab, restored: Path,
+                                                truth: dict[str, Any]) -> None:
+    blog = _site(truth, "blog")
+    uploads = restored / "files" / blog["content_dir"].lstrip("/") / "uploads"
+    image = next(p for p in sorted(uploads.rglob("*.jpg")) if p.name.isascii())
+    resp = _get(lab, blog["host"], "/wp-content/uploads/" + str(image.relative_to(uploads)))
+    assert resp.status == 200 and resp.read() == image.read_bytes()
+    conn = connect(_vps(lab))
+    probe = f"/var/lib/wordpress/sites/{blog['host']}/wp-content/uploads/vpsr-probe.php"
+    try:  # as an intruder would drop one after going live
+        conn.run(f"printf '<?php echo \"RAN-\" . (6*7);' > {probe}", hide=True)
+        resp = _get(lab, blog["host"], "/wp-content/uploads/vpsr-probe.php")
+        body = resp.read()
+        assert resp.status == 403 and b"RAN-42" not in body
+    finally:
+        conn.run(f"rm -f {probe}", hide=True, warn=True)
+        conn.close()
+
+
+def test_a_second_restore_changes_nothing(lab: Lab, restored: Path) -> None:
+    res = lab.fab("restore", "--bundle", str(restored), timeout=1500)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    journal = json.loads((restored / "restore" / "journal.json").read_text())
+    assert journal["ansible_changed"] == 0, res.stderr[-5000:]
+    assert journal["imported"] == [] and journal["accounts"] == []
