@@ -347,7 +347,8 @@ def test_vhost_refuses_host_names_of_other_sites(vhost: str) -> None:
         assert not own.search(host), host
 
 
-DEB_CACHES = (Path("/var/cache/vpsrescue/apt-cacher-ng"), Path("/var/cache/apt/archives"))
+DEBS = Path("/var/cache/vpsrescue/debs")
+DEB_CACHES = (DEBS, Path("/var/cache/vpsrescue/apt-cacher-ng"), Path("/var/cache/apt/archives"))
 
 
 def _newest_deb(pattern: str) -> Path | None:
@@ -362,11 +363,15 @@ def apache2(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     system = shutil.which("apache2") or shutil.which("apache2", path="/usr/sbin")
     if system:  # pragma: no cover - this machine has none
         return Path(system), {}
-    debs = [_newest_deb(p) for p in ("apache2-bin_*deb12*_amd64.deb", "libapr1_*_amd64.deb",
-                                     "libaprutil1_1*_amd64.deb")]
-    if None in debs:
-        pytest.skip("no apache2 here and no apache2-bin .deb in the lab's apt cache yet "
-                    "(a lab converge fills it)")
+    patterns = ("apache2-bin_*deb12*_amd64.deb", "libapr1_*_amd64.deb",
+                "libaprutil1_1*_amd64.deb")
+    debs = [_newest_deb(p) for p in patterns]
+    if None in debs:  # fetch them as the WordPress oracle is fetched: apt, never installed
+        DEBS.mkdir(parents=True, exist_ok=True)
+        res = subprocess.run(["apt-get", "download", "apache2-bin", "libapr1", "libaprutil1"],
+                             cwd=DEBS, capture_output=True, text=True)
+        debs = [_newest_deb(p) for p in patterns]
+        assert None not in debs, f"apt-get download apache2-bin failed: {res.stderr[-500:]}"
     root = tmp_path_factory.mktemp("apache2-bin")
     for deb in debs:
         subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
