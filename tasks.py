@@ -318,6 +318,45 @@ def restore(c: Context, bundle: str = "", release: str = "", plan: bool = False,
     cli.restore(c, path, release or None, host_key or None, con)
 
 
+# ---------------------------------------------------------------------------- verify
+@task(
+    help={"bundle": "the restored bundle (default: the newest complete one under bundles/)",
+          "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
+                      "the inventory does not pin it"},
+)
+@user_errors
+def verify(c: Context, bundle: str = "", host_key: str = "") -> None:
+    """Prove the restored sites from outside: HTTP, logins, row counts, file hashes."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from vpsrescue.errors import VerifyError
+    from vpsrescue.restore.cli import default_bundle
+    from vpsrescue.ssh import task_connections
+    from vpsrescue.verify.run import verify_host, write_report
+
+    con = Console(stderr=True)
+    path = Path(bundle) if bundle else default_bundle()
+    failed = []
+    for conn, host in task_connections(c, "web", host_key or None):
+        try:
+            report = verify_host(conn, host, path, lambda m: con.print(m))
+        finally:
+            conn.close()
+        out = write_report(report, path / "verify")
+        t = Table("site", "check", "result", "detail", title=f"verify {report.server}")
+        for ch in report.checks:
+            t.add_row(ch.site, ch.name, "ok" if ch.ok else "[red]FAILED[/]", ch.detail)
+        con.print(t)
+        con.print(f"report: {out} (and report.md)")
+        failed += [f"{ch.site}: {ch.name}" for ch in report.checks if not ch.ok]
+    if failed:
+        raise VerifyError(f"{len(failed)} check(s) failed ({'; '.join(failed[:3])}"
+                          f"{' …' if len(failed) > 3 else ''}): see the report above.")
+
+
 # ---------------------------------------------------------------------------- wp-hash
 @task(
     help={"wp_version": "the WordPress version the hash is for (default 6.8: a $wp$ bcrypt "
@@ -362,3 +401,4 @@ ns.add_task(rescue)
 ns.add_task(triage)
 ns.add_task(wp_hash, "wp-hash")
 ns.add_task(restore)
+ns.add_task(verify)

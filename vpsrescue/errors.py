@@ -121,3 +121,7 @@ class SecretsError(VpsrescueError):
 
 class RestoreError(VpsrescueError):
     """A step of restoring onto the new server failed."""
+
+
+class VerifyError(VpsrescueError):
+    """Verification cannot run (bundle not restored, server unreachable) or failed."""

@@ -144,3 +144,30 @@ def test_a_second_restore_changes_nothing(lab: Lab, restored: Path) -> None:
     journal = json.loads((restored / "restore" / "journal.json").read_text())
     assert journal["ansible_changed"] == 0, res.stderr[-5000:]
     assert journal["imported"] == [] and journal["accounts"] == []
+
+
+def test_verify_passes_and_then_catches_a_changed_and_an_added_file(
+        lab: Lab, restored: Path, truth: dict[str, Any]) -> None:
+    res = lab.fab("verify", "--bundle", str(restored), timeout=600)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    report = json.loads((restored / "verify" / "report.json").read_text())
+    names = {c["name"] for c in report["checks"]}
+    assert {"home page", "no PHP from uploads", "files as rescued", "quarantine absent",
+            "rows wpzh_posts", "login laozhang"} <= names and report["ok"]
+    blog = _site(truth, "blog")
+    content = f"/var/lib/wordpress/sites/{blog['host']}/wp-content"
+    original = (restored / "files" / blog["content_dir"].lstrip("/") / "index.php")
+    conn = connect(_vps(lab))
+    try:  # what an intruder coming back would do
+        conn.run(f"echo '<?php /* x */' >> {content}/index.php && "
+                 f"echo x > {content}/uploads/new.txt", hide=True)
+        res = lab.fab("verify", "--bundle", str(restored), timeout=600)
+        assert res.returncode != 0
+        assert "files as rescued" in res.stderr and "no unknown files" in res.stderr
+        failed = {c["name"] for c in json.loads(
+            (restored / "verify" / "report.json").read_text())["checks"] if not c["ok"]}
+        assert failed == {"files as rescued", "no unknown files"}
+    finally:
+        conn.put(str(original), f"{content}/index.php")
+        conn.run(f"rm -f {content}/uploads/new.txt", hide=True, warn=True)
+        conn.close()

@@ -1,0 +1,1 @@
+"""fab verify: prove the restored sites from outside (run.py)."""
