@@ -31,10 +31,15 @@ demo: setup
 	$(FAB) lab.up
 	$(FAB) lab.status
 	$(FAB) rescue
+	$(FAB) restore
+	$(FAB) verify
 	@echo
-	@echo "The lab is up and the old disk is rescued into bundles/ (path above)."
-	@echo "Look around:       .venv/bin/fab lab.ssh lab-rescue   (or lab-vps)"
-	@echo "Check the bundle:  .venv/bin/fab bundle.verify bundles/<bundle>"
+	@echo "The old disk was rescued into bundles/ (triaged: bundles/<bundle>/triage/report.md),"
+	@echo "and its two sites restored onto lab-vps (198.51.100.6) and verified."
+	@echo "See them:          curl -H 'Host: blog.example.org' http://198.51.100.6/"
+	@echo "                   (or add '198.51.100.6 blog.example.org news.example.net' to /etc/hosts)"
+	@echo "New credentials:   bundles/<bundle>/restore/secrets.json (mode 0600)"
+	@echo "Look around:       .venv/bin/fab lab.ssh lab-vps   (or lab-rescue)"
 	@echo "Tear the lab down: .venv/bin/fab lab.down"
 
 clean-lab: setup
