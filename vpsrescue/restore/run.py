@@ -15,7 +15,6 @@ time (Ansible reports changed=0, an import whose dump is unchanged is skipped).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bundle import sha256_file
 from ..errors import RestoreError
 from ..inventory import InventoryHost, inventory_path
 from .content import build_archive
@@ -143,14 +143,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _converted_dump(bundle: Path, sp: SitePlan, log: Log) -> Path | None:
     if sp.dump is None:
         return None
@@ -259,7 +251,7 @@ def restore_databases(conn: Any, bundle: Path, plan: RestorePlan, sec: dict[str,
         for sp in plan.sites:
             dump = _converted_dump(bundle, sp, log)
             if dump is not None:
-                digest = _sha256(dump)
+                digest = sha256_file(dump)
                 marker = f"{MARKERS}/{sp.db_name}.sha256"
                 seen = conn.run(f"cat {marker}", hide=True, warn=True).stdout.strip()
                 if seen == digest:
@@ -325,7 +317,7 @@ def _journal(bundle: Path, o: RestoreOutcome, archives: dict[str, Path]) -> Path
              "why": "new database password and salts"},
             {"generated": f"/etc/apache2/sites-available/{sp.host}.conf", "site": sp.host},
             {"generated": str(archives[sp.host].relative_to(bundle)), "site": sp.host,
-             "sha256": _sha256(archives[sp.host]),
+             "sha256": sha256_file(archives[sp.host]),
              "why": "wp-content from the manifest, quarantine left out"},
         ]
     data = {"format": "vpsrescue-restore-journal", "version": 1, "host": o.host,
