@@ -19,8 +19,10 @@ from ..errors import RestorePlanError
 
 # Debian releases a fresh VPS may run, with their PHP and packaged WordPress.
 TARGETS: dict[str, dict[str, str]] = {
-    "bookworm": {"php": "8.2", "wordpress": "6.1.9", "mariadb": "10.11"},
-    "trixie": {"php": "8.4", "wordpress": "6.8.12", "mariadb": "11.8"},
+    "bookworm": {"php": "8.2", "wordpress": "6.1.9", "mariadb": "10.11",
+                 "theme": "twentytwentythree"},
+    "trixie": {"php": "8.4", "wordpress": "6.8.12", "mariadb": "11.8",
+               "theme": "twentytwentyfive"},
 }
 # The first WordPress release that supports each PHP (make.wordpress.org/core's PHP
 # compatibility table, "beta support" or better). Older cores break on newer PHP.

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from ..bundle import sha256_file
 from ..errors import RestoreError
 from ..inventory import InventoryHost, inventory_path
 from .content import build_archive
-from .plan import RestorePlan, SitePlan, plan_restore
+from .plan import TARGETS, RestorePlan, SitePlan, plan_restore
 from .secrets import ensure as ensure_secrets
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -213,6 +214,29 @@ def _db_version(cur: Any, sp: SitePlan) -> str | None:
     return str(row[0]) if row else None
 
 
+def ensure_theme(conn: Any, cur: Any, sp: SitePlan, release: str,
+                 content_root: str = "/var/lib/wordpress/sites") -> list[str]:
+    """A site whose theme this release does not package (Debian 13 has no
+    twentytwentyone) would answer blank pages: switch it to the release's default
+    theme, which the role links in, and say so."""
+    opts = f"{_ident(sp.db_name)}.{_ident(sp.table_prefix + 'options')}"
+    cur.execute(f"SELECT option_name, option_value FROM {opts} "
+                "WHERE option_name IN ('template', 'stylesheet')")
+    active = dict(cur.fetchall())
+    themes = f"{content_root}/{sp.host}/wp-content/themes"
+    missing = sorted({v for v in active.values()
+                      if conn.run(f"test -e {shlex.quote(f'{themes}/{v}/style.css')}",
+                                  hide=True, warn=True).failed})
+    if not missing:
+        return []
+    fallback = TARGETS[release]["theme"]
+    cur.execute(f"UPDATE {opts} SET option_value = %s WHERE option_name IN "
+                "('template', 'stylesheet')", (fallback,))
+    return [f"{sp.host}: its theme {', '.join(missing)} is not packaged for Debian "
+            f"{release}; switched to {fallback} (install {missing[0]} from wordpress.org "
+            "to get the old look back)"]
+
+
 def upgrade_schema(conn: Any, cur: Any, sp: SitePlan) -> list[str]:
     """Let the new core upgrade the old database now (wp-admin/upgrade.php, as the
     admin's first visit would), from the server itself; nothing when it is current."""
@@ -272,6 +296,7 @@ def restore_databases(conn: Any, bundle: Path, plan: RestorePlan, sec: dict[str,
                 cur = db.cursor()
                 changes += rotate_accounts(cur, sp, sec["sites"][sp.host]["admin_passwords"],
                                            version)
+                changes += ensure_theme(conn, cur, sp, plan.release)
                 changes += upgrade_schema(conn, cur, sp)
             except pymysql.MySQLError as exc:
                 raise RestoreError(f"{sp.host}: the accounts could not be updated: "
