@@ -38,6 +38,17 @@ class Lab:
         return res
 
 
+def rescue_and_restore(lab: Lab, out: Path) -> tuple[Path, str]:
+    """fab rescue into a new bundle under ``out``, then fab restore of it: the bundle and
+    what restore printed."""
+    res = lab.fab("rescue", "--bundle-dir", str(out), "--new", timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    bundle = Path(res.stdout.strip().splitlines()[-1])
+    res = lab.fab("restore", "--bundle", str(bundle), timeout=1500)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    return bundle, res.stdout + res.stderr
+
+
 def instance_env(name: str) -> dict[str, str]:
     inst = LabInstance(name)
     return {**os.environ, "VPSRESCUE_LAB": name, "VPSRESCUE_INVENTORY": str(inst.inventory)}

@@ -20,7 +20,7 @@ from vpsrescue.olddisk import ensure_image
 from vpsrescue.olddisk.inspect import load_truth
 from vpsrescue.ssh import connect
 
-from .conftest import Lab
+from .conftest import Lab, rescue_and_restore
 
 pytestmark = pytest.mark.lab
 
@@ -32,12 +32,7 @@ def truth() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def restored(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    out = tmp_path_factory.mktemp("restore-bundles")
-    res = lab.fab("rescue", "--bundle-dir", str(out), "--new", timeout=900)
-    assert res.returncode == 0, res.stderr[-3000:]
-    bundle = Path(res.stdout.strip().splitlines()[-1])
-    res = lab.fab("restore", "--bundle", str(bundle), timeout=1500)
-    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    bundle, _ = rescue_and_restore(lab, tmp_path_factory.mktemp("restore-bundles"))
     yield bundle
 
 

@@ -15,7 +15,7 @@ from vpsrescue.lab import lifecycle
 from vpsrescue.lab.model import LabInstance
 from vpsrescue.ssh import connect
 
-from .conftest import Lab, instance_env
+from .conftest import Lab, instance_env, rescue_and_restore
 
 pytestmark = pytest.mark.lab
 CYCLE = LabInstance("cycle")
@@ -27,13 +27,8 @@ def trixie(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, Path
     try:
         state = lifecycle.up(CYCLE, release="trixie", log=lambda m: None)
         lab = Lab(CYCLE, state, env)
-        out = tmp_path_factory.mktemp("trixie-bundles")
-        res = lab.fab("rescue", "--bundle-dir", str(out), "--new", timeout=900)
-        assert res.returncode == 0, res.stderr[-3000:]
-        bundle = Path(res.stdout.strip().splitlines()[-1])
-        res = lab.fab("restore", "--bundle", str(bundle), timeout=1500)
-        assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
-        yield lab, bundle, res.stdout + res.stderr
+        bundle, output = rescue_and_restore(lab, tmp_path_factory.mktemp("trixie-bundles"))
+        yield lab, bundle, output
     finally:
         lifecycle.down(CYCLE, log=lambda m: None)
 
