@@ -25,7 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,10 +139,16 @@ def run_playbook(host: InventoryHost, variables: dict[str, Any], log: Log) -> in
     return sum(int(r[2]) for r in recap)
 
 
-def _free_port() -> int:
+@contextmanager
+def mariadb_tunnel(conn: Any, password: str) -> Iterator[dict[str, Any]]:
+    """pymysql/importer connection parameters for the server's MariaDB (127.0.0.1:3306
+    there), reached through an SSH tunnel from a free local port; restore and verify."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        port = int(s.getsockname()[1])
+    with conn.forward_local(port, remote_port=3306, remote_host="127.0.0.1",
+                            local_host="127.0.0.1"):
+        yield {"host": "127.0.0.1", "port": port, "user": IMPORT_USER, "password": password}
 
 
 def _converted_dump(bundle: Path, sp: SitePlan, log: Log) -> Path | None:
@@ -266,43 +273,42 @@ def restore_databases(conn: Any, bundle: Path, plan: RestorePlan, sec: dict[str,
     imported: list[str] = []
     skipped: list[str] = []
     changes: list[str] = []
-    port = _free_port()
-    params = {"host": "127.0.0.1", "port": port, "user": IMPORT_USER,
-              "password": sec["import_password"]}
     conn.run(f"install -d -m 0700 {MARKERS}", hide=True)
-    with conn.forward_local(port, remote_port=3306, remote_host="127.0.0.1",
-                            local_host="127.0.0.1"):
+    with mariadb_tunnel(conn, sec["import_password"]) as params:
         for sp in plan.sites:
             dump = _converted_dump(bundle, sp, log)
-            if dump is not None:
-                digest = sha256_file(dump)
-                marker = f"{MARKERS}/{sp.db_name}.sha256"
-                seen = conn.run(f"cat {marker}", hide=True, warn=True).stdout.strip()
-                if seen == digest:
-                    skipped.append(sp.db_name)
-                else:
-                    log(f"importing {dump.name} into {sp.db_name} (staging, then one "
-                        "atomic swap)")
-                    import_dump(params, dump, sp.db_name)
-                    conn.put(io.BytesIO(digest.encode() + b"\n"), marker)
-                    imported.append(sp.db_name)
-            try:
-                db = pymysql.connect(autocommit=True, charset="utf8mb4", **params)
-            except pymysql.MySQLError as exc:
-                raise RestoreError(f"cannot reach MariaDB on the new server through the "
-                                   f"tunnel: {exc.args[-1]}; run fab restore again.") from None
-            try:
-                version = sp.core.removeprefix("debian-")
-                cur = db.cursor()
-                changes += rotate_accounts(cur, sp, sec["sites"][sp.host]["admin_passwords"],
-                                           version)
-                changes += ensure_theme(conn, cur, sp, plan.release)
-                changes += upgrade_schema(conn, cur, sp)
-            except pymysql.MySQLError as exc:
-                raise RestoreError(f"{sp.host}: the accounts could not be updated: "
-                                   f"{exc.args[-1]}; run fab restore again.") from None
-            finally:
-                db.close()
+            if dump is None:
+                continue
+            digest = sha256_file(dump)
+            marker = f"{MARKERS}/{sp.db_name}.sha256"
+            seen = conn.run(f"cat {marker}", hide=True, warn=True).stdout.strip()
+            if seen == digest:
+                skipped.append(sp.db_name)
+                continue
+            log(f"importing {dump.name} into {sp.db_name} (staging, then one atomic swap)")
+            import_dump(params, dump, sp.db_name)
+            conn.put(io.BytesIO(digest.encode() + b"\n"), marker)
+            imported.append(sp.db_name)
+        try:  # one connection for every site's accounts, theme and schema
+            db = pymysql.connect(autocommit=True, charset="utf8mb4", **params)
+        except pymysql.MySQLError as exc:
+            raise RestoreError(f"cannot reach MariaDB on the new server through the "
+                               f"tunnel: {exc.args[-1]}; run fab restore again.") from None
+        try:
+            cur = db.cursor()
+            for sp in plan.sites:
+                try:
+                    version = sp.core.removeprefix("debian-")
+                    changes += rotate_accounts(cur, sp,
+                                               sec["sites"][sp.host]["admin_passwords"],
+                                               version)
+                    changes += ensure_theme(conn, cur, sp, plan.release)
+                    changes += upgrade_schema(conn, cur, sp)
+                except pymysql.MySQLError as exc:
+                    raise RestoreError(f"{sp.host}: the accounts could not be updated: "
+                                       f"{exc.args[-1]}; run fab restore again.") from None
+        finally:
+            db.close()
     return imported, skipped, changes
 
 

@@ -214,14 +214,11 @@ def verify_host(conn: Any, host: InventoryHost, bundle: Path,
                           "first.") from None
     report = VerifyReport(server=f"{host.name} ({host.address})",
                           started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    from ..restore.run import IMPORT_USER, _free_port
+    from ..restore.run import mariadb_tunnel
 
-    port = _free_port()
-    with conn.forward_local(port, remote_port=3306, remote_host="127.0.0.1",
-                            local_host="127.0.0.1"):
+    with mariadb_tunnel(conn, secrets["import_password"]) as params:
         try:
-            db = pymysql.connect(host="127.0.0.1", port=port, user=IMPORT_USER,
-                                 password=secrets["import_password"], charset="utf8mb4")
+            db = pymysql.connect(charset="utf8mb4", **params)
         except pymysql.MySQLError as exc:
             raise VerifyError(f"cannot reach MariaDB on {host.name} through the tunnel: "
                               f"{exc.args[-1]}.") from None
