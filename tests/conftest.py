@@ -39,3 +39,19 @@ def small_tmpfs(parent: Path, size: str, mode: str = "0700") -> Iterator[Path]:
         yield mnt
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+FAB = str(PROJECT_ROOT / ".venv" / "bin" / "fab")
+
+
+def fab(*args: str, env: dict[str, str] | None = None, input: str | None = None,
+        timeout: float = 600, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the project's own `fab` as a user would (from the project root), output captured.
+
+    ``env`` is added to this process's environment; COLUMNS is wide so rich does not fold
+    the sentences tests look for.
+    """
+    return subprocess.run([FAB, *args], cwd=cwd or PROJECT_ROOT, capture_output=True,
+                          text=True, input=input, timeout=timeout,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})},
+                          stdin=None if input is not None else subprocess.DEVNULL)

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import BundleError
+from .errors import BundleError, WriteError
 
 FORMAT = "vpsrescue-bundle"
 FORMAT_VERSION = 1
@@ -40,6 +40,14 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 JOURNAL = "manifest.journal"
 FACTS = "facts.json"
+TRIAGE_REPORT = "report.json"
+QUARANTINE = "quarantine.txt"
+PLAN = "plan.json"
+SECRETS = "secrets.json"
+JOURNAL_JSON = "journal.json"
+
+#: Where `fab rescue` puts bundles unless told otherwise (bundles/ in the project).
+BUNDLES_DIR = Path(__file__).resolve().parent.parent / "bundles"
 
 #: Entry types. ``hardlink`` entries carry the sha256 of the file they link to.
 FILE = "file"
@@ -73,6 +81,73 @@ def _get_bytes(d: dict[str, Any], key: str) -> bytes | None:
     if key + "_b64" in d:
         return base64.b64decode(d[key + "_b64"], validate=True)
     return None
+
+
+# ------------------------------------------------------------------ atomic writes
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600,
+                what: str = "") -> Path:
+    """Write ``data`` so that a reader sees the old file or the whole new one, never half.
+
+    A temporary name beside the target, fsync, then rename. Every file vpsrescue writes
+    (bundle or not) goes through here, so a full or read-only place is one sentence and
+    leaves nothing half-written behind. ``what`` names the file for that sentence.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise WriteError.of(path, exc, what) from None
+    return path
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, mode: int = 0o600,
+               what: str = "") -> Path:
+    """:func:`write_bytes` for UTF-8 text."""
+    return write_bytes(path, text.encode("utf-8"), mode=mode, what=what)
+
+
+def write_json(path: str | os.PathLike[str], data: Any, *, mode: int = 0o600,
+               what: str = "") -> Path:
+    """:func:`write_bytes` for JSON (indented, UTF-8, newline at the end)."""
+    return write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n", mode=mode,
+                      what=what)
+
+
+def read_json(path: str | os.PathLike[str], what: str, *, kind: type = dict) -> Any:
+    """A JSON file of the bundle, or one sentence saying why it cannot be used.
+
+    ``kind`` is the type the top level must have (a manifest that is a JSON list is
+    refused here, not deep inside the caller).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise BundleError(f"{path} does not exist: {what} is missing from the bundle.") \
+            from None
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{path} is not readable JSON ({exc}): {what} is damaged; take "
+                          f"it from a copy of the bundle or re-run the step that wrote it.") \
+            from None
+    if not isinstance(data, kind):
+        raise BundleError(f"{path} holds a JSON {type(data).__name__}, not the "
+                          f"{kind.__name__} {what} must be: take it from a copy of the bundle "
+                          f"or re-run the step that wrote it.")
+    return data
 
 
 def utc_iso(ts: float | None = None) -> str:
@@ -169,15 +244,8 @@ class Manifest:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write atomically: a reader sees the old manifest or the new one, never half."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="ascii") as f:
-            json.dump(self.to_json(), f, indent=1, ensure_ascii=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        write_text(path, json.dumps(self.to_json(), indent=1, ensure_ascii=True) + "\n",
+                   what="the manifest")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], journal: str | os.PathLike[str] | None = None
@@ -274,6 +342,15 @@ def files_mode(mode: int, is_dir: bool = False) -> int:
     if is_dir:
         return (mode & 0o755) | 0o700
     return (mode & 0o666) | 0o600
+
+
+def default_bundle(root: str | os.PathLike[str] = BUNDLES_DIR) -> Bundle:
+    """The newest complete bundle under ``root`` (what `fab rescue restore verify` uses)."""
+    found = Bundle.newest_complete(root)
+    if found is None:
+        raise BundleError(f"there is no complete bundle under {root}: run fab rescue first, "
+                          f"or give --bundle PATH.")
+    return found
 
 
 class Bundle:
@@ -382,10 +459,69 @@ class Bundle:
 
     def write_facts(self, facts: dict[str, Any]) -> None:
         """facts.json (discovery's result), atomically; see docs/bundle.md for the schema."""
-        tmp = self.facts_path.with_name(f".{FACTS}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(facts, indent=1, ensure_ascii=True) + "\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.facts_path)
+        write_json(self.facts_path, facts, what="facts.json")
+
+    # -- the other parts, each read and written only here
+    @property
+    def converted_dir(self) -> Path:
+        """db/converted/: dumps convert-dump made (utf8mb4), 0600 like their sources."""
+        return self.db_dir / "converted"
+
+    @property
+    def restore_dir(self) -> Path:
+        return self.path / "restore"
+
+    @property
+    def verify_dir(self) -> Path:
+        return self.path / "verify"
+
+    @property
+    def triage_report_path(self) -> Path:
+        return self.triage_dir / TRIAGE_REPORT
+
+    @property
+    def plan_path(self) -> Path:
+        return self.restore_dir / PLAN
+
+    def subdir(self, name: str) -> Path:
+        """A step's own directory in the bundle (restore/, verify/, audit/ …), made 0700."""
+        d = self.path / name
+        try:
+            d.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise WriteError.of(d, exc, "the bundle directory") from None
+        return d
+
+    def load_facts(self) -> dict[str, Any]:
+        """facts.json: what discovery found on the old disk."""
+        data: dict[str, Any] = read_json(self.facts_path, "facts.json (what fab rescue "
+                                         "found on the old disk)")
+        return data
+
+    def has_triage(self) -> bool:
+        return self.triage_report_path.is_file()
+
+    def load_triage_report(self) -> dict[str, Any]:
+        """triage/report.json (the findings and the quarantine list)."""
+        data: dict[str, Any] = read_json(self.triage_report_path,
+                                         "triage's report (run fab triage on the bundle)")
+        return data
+
+    def quarantine(self) -> set[str]:
+        """The quarantined old-disk paths (empty when triage has not run)."""
+        if not self.has_triage():
+            return set()
+        return set(self.load_triage_report().get("quarantine", []))
+
+    def load_plan(self) -> dict[str, Any]:
+        """restore/plan.json, as `fab restore` last decided it."""
+        data: dict[str, Any] = read_json(self.plan_path, "the restore plan (run fab restore "
+                                         "or fab restore --plan on the bundle)")
+        return data
+
+    def write_plan(self, plan: dict[str, Any]) -> Path:
+        self.subdir("restore")
+        return write_json(self.plan_path, plan, what="the restore plan")
 
     def load_manifest(self) -> Manifest:
         """The manifest with any journal of an interrupted run applied."""
@@ -527,10 +663,7 @@ def verify(bundle_path: str | os.PathLike[str]) -> VerifyReport:
 
 def write_verify_json(report: VerifyReport, path: str | os.PathLike[str]) -> None:
     """The machine-readable report, written atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(report.to_json(), indent=1) + "\n")
-    os.replace(tmp, path)
+    write_json(path, report.to_json(), mode=0o644, what="the JSON report")
 
 
 def print_verify_report(report: VerifyReport, console: Any = None, limit: int = 50) -> None:

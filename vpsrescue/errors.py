@@ -6,6 +6,9 @@ prints that sentence and exits non-zero; tracebacks are for `fab -d` only.
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class VpsrescueError(Exception):
     """Base of every user-actionable failure; ``str(exc)`` is the sentence shown."""
@@ -125,3 +128,27 @@ class RestoreError(VpsrescueError):
 
 class VerifyError(VpsrescueError):
     """Verification cannot run (bundle not restored, server unreachable) or failed."""
+
+
+class WriteError(VpsrescueError):
+    """A file could not be written (read-only place, full disk, no permission)."""
+
+    REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is full",
+               errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+               errno.EPERM: "permission denied", errno.ENOENT: "its directory does not exist",
+               errno.ENOTDIR: "a part of its path is not a directory"}
+
+    @classmethod
+    def reason(cls, exc: OSError) -> str:
+        """The cause of an OSError in the user's words (error 28 is 'the disk is full')."""
+        return cls.REASONS.get(exc.errno or 0, exc.strerror or str(exc))
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str], exc: OSError, what: str = "") -> WriteError:
+        err = cls(f"cannot write {what + ' ' if what else ''}{os.fspath(path)}: "
+                  f"{cls.reason(exc)}; free space or choose another place, then run the "
+                  f"step again (nothing half-written was left).")
+        err.errno = exc.errno
+        return err
+
+    errno: int | None = None

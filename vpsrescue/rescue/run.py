@@ -23,9 +23,9 @@ from typing import Any
 from fabric import Connection
 from rich.console import Console
 
-from ..bundle import Bundle
+from ..bundle import BUNDLES_DIR, Bundle
 from ..errors import VpsrescueError
-from ..inventory import PROJECT_ROOT, InventoryHost
+from ..inventory import InventoryHost
 from . import database, dpkgverify, oldroot
 from .discover import default_selection, dumps_command, probe_command, read_facts_from
 from .selection import Root, plan_transfer
@@ -41,7 +41,7 @@ from .transfer import (
     write_known_hosts,
 )
 
-DEFAULT_BUNDLES = PROJECT_ROOT / "bundles"
+DEFAULT_BUNDLES = BUNDLES_DIR
 
 
 class RescueError(VpsrescueError):

@@ -15,15 +15,9 @@ from .plan import RestorePlan, plan_restore
 
 
 def default_bundle() -> Path:
-    from ..bundle import Bundle
-    from ..errors import RestorePlanError
-    from ..rescue.run import DEFAULT_BUNDLES
+    from ..bundle import default_bundle as newest
 
-    found = Bundle.newest_complete(DEFAULT_BUNDLES)
-    if found is None:
-        raise RestorePlanError(f"there is no complete bundle under {DEFAULT_BUNDLES}: run "
-                               "fab rescue first, or give --bundle PATH.")
-    return Path(found.path)
+    return newest().path
 
 
 def _write_plan(bundle: Path, plan: RestorePlan) -> Path:
