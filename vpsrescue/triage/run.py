@@ -72,8 +72,15 @@ def _order(f: Finding) -> tuple[int, str, str, str]:
 
 
 def _check_name(check: Check) -> str:
-    mod = check.__module__.rsplit(".", 1)[-1]
-    return f"{mod}.{check.__name__.removeprefix('check_')}"
+    """"system.accounts" for system/accounts.py's check_accounts: the area of triage
+    (system, wordpress, database) and the check; a check from elsewhere is named by its
+    module."""
+    mod = check.__module__
+    if mod.startswith(__package__ + "."):
+        area = mod[len(__package__) + 1:].split(".")[0]
+    else:
+        area = mod.rsplit(".", 1)[-1]
+    return f"{area}.{check.__name__.removeprefix('check_')}"
 
 
 def run_checks(ctx: Context, checks: Sequence[Check] | None = None, source: str = "",
