@@ -232,62 +232,33 @@ def rescue(c: Context, host_key: str = "", device: str = "", bundle_dir: str = "
 
 
 # ---------------------------------------------------------------------------- triage
+def _print_task_help(name: str) -> None:
+    """Print `fab --help NAME` and exit 0. Invoke hands `fab NAME --help` to a task as the
+    value of its required positional argument (pyinvoke/invoke#982); such a task calls
+    this when that value is --help or -h."""
+    from fabric.main import make_program
+
+    make_program().run(["fab", "--help", name])  # prints the help and exits
+
+
 @task(
-    help={"path": "a bundle (bundle-<host>-<time>/) or a directory laid out as the old disk "
-                  "(e.g. its read-only mount)",
+    help={"path": "a bundle (bundle-<host>-<time>/, or its files/) or a directory laid out "
+                  "as the old disk (e.g. its read-only mount)",
           "out": "where to write report.json/.md/.html and quarantine.txt (default: the "
-                 "bundle's triage/; required for a plain directory)",
-          "dump": "a database dump to scan too (repeatable; a bundle's db/ is always read)",
+                 "bundle's triage/; required for a plain directory, and never inside it)",
+          "dump": "a database dump to scan too (repeatable, plain directory only; a "
+                  "bundle's db/ is always read)",
           "json": "print report.json instead of the summary"},
     iterable=["dump"],
 )
 @user_errors
 def triage(c: Context, path: str, out: str = "", dump: Any = None, json: bool = False) -> None:
     """Find the intruder's backdoors, keys, jobs and accounts; report and quarantine list."""
-    import json as jsonlib
-    from pathlib import Path
+    if path in ("--help", "-h"):
+        _print_task_help("triage")
+    from vpsrescue.triage import cli
 
-    from rich.console import Console
-    from rich.progress import Progress
-    from rich.table import Table
-
-    from vpsrescue.errors import TriageError
-    from vpsrescue.triage.report import write_report
-    from vpsrescue.triage.run import triage_bundle, triage_tree
-
-    root = Path(path)
-    is_bundle = (root / "manifest.json").is_file()
-    if not is_bundle and not out:
-        raise TriageError(f"{root} is not a bundle: give --out DIR for the report (nothing "
-                          "is ever written under the old root).")
-    with Progress(transient=True) as bar:
-        job = bar.add_task("triage", total=None)
-
-        def step(name: str, i: int, n: int) -> None:
-            bar.update(job, description=f"triage: {name}", completed=i, total=n)
-
-        if is_bundle:
-            report = triage_bundle(root, progress=step)
-        else:
-            report = triage_tree(root, dumps=[Path(d) for d in dump or ()], progress=step)
-    target = write_report(report, Path(out) if out else root / "triage")
-    data = report.to_json()
-    if json:
-        print(jsonlib.dumps(data, indent=1, ensure_ascii=False))
-    else:
-        con = Console()
-        table = Table("severity", "what", "where", title="Triage findings (critical/high/medium)")
-        for f in report.findings:
-            if f.severity in ("critical", "high", "medium"):
-                table.add_row(f.severity, f.title, f.path or "database")
-        con.print(table)
-        counts = ", ".join(f"{k} {v}" for k, v in data["counts"].items())
-        con.print(f"{counts}; {len(data['quarantine'])} file(s) quarantined. "
-                  f"Report: {target} (and report.md, report.html, quarantine.txt).")
-    if not report.complete:
-        failed = ", ".join(e["check"] for e in report.errors)
-        raise TriageError(f"triage is incomplete: the check(s) {failed} failed (see "
-                          f"{target}); fix the cause and run fab triage again.")
+    cli.triage(path, out=out, dumps=dump or [], as_json=json)
 
 
 # ---------------------------------------------------------------------------- restore

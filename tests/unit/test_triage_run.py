@@ -4,19 +4,21 @@ without hiding the others; the files land whole; bad paths get one sentence."""
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
-from vpsrescue.errors import TriageError
+from vpsrescue.bundle import Bundle
+from vpsrescue.errors import BundleError, TriageError, WriteError
 from vpsrescue.triage.model import Context, Finding
-from vpsrescue.triage.report import load_quarantine, write_report
+from vpsrescue.triage.report import write_report
 from vpsrescue.triage.run import run_checks, triage_bundle, triage_tree
 
+from ..conftest import fab
+
 pytestmark = pytest.mark.unit
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def check_shells(ctx: Context) -> Iterable[Finding]:
@@ -68,32 +70,31 @@ def test_report_files_are_written_whole_and_escaped(tmp_path: Path) -> None:
     assert "a \\| pipe" in md and "1 file(s) are never restored" in md
     assert sorted(p.name for p in out.iterdir()) == [
         "quarantine.txt", "report.html", "report.json", "report.md"]
-    assert load_quarantine(tmp_path / "bundle") == {"/var/www/up/a.php"}
-    assert load_quarantine(tmp_path) == set()
+    assert Bundle(tmp_path / "bundle").quarantine() == {"/var/www/up/a.php"}
+    assert Bundle(tmp_path).quarantine() == set()
 
 
 def test_unwritable_report_directory_is_one_sentence(tmp_path: Path) -> None:
     report = run_checks(Context(_tree(tmp_path)), [check_info])
     (tmp_path / "file").write_text("x")
-    with pytest.raises(TriageError, match="cannot write the triage report"):
+    with pytest.raises(WriteError, match="cannot write the triage report"):
         write_report(report, tmp_path / "file" / "triage")
 
 
 def test_not_a_bundle_or_tree_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(TriageError, match="not a rescue bundle"):
+    with pytest.raises(BundleError, match="is not a bundle"):
         triage_bundle(tmp_path)
     with pytest.raises(TriageError, match="not a directory"):
         triage_tree(tmp_path / "missing")
 
 
 def test_a_bundle_gives_its_sites_and_dumps_to_the_checks(tmp_path: Path) -> None:
-    bundle = tmp_path / "b"
-    (bundle / "files").mkdir(parents=True)
-    (bundle / "db").mkdir()
-    (bundle / "db" / "blog.sql.gz").write_bytes(b"")
-    (bundle / "facts.json").write_text(json.dumps({"wordpress": [
+    b = Bundle.create(tmp_path, "old")
+    bundle = b.path
+    (b.db_dir / "blog.sql.gz").write_bytes(b"")
+    b.write_facts({"wordpress": [
         {"root": "/var/www/blog", "content_dir": "", "table_prefix": "wpzh_",
-         "db_name": "blog", "server_names": ["blog.example.org"]}]}))
+         "db_name": "blog", "server_names": ["blog.example.org"]}]})
     seen: list[Context] = []
 
     def check_look(ctx: Context) -> Iterable[Finding]:
@@ -118,17 +119,17 @@ def test_context_reads_never_follow_symlinks(tmp_path: Path) -> None:
 
 
 def test_fab_triage_on_a_plain_directory_needs_out(tmp_path: Path) -> None:
-    proc = subprocess.run([str(ROOT / ".venv/bin/fab"), "triage", str(_tree(tmp_path))],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = fab("triage", str(_tree(tmp_path)))
     assert proc.returncode != 0
     assert "give --out DIR" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_a_bundles_dpkg_verify_becomes_findings(tmp_path: Path) -> None:
-    bundle = tmp_path / "b"
-    (bundle / "files").mkdir(parents=True)
-    (bundle / "triage").mkdir()
-    (bundle / "facts.json").write_text("{}")
+    b = Bundle.create(tmp_path, "old")
+    bundle = b.path
+    (b.files_dir / "etc").mkdir()
+    (b.files_dir / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    b.write_facts({})
     (bundle / "triage" / "dpkg-verify.json").write_text(json.dumps({"packages": 2, "mismatches": [
         {"package": "openssh-server", "path": "usr/sbin/sshd", "problem": "changed"},
         {"package": "base-files", "path": "etc/issue", "problem": "missing"}]}))
@@ -155,3 +156,44 @@ def test_links_resolve_inside_the_old_root_never_on_this_machine(tmp_path: Path)
     assert ctx.read("/etc/escape/passwd") is None  # not this machine's /etc/passwd
     assert ctx.resolve("/etc/loop") is None
     assert "/usr/lib/libx.so" in [p for p, _ in ctx.walk("/")]
+
+
+def test_a_report_with_non_utf8_paths_reads_back_through_the_bundle(tmp_path: Path) -> None:
+    """Old-disk names need not be UTF-8: the JSON report must stay valid JSON that gives
+    back the same path, and quarantine.txt the original bytes."""
+    b = Bundle.create(tmp_path, "old")
+    name = os.fsdecode(b"/var/www/up/caf\xe9.php")  # latin1 file name on the old disk
+
+    def check_latin1(ctx: Context) -> Iterable[Finding]:
+        yield Finding("test.latin1", "webshell", "critical", name, "shell", quarantine=True)
+
+    report = run_checks(Context(b.files_dir), [check_latin1])
+    write_report(report, b.triage_dir)
+    assert b.load_triage_report()["quarantine"] == [name]
+    assert b.quarantine() == {name}
+    assert (b.triage_dir / "quarantine.txt").read_bytes() == b"/var/www/up/caf\xe9.php\n"
+
+
+def test_the_report_is_never_written_into_the_scanned_tree(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    report = run_checks(Context(root), [check_info])
+    with pytest.raises(TriageError, match="is inside the tree being triaged"):
+        write_report(report, root / "var" / "triage")
+    assert not (root / "var" / "triage").exists()
+
+
+def test_coverage_counts_the_tree_what_was_read_and_the_dumps(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    (root / "etc").mkdir()
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    dump = tmp_path / "blog.sql"
+    dump.write_text("-- MariaDB dump\n")
+    report = triage_tree(root, dumps=[dump], checks=[check_shells])
+    cov = report.coverage
+    assert (cov.files, cov.php_files) == (3, 2)  # the link is not a file
+    assert cov.bytes == len(b"<?php system($_GET['c']);") + len(b"<?php echo 1;") + 32
+    assert cov.system == "a system without os-release (has /etc/passwd)"
+    # check_shells read both PHP files (not the link); dpkg's database is not there
+    assert (cov.files_read, cov.bytes_read) == (2, cov.bytes - 32)
+    assert (cov.dumps, cov.dump_bytes) == (1, dump.stat().st_size)
+    assert report.to_json()["coverage"]["files_read"] == 2

@@ -1,19 +1,21 @@
-"""The triage report as files: report.json (the contract), report.md and report.html
+"""The triage report as files: the JSON report (the contract), report.md and report.html
 (for people), quarantine.txt (one old-disk path a line: what restore must skip).
 
-All four are written to temporary names and renamed into place, report.json last, so
-a report.json that exists is always complete and matches the other three.
+All four go through the bundle's one atomic writer; the old JSON report is removed
+first and the new one written last, so a JSON report that exists is always complete
+and matches the other three. A bundle's report is read back with
+``Bundle.load_triage_report()`` and ``Bundle.quarantine()``.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import TriageError
+from ..bundle import TRIAGE_REPORT, write_bytes
+from ..errors import TriageError, WriteError
 from .run import Report
 
 SEVERITY_WORDS = {
@@ -29,12 +31,21 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def coverage_line(data: dict[str, Any]) -> str:
+    """What triage looked at, in one sentence (the JSON report's ``coverage``)."""
+    from .run import Coverage
+
+    return "Looked at: " + Coverage(**data.get("coverage", {})).summary() + "."
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     c = data["counts"]
     lines = [
         "# Triage report",
         "",
         f"Source: `{data['source']}`, scanned {data['started']} in {data['seconds']} s.",
+        "",
+        coverage_line(data),
         "",
         "| critical | high | medium | low | info |",
         "|---|---|---|---|---|",
@@ -97,6 +108,7 @@ code {{ word-break: break-all; }}
 <h1>Triage report</h1>
 <p>Source <code>{e(data['source'])}</code>, scanned {e(data['started'])} in {data['seconds']} s.
 {e(counts)}</p>
+<p>{e(coverage_line(data))}</p>
 {incomplete}
 <table><thead><tr><th>severity</th><th>what</th><th>where</th><th>evidence</th>
 <th>quarantined</th></tr></thead><tbody>
@@ -108,32 +120,36 @@ code {{ word-break: break-all; }}
 """
 
 
+def refuse_inside(out_dir: Path, root: Path | str) -> None:
+    """One sentence when ``out_dir`` (links resolved) is the scanned tree or lies in it:
+    triage never writes on the old root, not even its own report."""
+    out, top = Path(out_dir).resolve(), Path(root).resolve()
+    if out == top or top in out.parents:
+        raise TriageError(f"{out_dir} is inside the tree being triaged ({root}), and triage "
+                          "never writes there: give --out a directory outside it.")
+
+
 def write_report(report: Report, out_dir: Path) -> Path:
-    """Write the four files into ``out_dir``; returns report.json's path."""
+    """Write the four files into ``out_dir``; returns the JSON report's path. Refused when
+    ``out_dir`` lies in the scanned tree: triage never writes on the old root."""
+    if report.root:
+        refuse_inside(out_dir, report.root)
+    out = Path(out_dir)
     data = report.to_json()
+    # paths from the old disk are str with surrogates for non-UTF-8 bytes: the JSON
+    # report escapes them (valid JSON that reads back the same); the text files keep the bytes
     files = {
         "quarantine.txt": "".join(p + "\n" for p in data["quarantine"]),
         "report.md": render_markdown(data),
         "report.html": render_html(data),
-        "report.json": json.dumps(data, indent=1, ensure_ascii=False) + "\n",
+        TRIAGE_REPORT: json.dumps(data, indent=1, ensure_ascii=True) + "\n",
     }
     try:
-        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for name, text in files.items():  # report.json last: its presence means done
-            tmp = out_dir / f".{name}.{os.getpid()}.part"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
-                fh.write(text)
-            os.replace(tmp, out_dir / name)
+        out.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (out / TRIAGE_REPORT).unlink(missing_ok=True)  # gone until the new one is whole
     except OSError as exc:
-        raise TriageError(f"cannot write the triage report in {out_dir}: {exc.strerror}; "
-                          "free space there or give another --out.") from None
-    return out_dir / "report.json"
-
-
-def load_quarantine(bundle: Path) -> set[str]:
-    """The quarantined old-disk paths of a bundle (empty if triage has not run)."""
-    path = bundle / "triage" / "report.json"
-    if not path.is_file():
-        return set()
-    return set(json.loads(path.read_text())["quarantine"])
+        raise WriteError.of(out, exc, "the triage report in") from None
+    for name, text in files.items():  # the JSON last: its presence means done
+        write_bytes(out / name, text.encode("utf-8", "surrogateescape"),
+                    what="the triage report")
+    return out / TRIAGE_REPORT

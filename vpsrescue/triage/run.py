@@ -1,21 +1,27 @@
 """Run every triage check over an old root and gather one report.
 
-Two ways in: a bundle (``triage_bundle``: files/, facts.json and db/ as rescue wrote
+Two ways in: a bundle (``triage_bundle``: files/, facts and db/ as rescue wrote
 them; the report goes to the bundle's triage/) or any directory laid out as the old
 disk, e.g. a read-only mount (``triage_tree``; sites are discovered there). Nothing is
 executed and nothing under the root is written.
+
+A report says what it looked at (:class:`Coverage`): an empty directory or an unmounted
+mount point would otherwise pass as an old disk with nothing wrong on it. A tree with
+no system, no WordPress site and no PHP file is refused before any check runs.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import stat
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bundle import Bundle, read_json
 from ..errors import TriageError
 from .model import SEVERITIES, Context, Finding, Site
 
@@ -32,6 +38,117 @@ def all_checks() -> list[Check]:
     return [*system.CHECKS, *wordpress.CHECKS, *database.CHECKS]
 
 
+#: Files that make a tree an old system (any one of them is enough).
+SYSTEM_MARKERS = ("/etc/os-release", "/usr/lib/os-release", "/etc/passwd",
+                  "/var/lib/dpkg/status")
+#: Top-level directories that hold nothing of the old disk (virtual file systems).
+_VIRTUAL = ("proc", "sys", "dev", "run")
+_PHP = (".php", ".phtml", ".php3", ".php4", ".php5", ".php7", ".phar", ".inc")
+
+
+@dataclass
+class Coverage:
+    """What triage looked at. Zero findings mean "nothing wrong" only when this shows
+    there was something to look at: an empty or unmounted directory is refused."""
+
+    system: str = ""  # the old system's name (os-release), "" when there is none
+    sites: int = 0  # WordPress sites found (discovery, or a bundle's facts)
+    web_root: str = ""  # "/" when the tree had no system and no site: scanned as a web root
+    files: int = 0  # regular files under the root
+    bytes: int = 0  # their size
+    php_files: int = 0
+    files_read: int = 0  # files the checks read through the old-root view
+    bytes_read: int = 0
+    dumps: int = 0  # database dumps scanned (read whole, as a stream)
+    dump_bytes: int = 0
+
+    def summary(self) -> str:
+        """One line for people: what was there and what was read."""
+        what = [self.system or "no system",
+                f"{self.sites} WordPress site(s)" if self.sites else
+                (f"no WordPress site ({self.web_root} scanned as a web root)"
+                 if self.web_root else "no WordPress site")]
+        line = (f"{', '.join(what)}; {self.files:,} file(s), {_size(self.bytes)}, "
+                f"{self.php_files:,} PHP; read {self.files_read:,} file(s), "
+                f"{_size(self.bytes_read)}")
+        if self.dumps:
+            line += f", and {self.dumps} database dump(s), {_size(self.dump_bytes)}"
+        return line
+
+
+def _size(n: int) -> str:
+    value, unit = float(n), "bytes"
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            break
+        value /= 1024
+    return f"{n:,} bytes" if unit == "bytes" else f"{value:,.1f} {unit}"
+
+
+class CountingContext(Context):
+    """The Context triage_tree and triage_bundle give the checks: it counts what they
+    read, so the report can say it (each file once, by its largest read)."""
+
+    def __init__(self, root: Path, sites: list[Site] | None = None,
+                 dumps: list[Path] | None = None) -> None:
+        super().__init__(root, sites=sites, dumps=dumps)
+        self.bytes_read: dict[str, int] = {}
+
+    def read(self, p: str, limit: int = 4 << 20) -> bytes | None:
+        data = super().read(p, limit)
+        if data is not None and len(data) >= self.bytes_read.get(p, 0):
+            self.bytes_read[p] = len(data)
+        return data
+
+
+def survey(ctx: Context, os_release: dict[str, str] | None = None) -> Coverage:
+    """Count what the tree holds (one walk; symlinks not followed) and name its system."""
+    cov = Coverage(sites=len(ctx.sites))
+
+    def entries() -> Iterable[tuple[str, os.stat_result]]:
+        for top in ctx.listdir("/"):
+            st = ctx.lstat("/" + top)
+            if top in _VIRTUAL or st is None:
+                continue
+            yield "/" + top, st
+            if stat.S_ISDIR(st.st_mode):
+                yield from ctx.walk("/" + top)
+
+    for p, st in entries():
+        if stat.S_ISREG(st.st_mode):
+            cov.files += 1
+            cov.bytes += st.st_size
+            if p.lower().endswith(_PHP):
+                cov.php_files += 1
+    release = os_release or {}
+    name = release.get("PRETTY_NAME") or release.get("NAME") or ""
+    if not name:
+        marker = next((m for m in SYSTEM_MARKERS
+                       if (mst := ctx.lstat(m)) is not None and stat.S_ISREG(mst.st_mode)), "")
+        if marker:
+            name = f"a system without os-release (has {marker})"
+    cov.system = name
+    return cov
+
+
+def _refuse_if_empty(cov: Coverage, what: str) -> None:
+    if cov.system or cov.sites or cov.php_files:
+        return
+    held = f"holds {cov.files:,} file(s) but" if cov.files else "is empty:"
+    raise TriageError(
+        f"{what} {held} no system (etc/passwd, etc/os-release), no WordPress site and no "
+        f"PHP file, so a report on it would be an all-clear for nothing; give the old "
+        f"disk's mount point (is it mounted?) or a bundle.")
+
+
+def _web_root_if_bare(ctx: Context, cov: Coverage) -> None:
+    """A tree with PHP but no system and no site (a copy of a web root): judge the whole
+    tree as one site, so its PHP is read and not waved through."""
+    if not cov.system and not ctx.sites and cov.php_files:
+        ctx.sites = [Site(root="/", content_dir="/wp-content")]
+        cov.web_root = "/"
+
+
 @dataclass
 class Report:
     source: str
@@ -41,6 +158,9 @@ class Report:
     sites: list[dict[str, Any]] = field(default_factory=list)
     started: str = ""
     seconds: float = 0.0
+    coverage: Coverage = field(default_factory=Coverage)
+    #: the scanned tree on this machine (a bundle's files/): never written to
+    root: str = ""
 
     @property
     def complete(self) -> bool:
@@ -59,6 +179,7 @@ class Report:
             "format": REPORT_FORMAT, "version": REPORT_VERSION, "source": self.source,
             "started": self.started, "seconds": round(self.seconds, 3),
             "complete": self.complete, "counts": self.counts(),
+            "coverage": asdict(self.coverage),
             "quarantine": self.quarantine(), "sites": self.sites, "checks": self.checks,
             "errors": self.errors, "findings": [f.to_json() for f in self.findings],
         }
@@ -84,13 +205,15 @@ def _check_name(check: Check) -> str:
 
 
 def run_checks(ctx: Context, checks: Sequence[Check] | None = None, source: str = "",
-               progress: Callable[[str, int, int], None] | None = None) -> Report:
+               progress: Callable[[str, int, int], None] | None = None,
+               coverage: Coverage | None = None) -> Report:
     """Every check over ``ctx``; one that fails is recorded in ``errors`` (the report is
     then incomplete) and the others still run."""
     checks = list(checks) if checks is not None else all_checks()
-    report = Report(source=source or str(ctx.root),
+    cov = coverage if coverage is not None else Coverage(sites=len(ctx.sites))
+    report = Report(source=source or str(ctx.root), root=str(ctx.root), coverage=cov,
                     started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    sites=[vars(s).copy() for s in ctx.sites])
+                    sites=[vars(s).copy() for s in ctx.sites if not cov.web_root])
     t0 = time.monotonic()
     for i, check in enumerate(checks):
         name = _check_name(check)
@@ -103,6 +226,11 @@ def run_checks(ctx: Context, checks: Sequence[Check] | None = None, source: str 
         report.checks.append(name)
     report.findings.sort(key=_order)
     report.seconds = time.monotonic() - t0
+    if isinstance(ctx, CountingContext):
+        cov.files_read = len(ctx.bytes_read)
+        cov.bytes_read = sum(ctx.bytes_read.values())
+    cov.dumps = len(ctx.dumps)
+    cov.dump_bytes = sum(os.stat(d).st_size for d in ctx.dumps if os.path.isfile(d))
     return report
 
 
@@ -117,12 +245,16 @@ def sites_from_facts(facts: dict[str, Any]) -> list[Site]:
     return out
 
 
-def discover_sites(root: Path) -> list[Site]:
-    """Sites of a local old root, found by rescue's own discovery (reads, runs nothing)."""
+def discover_facts(root: Path) -> dict[str, Any]:
+    """What rescue's own discovery finds in a local old root (reads, runs nothing)."""
     from ..rescue.discover import LocalTree, discover
 
-    facts = discover(LocalTree(root))
-    return sites_from_facts(facts.to_json())
+    return discover(LocalTree(root)).to_json()
+
+
+def discover_sites(root: Path) -> list[Site]:
+    """Sites of a local old root, found by rescue's own discovery."""
+    return sites_from_facts(discover_facts(root))
 
 
 def triage_tree(root: Path | str, dumps: Sequence[Path] = (),
@@ -132,43 +264,41 @@ def triage_tree(root: Path | str, dumps: Sequence[Path] = (),
     if not root.is_dir():
         raise TriageError(f"{root} is not a directory: give a bundle or the old root's "
                           "mount point.")
-    ctx = Context(root, sites=discover_sites(root), dumps=list(dumps))
-    return run_checks(ctx, checks, source=str(root), progress=progress)
+    facts = discover_facts(root)
+    ctx = CountingContext(root, sites=sites_from_facts(facts), dumps=list(dumps))
+    cov = survey(ctx, facts.get("os_release"))
+    _refuse_if_empty(cov, str(root))
+    _web_root_if_bare(ctx, cov)
+    return run_checks(ctx, checks, source=str(root), progress=progress, coverage=cov)
 
 
 def triage_bundle(bundle: Path | str, checks: Sequence[Check] | None = None,
                   progress: Callable[[str, int, int], None] | None = None) -> Report:
-    bundle = Path(bundle)
-    files = bundle / "files"
-    facts_path = bundle / "facts.json"
-    if not files.is_dir() or not facts_path.is_file():
-        raise TriageError(f"{bundle} is not a rescue bundle (no files/ or facts.json): give "
-                          "the directory fab rescue printed.")
-    try:
-        facts = json.loads(facts_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise TriageError(f"{facts_path} cannot be read ({exc}); run fab bundle.verify.") \
-            from None
-    dumps = sorted(p for p in (bundle / "db").glob("*.sql*") if p.is_file())
-    ctx = Context(files, sites=sites_from_facts(facts), dumps=dumps)
-    report = run_checks(ctx, checks, source=str(bundle), progress=progress)
+    b = Bundle.open(bundle)
+    if not b.files_dir.is_dir():
+        raise TriageError(f"{b.files_dir} is missing: the bundle holds no rescued files; "
+                          "run fab rescue again (it resumes) or give another bundle.")
+    facts = b.load_facts()
+    dumps = sorted(p for p in b.db_dir.glob("*.sql*") if p.is_file())
+    ctx = CountingContext(b.files_dir, sites=sites_from_facts(facts), dumps=dumps)
+    cov = survey(ctx, facts.get("os_release"))
+    _refuse_if_empty(cov, f"{b.path} (its files/)")
+    _web_root_if_bare(ctx, cov)
+    report = run_checks(ctx, checks, source=str(b.path), progress=progress, coverage=cov)
     seen = {(f.kind, f.path) for f in report.findings}
-    extra = [f for f in dpkg_verify_findings(bundle) if (f.kind, f.path) not in seen]
+    extra = [f for f in dpkg_verify_findings(b) if (f.kind, f.path) not in seen]
     if extra:
         report.findings = sorted(report.findings + extra, key=_order)
     return report
 
 
-def dpkg_verify_findings(bundle: Path) -> list[Finding]:
+def dpkg_verify_findings(bundle: Bundle) -> list[Finding]:
     """What rescue's md5sum run on the rescue host found (triage/dpkg-verify.json): the
     bundle holds only part of /usr, so this is where most binaries are checked."""
-    path = bundle / "triage" / "dpkg-verify.json"
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
+    path = bundle.triage_dir / "dpkg-verify.json"
+    if not path.is_file():
         return []
-    except (OSError, ValueError) as exc:
-        raise TriageError(f"{path} cannot be read ({exc}); run fab rescue again.") from None
+    data = read_json(path, "rescue's check of the packaged files (triage/dpkg-verify.json)")
     out = []
     for m in data.get("mismatches", []):
         p = "/" + m["path"].lstrip("/")
