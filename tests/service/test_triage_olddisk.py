@@ -73,3 +73,13 @@ def test_the_report_files_and_no_trap_fired(report: Report, truth: dict[str, Any
     marker = truth["boobytrap"]["marker_name"]
     for d in truth["boobytrap"]["marker_dirs"]:
         assert not (Path(d) / marker).exists(), f"the booby trap fired: {d}/{marker}"
+
+
+def test_the_report_says_what_was_looked_at(report: Report, truth: dict[str, Any]) -> None:
+    """The real old disk is a system with sites and thousands of files, all counted."""
+    cov = report.coverage
+    assert cov.system.startswith("Debian GNU/Linux 11")
+    assert cov.sites >= 2 and cov.web_root == ""
+    assert cov.files > 10_000 and cov.bytes > 100 << 20 and cov.php_files > 1_000
+    assert 1_000 < cov.files_read <= cov.files and 0 < cov.bytes_read <= cov.bytes
+    assert cov.dumps == 2 and cov.dump_bytes > 0
