@@ -158,3 +158,13 @@ def test_dump_with_a_bundle_is_one_sentence_not_ignored(tmp_path: Path) -> None:
     (tmp_path / "x.sql").write_text("-- dump\n")
     proc = fab("triage", str(b.path), "--dump", str(tmp_path / "x.sql"))
     refused(proc, "its db/ is always read")
+
+
+def test_a_path_that_is_not_a_directory_or_a_missing_dump_is_one_sentence(tmp_path: Path
+                                                                          ) -> None:
+    refused(fab("triage", str(tmp_path / "missing")), "is not a directory")
+    root = system_tree(tmp_path)
+    out = tmp_path / "report"
+    refused(fab("triage", str(root), "--out", str(out), "--dump", str(tmp_path / "no.sql")),
+            "is not a file")
+    assert not out.exists()

@@ -38,6 +38,9 @@ def triage(path: str, *, out: str = "", dumps: Sequence[str] = (),
     sentence so the exit status says it.
     """
     root = Path(path)
+    if not root.is_dir():
+        raise TriageError(f"{root} is not a directory: give a bundle or the old root's "
+                          "mount point.")
     bundle = bundle_at(root)
     if out:
         out_dir = Path(out)
@@ -50,6 +53,10 @@ def triage(path: str, *, out: str = "", dumps: Sequence[str] = (),
     if bundle is not None and dumps:
         raise TriageError(f"{bundle.path} is a bundle: its db/ is always read; --dump is for "
                           "a plain directory (copy the dump into the bundle's db/ instead).")
+    for d in dumps:
+        if not Path(d).is_file():
+            raise TriageError(f"the dump {d} is not a file: give the path of a .sql or "
+                              ".sql.gz dump, or leave --dump out.")
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         job = bar.add_task("triage", total=None)
 
