@@ -48,7 +48,7 @@ def home_dirs(ctx: Context) -> dict[str, str]:
     return homes
 
 
-# --------------------------------------------------------------------------- 1. accounts
+# --------------------------------------------------------------------------- accounts
 
 # Accounts that Debian or a common package creates with a login shell.
 _SHELL_ACCOUNTS = {"root", "sync", "postgres", "halt", "shutdown"}
@@ -108,7 +108,7 @@ def check_accounts(ctx: Context) -> Iterable[Finding]:
                           evidence=f"{user}:: (empty password field)", extra={"user": user})
 
 
-# --------------------------------------------------------------------------- 2. sudoers
+# --------------------------------------------------------------------------- sudoers
 
 _SUDO_DEFAULT_ALL = {"root", "%sudo", "%admin", "%wheel"}
 _SUDO_SKIP = ("Defaults", "User_Alias", "Runas_Alias", "Host_Alias", "Cmnd_Alias",
@@ -149,7 +149,7 @@ def check_sudoers(ctx: Context) -> Iterable[Finding]:
                               evidence=line, extra={"who": who})
 
 
-# --------------------------------------------------------------------------- 3. ssh
+# --------------------------------------------------------------------------- ssh
 
 _KEY_TYPE = re.compile(r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|"
                        r"sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$")

@@ -19,7 +19,7 @@ from .accounts import home_dirs
 from .commands import config_lines, hidden_path, suspicious, text, worst
 from .packages import head, is_file, md5, md5_entry
 
-# --------------------------------------------------------------------------- 8. suid
+# --------------------------------------------------------------------------- suid
 
 _SKIP_TOP = ("/proc", "/sys", "/dev", "/run")
 
@@ -71,7 +71,7 @@ def check_suid(ctx: Context) -> Iterable[Finding]:
                       evidence=f"mode {stat.S_IMODE(mode):04o}", quarantine=True)
 
 
-# --------------------------------------------------------------------------- 9/10. tmp
+# --------------------------------------------------------------------------- tmp
 
 _TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 _HIDDEN_BASES = ("/var/www", "/usr/share/wordpress", "/var/lib/wordpress", "/root",
@@ -127,7 +127,7 @@ def check_tmp(ctx: Context) -> Iterable[Finding]:
                           evidence=text(m.group(0)), quarantine=True)
 
 
-# --------------------------------------------------------------------------- 11. binaries
+# --------------------------------------------------------------------------- binaries
 
 _BIN_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin")
 _LIB_NAME = re.compile(r"^(libkeyutils|libc[.-]|libc\.so|ld-linux|libpam|libpthread|libdl|"
@@ -215,7 +215,7 @@ def check_binaries(ctx: Context) -> Iterable[Finding]:
                           extra={"shadows": shadows})
 
 
-# --------------------------------------------------------------------------- 12. torrent
+# --------------------------------------------------------------------------- torrent
 
 _TORRENT_PKGS = ("transmission-daemon", "transmission-cli", "transmission-gtk",
                  "rtorrent", "deluged", "deluge", "qbittorrent-nox", "qbittorrent",

@@ -18,7 +18,7 @@ from .accounts import home_dirs
 from .commands import SEV_RANK, config_lines, hidden_path, suspicious, text, worst
 from .packages import changed_conffile, conffiles, edited, is_dir, is_file
 
-# --------------------------------------------------------------------------- 4. cron
+# --------------------------------------------------------------------------- cron
 
 _CRON_DIRS = ("/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly",
               "/etc/cron.monthly", "/var/spool/cron/crontabs", "/var/spool/cron")
@@ -64,7 +64,7 @@ def check_cron(ctx: Context) -> Iterable[Finding]:
                           evidence=next(config_lines(data), ""))
 
 
-# --------------------------------------------------------------------------- 5. systemd
+# --------------------------------------------------------------------------- systemd
 
 _UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
               "/usr/local/lib/systemd/system", "/run/systemd/system")
@@ -145,7 +145,7 @@ def check_systemd(ctx: Context) -> Iterable[Finding]:
                       quarantine=False)
 
 
-# --------------------------------------------------------------------------- 6. start-up
+# --------------------------------------------------------------------------- start-up
 
 _DOTFILES = (".bashrc", ".profile", ".bash_profile", ".bash_login", ".bash_logout",
              ".zshrc")
@@ -220,7 +220,7 @@ def check_startup(ctx: Context) -> Iterable[Finding]:
                 break
 
 
-# --------------------------------------------------------------------------- 7. ld.so
+# --------------------------------------------------------------------------- ld.so
 
 def check_ld_so_preload(ctx: Context) -> Iterable[Finding]:
     """ld.so.preload (every program loads these first: the classic userland rootkit)
@@ -251,7 +251,7 @@ def check_ld_so_preload(ctx: Context) -> Iterable[Finding]:
                           evidence=" ".join(dirs))
 
 
-# --------------------------------------------------------------------------- 14. hosts/apache
+# --------------------------------------------------------------------------- hosts/apache
 
 _UPDATE_HOSTS = re.compile(r"(^|\.)(debian\.org|ubuntu\.com|wordpress\.org|"
                            r"wordpress\.com|wp\.org|github\.com|githubusercontent\.com|"
