@@ -62,6 +62,7 @@ def restore_host(conn: Any, host: InventoryHost, bundle: Bundle, release: str | 
         raise RestoreError(f"{', '.join(bundled)} would run on its rescued core, which "
                            "restore cannot deploy yet (only Debian's packaged core); see "
                            "fab restore --plan.")
+    bundle.subdir("restore")  # 0700, before the build directories below it
     sec, _ = ensure_secrets(bundle, plan)
     archives, digests = {}, {}
     for sp in plan.sites:  # every byte checked against the manifest on its way in
