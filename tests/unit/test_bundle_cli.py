@@ -67,3 +67,9 @@ def test_a_manifest_that_is_a_json_list_is_one_sentence(tmp_path: Path) -> None:
         assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
         assert r.stderr.strip().count("\n") == 0
         assert "holds a JSON list, not the dict" in r.stderr
+
+
+def test_help_in_place_of_the_path_is_not_taken_for_a_bundle() -> None:
+    r = fab("bundle.verify", "--help")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "is an option, not a bundle" in r.stderr and "fab --help bundle.verify" in r.stderr
