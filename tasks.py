@@ -186,20 +186,14 @@ bundle = Collection("bundle")
 
 
 @task(help={"path": "the bundle directory (bundle-<host>-<time>/)",
-            "json": "where to write the JSON report (default: <bundle>/verify.json)"})
+            "json": "print the JSON report on stdout instead of the table",
+            "out": "where to write the JSON report (default: <bundle>/verify.json)"})
 @user_errors
-def bundle_verify(c: Context, path: str, json: str = "") -> None:
+def bundle_verify(c: Context, path: str, json: bool = False, out: str = "") -> None:
     """Rehash every file of a bundle against its manifest; non-zero exit on any mismatch."""
-    from vpsrescue.bundle import print_verify_report, verify, write_verify_json
+    from vpsrescue import bundle_cli
 
-    report = verify(path)
-    out = json or f"{path.rstrip('/')}/verify.json"
-    write_verify_json(report, out)
-    print_verify_report(report)
-    print(f"JSON report: {out}")
-    if not report.ok:
-        raise Exit(f"vpsrescue: {path} does not match its manifest: see the table above "
-                   f"and {out}; re-run fab rescue to fetch missing or damaged files.", code=1)
+    bundle_cli.verify_cli(path, out=out, as_json=json)
 
 
 bundle.add_task(bundle_verify, "verify")
@@ -266,66 +260,36 @@ def triage(c: Context, path: str, out: str = "", dump: Any = None, json: bool = 
     help={"bundle": "the bundle to restore (default: the newest complete one under bundles/)",
           "release": "Debian release of the fresh server: bookworm or trixie (default: "
                      "what the server runs; bookworm with --plan)",
-          "plan": "only decide and show what restore will do (writes restore/plan.json in "
-                  "the bundle; touches no server)",
+          "plan": "only decide and show what restore will do, checking the sites' files "
+                  "against the manifest (writes restore/plan.json in the bundle; touches "
+                  "no server)",
+          "json": "print the plan (--plan) or each server's restore journal as JSON on "
+                  "stdout instead of the tables",
           "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
                       "the inventory does not pin it"},
 )
 @user_errors
 def restore(c: Context, bundle: str = "", release: str = "", plan: bool = False,
-            host_key: str = "") -> None:
+            json: bool = False, host_key: str = "") -> None:
     """Rebuild the sites on the fresh server from the bundle (--plan: only show what it will do)."""
-    from pathlib import Path
-
-    from rich.console import Console
-
     from vpsrescue.restore import cli
 
-    con = Console(stderr=True)
-    path = Path(bundle) if bundle else cli.default_bundle()
-    if plan:
-        cli.show_plan(path, release or "bookworm", con)
-        return
-    cli.restore(c, path, release or None, host_key or None, con)
+    cli.run(c, bundle=bundle, release=release, plan=plan, host_key=host_key, as_json=json)
 
 
 # ---------------------------------------------------------------------------- verify
 @task(
     help={"bundle": "the restored bundle (default: the newest complete one under bundles/)",
+          "json": "print each server's report as JSON on stdout instead of the table",
           "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
                       "the inventory does not pin it"},
 )
 @user_errors
-def verify(c: Context, bundle: str = "", host_key: str = "") -> None:
+def verify(c: Context, bundle: str = "", json: bool = False, host_key: str = "") -> None:
     """Prove the restored sites from outside: HTTP, logins, row counts, file hashes."""
-    from pathlib import Path
+    from vpsrescue.verify import cli
 
-    from rich.console import Console
-    from rich.table import Table
-
-    from vpsrescue.errors import VerifyError
-    from vpsrescue.restore.cli import default_bundle
-    from vpsrescue.ssh import task_connections
-    from vpsrescue.verify.run import verify_host, write_report
-
-    con = Console(stderr=True)
-    path = Path(bundle) if bundle else default_bundle()
-    failed = []
-    for conn, host in task_connections(c, "web", host_key or None):
-        try:
-            report = verify_host(conn, host, path, lambda m: con.print(m))
-        finally:
-            conn.close()
-        out = write_report(report, path / "verify")
-        t = Table("site", "check", "result", "detail", title=f"verify {report.server}")
-        for ch in report.checks:
-            t.add_row(ch.site, ch.name, "ok" if ch.ok else "[red]FAILED[/]", ch.detail)
-        con.print(t)
-        con.print(f"report: {out} (and report.md)")
-        failed += [f"{ch.site}: {ch.name}" for ch in report.checks if not ch.ok]
-    if failed:
-        raise VerifyError(f"{len(failed)} check(s) failed ({'; '.join(failed[:3])}"
-                          f"{' …' if len(failed) > 3 else ''}): see the report above.")
+    cli.run(c, bundle=bundle, host_key=host_key, as_json=json)
 
 
 # ---------------------------------------------------------------------------- wp-hash

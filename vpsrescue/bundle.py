@@ -21,18 +21,22 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
 import os
 import re
+import shutil
 import stat
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import IO, Any
 
-from .errors import BundleError, WriteError
+from .errors import BundleError, BundleMemberError, SecretsError, WriteError
 
 FORMAT = "vpsrescue-bundle"
 FORMAT_VERSION = 1
@@ -45,6 +49,13 @@ QUARANTINE = "quarantine.txt"
 PLAN = "plan.json"
 SECRETS = "secrets.json"
 JOURNAL_JSON = "journal.json"
+DATADIR_DUMP = "datadir-dump.json"
+#: What `fab bundle.verify` writes into the bundle unless given --out.
+BUNDLE_VERIFY_JSON = "verify.json"
+#: `fab verify`'s report of the restored server, in the bundle's verify/.
+VERIFY_REPORT = "report.json"
+VERIFY_REPORT_MD = "report.md"
+SECRETS_FORMAT = "vpsrescue-secrets"
 
 #: Where `fab rescue` puts bundles unless told otherwise (bundles/ in the project).
 BUNDLES_DIR = Path(__file__).resolve().parent.parent / "bundles"
@@ -84,40 +95,57 @@ def _get_bytes(d: dict[str, Any], key: str) -> bytes | None:
 
 
 # ------------------------------------------------------------------ atomic writes
-def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600,
-                what: str = "") -> Path:
-    """Write ``data`` so that a reader sees the old file or the whole new one, never half.
+@contextmanager
+def atomic_file(path: str | os.PathLike[str], *, mode: int = 0o600,
+                what: str = "") -> Iterator[IO[bytes]]:
+    """A file to stream into that appears at ``path`` only when the block ends well.
 
-    A temporary name beside the target, fsync, then rename. Every file vpsrescue writes
-    (bundle or not) goes through here, so a full or read-only place is one sentence and
-    leaves nothing half-written behind. ``what`` names the file for that sentence.
+    A temporary name beside the target, fsync, then rename; on any failure (a full disk,
+    a read-only place, or an exception of the caller's) the temporary file is removed
+    and the target is left as it was. OSErrors become one :class:`WriteError`
+    sentence; ``what`` names the file in it.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    except OSError as exc:
+        raise WriteError.of(path, exc, what) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         try:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
-        raise WriteError.of(path, exc, what) from None
-    return path
+        if isinstance(exc, OSError) and not isinstance(exc, BundleError):
+            raise WriteError.of(path, exc, what) from None
+        raise
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600,
+                what: str = "") -> Path:
+    """Write ``data`` so that a reader sees the old file or the whole new one, never half.
+
+    Every file vpsrescue writes (bundle or not) goes through here or
+    :func:`atomic_file`, so a full or read-only place is one sentence and leaves
+    nothing half-written behind.
+    """
+    with atomic_file(path, mode=mode, what=what) as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def write_text(path: str | os.PathLike[str], text: str, *, mode: int = 0o600,
-               what: str = "") -> Path:
-    """:func:`write_bytes` for UTF-8 text."""
-    return write_bytes(path, text.encode("utf-8"), mode=mode, what=what)
+               what: str = "", errors: str = "strict") -> Path:
+    """:func:`write_bytes` for UTF-8 text (``errors="backslashreplace"`` for text that
+    quotes old-disk names, which need not be UTF-8)."""
+    return write_bytes(path, text.encode("utf-8", errors), mode=mode, what=what)
 
 
 def write_json(path: str | os.PathLike[str], data: Any, *, mode: int = 0o600,
@@ -251,13 +279,13 @@ class Manifest:
     def load(cls, path: str | os.PathLike[str], journal: str | os.PathLike[str] | None = None
              ) -> Manifest:
         """Load ``manifest.json`` and apply the journal of an unfinished transfer."""
-        try:
-            with open(path, encoding="utf-8") as f:
-                m = cls.from_json(json.load(f))
-        except FileNotFoundError:
+        if not Path(path).exists():
             raise BundleError(f"{path} does not exist: this is not a bundle directory "
-                              f"(or it was not created by fab rescue).") from None
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+                              f"(or it was not created by fab rescue).")
+        data = read_json(path, "the manifest (the list of every rescued file)", kind=dict)
+        try:
+            m = cls.from_json(data)
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
             raise BundleError(f"{path} is not a readable vpsrescue manifest ({exc}): "
                               f"restore it from a copy of the bundle.") from None
         if journal is not None:
@@ -358,6 +386,7 @@ class Bundle:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._manifest: Manifest | None = None
 
     # -- layout
     @property
@@ -397,9 +426,16 @@ class Bundle:
     @classmethod
     def create(cls, root: str | os.PathLike[str], host: str, *, device: str | None = None,
                mount_options: str | None = None, when: float | None = None) -> Bundle:
-        """A new empty bundle under ``root`` with ``complete: false``."""
+        """A new empty bundle under ``root`` with ``complete: false``.
+
+        A ``root`` that is read-only or full is one sentence; a bundle directory that
+        was begun is removed again, so no empty bundle is left to be resumed.
+        """
         root = Path(root)
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError.of(root, exc, "the bundles directory") from None
         when = time.time() if when is None else when
         path = root / cls.dir_name(host, when)
         try:
@@ -407,12 +443,20 @@ class Bundle:
         except FileExistsError:
             raise BundleError(f"{path} already exists: wait a second and re-run, or "
                               f"resume it (omit --new).") from None
-        os.chmod(path, 0o700)
+        except OSError as exc:
+            raise WriteError.of(path, exc, "the new bundle") from None
         b = cls(path)
-        for d in (b.files_dir, b.db_dir, b.triage_dir):
-            d.mkdir(mode=0o700)
-        Manifest(host=host, device=device, mount_options=mount_options,
-                 started=utc_iso(when)).save(b.manifest_path)
+        try:
+            os.chmod(path, 0o700)
+            for d in (b.files_dir, b.db_dir, b.triage_dir):
+                d.mkdir(mode=0o700)
+            Manifest(host=host, device=device, mount_options=mount_options,
+                     started=utc_iso(when)).save(b.manifest_path)
+        except (OSError, WriteError) as exc:
+            shutil.rmtree(path, ignore_errors=True)
+            if isinstance(exc, WriteError):
+                raise
+            raise WriteError.of(path, exc, "the new bundle") from None
         return b
 
     @classmethod
@@ -524,8 +568,152 @@ class Bundle:
         return write_json(self.plan_path, plan, what="the restore plan")
 
     def load_manifest(self) -> Manifest:
-        """The manifest with any journal of an interrupted run applied."""
-        return Manifest.load(self.manifest_path, self.journal_path)
+        """The manifest with any journal of an interrupted run applied (read afresh)."""
+        m = Manifest.load(self.manifest_path, self.journal_path)
+        self._manifest = m
+        return m
+
+    def manifest(self) -> Manifest:
+        """The manifest, read once: for the steps that only read a finished bundle."""
+        return self._manifest if self._manifest is not None else self.load_manifest()
+
+    # -- the rescued files, as restore and verify see them
+    def iter_site_entries(self, content_dir: str | bytes) -> Iterator[ManifestEntry]:
+        """The manifest's entries of ``content_dir`` (an old-disk path, e.g. a site's
+        wp-content) and everything below it, parents before children, in the same
+        order every time. Names are bytes whatever their encoding."""
+        top = safe_member_path(os.fsencode(content_dir))
+        below = top + b"/"
+        found = [e for p, e in self.manifest().entries.items()
+                 if p == top or p.startswith(below)]
+        yield from sorted(found, key=lambda e: e.path.split(b"/"))
+
+    def open_member(self, path: bytes) -> MemberReader:
+        """A rescued file of files/, read as a stream that is checked against the
+        manifest as it goes: a file that is missing, longer, shorter or of other bytes
+        than its entry says raises :class:`BundleMemberError` naming it, at the latest
+        when the stream ends (or the ``with`` block is left). Nothing is ever handed
+        on unchecked: this is how restore reads the bundle."""
+        entry = self.manifest().entries.get(path)
+        if entry is None or entry.type not in CONTENT_TYPES or entry.sha256 is None:
+            raise BundleMemberError(f"{os.fsdecode(path)} is not a rescued file of "
+                                    f"{self.path} (the manifest has no content for it).",
+                                    path, "not in the manifest")
+        return MemberReader(self, entry)
+
+    def damaged_members(self, entries: Iterable[ManifestEntry]) -> list[BundleMemberError]:
+        """Every content entry of ``entries`` whose file in files/ differs from the
+        manifest (rehashed in full): what `fab restore --plan` reports before anything
+        is sent."""
+        out = []
+        for e in entries:
+            if e.type not in CONTENT_TYPES:
+                continue
+            try:
+                with self.open_member(e.path) as r:
+                    while r.read(1 << 20):
+                        pass
+            except BundleMemberError as exc:
+                out.append(exc)
+        return out
+
+    # -- restore's and verify's own files
+    @property
+    def secrets_path(self) -> Path:
+        return self.restore_dir / SECRETS
+
+    def load_secrets(self) -> dict[str, Any] | None:
+        """restore/secrets.json (the new credentials), or None before the first restore.
+
+        A file others can read is refused: its passwords must be treated as exposed."""
+        path = self.secrets_path
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise SecretsError(f"{path} cannot be read ({WriteError.reason(exc)}); fix it "
+                               "or delete it to make new credentials.") from None
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            raise SecretsError(f"{path} can be read by other users (mode "
+                               f"{stat.S_IMODE(st.st_mode):04o}): chmod 600 it, and treat "
+                               "the passwords in it as exposed (delete it to make new ones).")
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SecretsError(f"{path} cannot be read ({exc}); restore it from a backup or "
+                               "delete it to make new credentials.") from None
+        if not isinstance(data, dict) or data.get("format") != SECRETS_FORMAT \
+                or not isinstance(data.get("sites"), dict):
+            raise SecretsError(f"{path} is not a vpsrescue secrets file; move it away.")
+        return data
+
+    def write_secrets(self, data: dict[str, Any]) -> Path:
+        """Write the credentials, mode 0600 from the first byte."""
+        self.subdir("restore")
+        return write_json(self.secrets_path, data, mode=0o600, what="the secrets file")
+
+    def step_journal_path(self, step: str) -> Path:
+        """<step>/journal.json: what a step did and generated (restore's lists every file
+        it made that is not from the old disk)."""
+        return self.path / step / JOURNAL_JSON
+
+    def write_journal(self, step: str, data: dict[str, Any]) -> Path:
+        self.subdir(step)
+        return write_json(self.step_journal_path(step), data, what=f"the {step} journal")
+
+    def load_journal(self, step: str) -> dict[str, Any]:
+        data: dict[str, Any] = read_json(self.step_journal_path(step),
+                                         f"the {step} journal (run fab {step})")
+        return data
+
+    def archive_path(self, site: str) -> Path:
+        """Where restore builds a site's wp-content tar (restore/build/<site>/)."""
+        return self.restore_dir / "build" / site / "wp-content.tar"
+
+    def dump_for(self, db_name: str) -> tuple[str | None, bool]:
+        """The dump restore imports for a database (bundle-relative) and whether it is
+        already utf8mb4: db/converted/ first, else the datadir's dump in db/."""
+        for rel, converted in ((f"db/converted/{db_name}.sql.gz", True),
+                               (f"db/converted/{db_name}.sql", True),
+                               (f"db/{db_name}.sql.gz", False)):
+            if (self.path / rel).is_file():
+                return rel, converted
+        return None, False
+
+    def converted_dump_path(self, db_name: str) -> Path:
+        return self.converted_dir / f"{db_name}.sql.gz"
+
+    def load_datadir_dump(self) -> dict[str, dict[str, int]]:
+        """db/datadir-dump.json as database -> table -> rows in the old datadir (empty
+        when rescue took no database)."""
+        if not (self.db_dir / DATADIR_DUMP).exists():
+            return {}
+        data = read_json(self.db_dir / DATADIR_DUMP, "the index of the datadir's dumps "
+                         "(run fab rescue again)")
+        try:
+            return {str(d["name"]): {str(t): int(n) for t, n in d["tables"].items()}
+                    for d in data["databases"]}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BundleError(f"{self.db_dir / DATADIR_DUMP} is damaged ({exc!r}): run "
+                              "fab rescue again.") from None
+
+    @property
+    def verify_report_path(self) -> Path:
+        return self.verify_dir / VERIFY_REPORT
+
+    def write_verify_report(self, data: dict[str, Any], markdown: str) -> Path:
+        """verify/report.json and report.md; the JSON last, so its presence means both."""
+        self.subdir("verify")
+        write_text(self.verify_dir / VERIFY_REPORT_MD, markdown, mode=0o600,
+                   what="the verify report", errors="backslashreplace")
+        return write_text(self.verify_report_path,
+                          json.dumps(data, indent=1, ensure_ascii=True) + "\n",
+                          what="the verify report")
+
+    @property
+    def bundle_verify_path(self) -> Path:
+        return self.path / BUNDLE_VERIFY_JSON
 
     def journal(self) -> ManifestJournal:
         return ManifestJournal(self.journal_path)
@@ -548,6 +736,93 @@ class Bundle:
         manifest.ended = utc_iso()
         manifest.save(self.manifest_path)
         self.journal_path.unlink(missing_ok=True)
+        self._manifest = manifest
+
+
+class MemberReader(io.RawIOBase):
+    """A file of files/ as a stream checked against its manifest entry.
+
+    The sha256 and the size are taken of exactly the bytes handed on. At the end of the
+    file (or when the ``with`` block is left, which first reads what is left) they must
+    equal the entry's; otherwise :class:`BundleMemberError`. A file shorter than its
+    entry fails at the read that finds its end, before a caller such as tarfile can
+    blame the stream.
+    """
+
+    def __init__(self, bundle: Bundle, entry: ManifestEntry) -> None:
+        super().__init__()
+        self.bundle = bundle
+        self.entry = entry
+        self._sha = hashlib.sha256()
+        self._n = 0
+        self._ended = False
+        try:
+            self._f: io.FileIO = open(bundle.file_path(entry.path), "rb", buffering=0)
+        except FileNotFoundError:
+            raise self._error("missing from files/") from None
+        except OSError as exc:
+            raise self._error(f"unreadable: {WriteError.reason(exc)}") from None
+
+    def _error(self, problem: str) -> BundleMemberError:
+        name = os.fsdecode(self.entry.path)
+        return BundleMemberError(
+            f"/{name} in the bundle does not match the manifest ({problem}): run "
+            f"fab bundle.verify {self.bundle.path} and re-run fab rescue to fetch it "
+            f"again; nothing of it was used.", self.entry.path, problem)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        view = memoryview(b).cast("B")
+        got = 0
+        try:
+            while got < len(view):
+                n = self._f.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+        except OSError as exc:
+            raise self._error(f"unreadable: {WriteError.reason(exc)}") from None
+        self._sha.update(view[:got])
+        self._n += got
+        if self._n > self.entry.size:
+            raise self._error(f"larger than the {self.entry.size} bytes rescued")
+        if got < len(view):
+            self._end()
+        return got
+
+    def _end(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        if self._n != self.entry.size:
+            raise self._error(f"{self._n} bytes, not the {self.entry.size} rescued")
+        if self._sha.hexdigest() != self.entry.sha256:
+            raise self._error("its bytes changed since the rescue")
+
+    def check(self) -> None:
+        """Read what is left and compare; raises :class:`BundleMemberError`."""
+        while self.read(1 << 20):
+            pass
+        self._end()
+
+    def close(self) -> None:
+        try:
+            self._f.close()
+        finally:
+            super().close()
+
+    def __enter__(self) -> MemberReader:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if exc_type is None:
+                self.check()
+        finally:
+            self.close()
 
 
 # ------------------------------------------------------------------------ verify

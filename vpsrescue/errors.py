@@ -152,3 +152,13 @@ class WriteError(VpsrescueError):
         return err
 
     errno: int | None = None
+
+
+class BundleMemberError(BundleError):
+    """A file of the bundle's files/ no longer matches its manifest entry (changed,
+    missing, or of another size) and so must not reach a server."""
+
+    def __init__(self, message: str, path: bytes = b"", problem: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.problem = problem

@@ -1,24 +1,35 @@
-"""A throwaway MariaDB server on a private socket.
+"""MariaDB: a throwaway local server, and the new server's one reached over SSH.
 
-Used wherever a real server is needed without touching the machine's own one: the
-tests' service fixture, the dump import checks, reading an old datadir during rescue,
-and building the old-disk fixture. Networking is always off; the server lives only as
-long as the context manager.
+:class:`ThrowawayMariaDB` runs ``mariadbd`` on a private socket wherever a real server
+is needed without touching the machine's own one: the tests' service fixture, the dump
+import checks, reading an old datadir during rescue, and building the old-disk
+fixture. Networking is always off; the server lives only as long as the context manager.
+
+:func:`server_sql` and :func:`temporary_account` work on a restored server's MariaDB
+over a pinned SSH connection: SQL goes to the server's own ``mariadb`` client as root
+through the unix socket (Debian's root has no password), on stdin, so a password in it
+is never on a command line. :func:`mariadb_tunnel` gives a local port for pymysql.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import secrets
 import shutil
 import signal
+import socket
+import string
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .errors import DatabaseServerError, MissingToolError
+from .errors import DatabaseServerError, MissingToolError, RestoreError, VpsrescueError
 
 MARIADBD = "/usr/sbin/mariadbd"
 INSTALL_DB = "/usr/bin/mariadb-install-db"
@@ -175,3 +186,79 @@ class ThrowawayMariaDB:
     def client_args(self) -> list[str]:
         """Arguments for the mariadb / mariadb-dump clients to reach this server."""
         return ["--no-defaults", f"--socket={self.socket}", "--user=root"]
+
+
+# ------------------------------------------------------------------ the new server's MariaDB
+#: The account restore imports through; it exists only while a restore runs.
+IMPORT_USER = "vpsrescue_import"
+
+
+def quote_ident(name: str) -> str:
+    """A MariaDB identifier in backquotes (a backquote in it doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def quote_string(value: str) -> str:
+    """A MariaDB string literal (backslash and quote escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def server_sql(conn: Any, sql: str, what: str,
+               error: type[VpsrescueError] = RestoreError) -> list[list[str]]:
+    """Run ``sql`` with the server's ``mariadb`` client as root (unix socket); its rows.
+
+    The SQL travels on stdin, never in argv (it may hold a password). ``what`` says in
+    the error sentence what was being done.
+    """
+    res = conn.run("mariadb --batch --skip-column-names", in_stream=io.StringIO(sql),
+                   hide=True, warn=True)
+    if res.failed:
+        detail = (res.stderr.strip() or res.stdout.strip() or f"exit {res.exited}")
+        host = getattr(conn, "host", "the server")
+        raise error(f"{what} failed on {host}: {detail.splitlines()[-1][:300]}; check that "
+                    "MariaDB runs there (systemctl status mariadb) and run the step again.")
+    return [line.split("\t") for line in res.stdout.splitlines()]
+
+
+def _drop_sql(user: str) -> str:
+    # @localhost: what the roles of earlier vpsrescue versions created and kept
+    return "".join(f"DROP USER IF EXISTS '{user}'@'{host}';\n"
+                   for host in ("127.0.0.1", "localhost"))
+
+
+@contextmanager
+def temporary_account(conn: Any, user: str = IMPORT_USER,
+                      privileges: str = "ALL PRIVILEGES") -> Iterator[tuple[str, str]]:
+    """(user, password) of an account made just now, dropped again when the block ends.
+
+    It logs in from 127.0.0.1 only (where an SSH tunnel arrives) with a password made
+    for this run and kept nowhere. Should the run be killed before the drop, the next
+    one replaces and drops it; it leaves no standing way in.
+    """
+    alphabet = string.ascii_letters + string.digits
+    password = "".join(secrets.choice(alphabet) for _ in range(32))
+    server_sql(conn, f"CREATE OR REPLACE USER '{user}'@'127.0.0.1' IDENTIFIED BY "
+                     f"'{password}';\nGRANT {privileges} ON *.* TO '{user}'@'127.0.0.1';\n",
+               f"creating the temporary MariaDB account {user}")
+    drop = f"dropping the temporary MariaDB account {user}"
+    try:
+        yield user, password
+    except BaseException:
+        try:  # the first failure is the one to report
+            server_sql(conn, _drop_sql(user), drop)
+        except Exception:
+            pass
+        raise
+    server_sql(conn, _drop_sql(user), drop)
+
+
+@contextmanager
+def mariadb_tunnel(conn: Any, user: str, password: str) -> Iterator[dict[str, Any]]:
+    """pymysql/importer connection parameters for the server's MariaDB (127.0.0.1:3306
+    there), reached through an SSH tunnel from a free local port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    with conn.forward_local(port, remote_port=3306, remote_host="127.0.0.1",
+                            local_host="127.0.0.1"):
+        yield {"host": "127.0.0.1", "port": port, "user": user, "password": password}

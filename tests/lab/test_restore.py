@@ -1,7 +1,8 @@
 """fab restore onto the lab's fresh VPS from a real rescued bundle, scored against the
 old disk's truth: the sites answer with their true text, the new administrator
 passwords log in and the old ones do not, nothing quarantined arrives, nothing is
-world-writable, uploads run no PHP, and a second restore changes nothing."""
+world-writable, uploads run no PHP, no importer account is left on the server, and a
+second restore changes nothing."""
 
 from __future__ import annotations
 
@@ -133,19 +134,35 @@ def test_uploads_serve_images_but_never_run_php(lab: Lab, restored: Path,
         conn.close()
 
 
+def _importer_accounts(lab: Lab) -> str:
+    conn = connect(_vps(lab))
+    try:
+        return conn.run("mariadb -N -e \"SELECT CONCAT(User, '@', Host) FROM mysql.user "
+                        "WHERE User LIKE 'vpsrescue%'\"", hide=True).stdout.strip()
+    finally:
+        conn.close()
+
+
+def test_no_importer_account_is_left_on_the_server(lab: Lab, restored: Path) -> None:
+    assert _importer_accounts(lab) == ""
+
+
 def test_a_second_restore_changes_nothing(lab: Lab, restored: Path) -> None:
-    res = lab.fab("restore", "--bundle", str(restored), timeout=1500)
+    res = lab.fab("restore", "--bundle", str(restored), "--json", timeout=1500)
     assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
     journal = json.loads((restored / "restore" / "journal.json").read_text())
+    assert json.loads(res.stdout) == journal  # --json: the journal on stdout
     assert journal["ansible_changed"] == 0, res.stderr[-5000:]
     assert journal["imported"] == [] and journal["accounts"] == []
+    assert _importer_accounts(lab) == ""  # made for the import, dropped at its end
 
 
 def test_verify_passes_and_then_catches_a_changed_and_an_added_file(
         lab: Lab, restored: Path, truth: dict[str, Any]) -> None:
-    res = lab.fab("verify", "--bundle", str(restored), timeout=600)
+    res = lab.fab("verify", "--bundle", str(restored), "--json", timeout=600)
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     report = json.loads((restored / "verify" / "report.json").read_text())
+    assert json.loads(res.stdout) == report
     names = {c["name"] for c in report["checks"]}
     assert {"home page", "no PHP from uploads", "files as rescued", "quarantine absent",
             "rows wpzh_posts", "login laozhang"} <= names and report["ok"]

@@ -1,16 +1,22 @@
-"""The bundle: manifest JSON round trips (bytes paths), journal, resume lookup, verify."""
+"""The bundle: manifest JSON round trips (bytes paths), journal, resume lookup, verify,
+members read only as the manifest has them, and a bundle made where nothing can be
+written is one sentence."""
 
 from __future__ import annotations
 
 import json
 import os
 import stat
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import small_tmpfs
 from vpsrescue.bundle import (
     FILE,
     JOURNAL,
@@ -24,7 +30,7 @@ from vpsrescue.bundle import (
     sha256_file,
     verify,
 )
-from vpsrescue.errors import BundleError
+from vpsrescue.errors import BundleError, BundleMemberError, WriteError
 
 pytestmark = pytest.mark.unit
 
@@ -187,3 +193,70 @@ def test_verify_and_finish_marks_complete_only_when_everything_matches(tmp_path:
     (bad.files_dir / "var/www/empty").write_bytes(b"not empty any more")
     assert not bad.verify_and_finish().ok
     assert bad.load_manifest().complete is False
+
+
+@contextmanager
+def read_only_dir(parent: Path) -> Iterator[Path]:
+    """A real read-only place (root ignores mode bits, not a read-only mount)."""
+    mnt = parent / "ro"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "vpsr-ro", str(mnt)],
+                   check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_a_bundle_in_a_read_only_place_is_one_sentence(tmp_path: Path) -> None:
+    with read_only_dir(tmp_path) as ro:
+        with pytest.raises(WriteError, match="the file system is read-only"):
+            Bundle.create(ro, "h")
+        with pytest.raises(WriteError, match="read-only"):
+            Bundle.create(ro / "bundles", "h")  # the bundles directory itself
+        assert os.listdir(ro) == []
+
+
+def test_a_bundle_on_a_full_disk_is_one_sentence_and_leaves_nothing(tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path, "64k") as tiny:
+        filler = tiny / "filler"
+        with pytest.raises(OSError), open(filler, "wb") as f:
+            while True:
+                f.write(b"x" * 4096)
+                f.flush()
+        with pytest.raises(WriteError, match="the disk is full"):
+            Bundle.create(tiny, "h")
+        assert os.listdir(tiny) == ["filler"]  # no empty bundle left to resume
+
+
+def test_a_manifest_that_is_a_json_list_is_one_sentence(tmp_path: Path) -> None:
+    b = Bundle.create(tmp_path, "h")
+    b.manifest_path.write_text("[1, 2]")
+    with pytest.raises(BundleError, match="holds a JSON list, not the dict"):
+        b.load_manifest()
+
+
+def test_a_member_is_read_only_as_the_manifest_has_it(tmp_path: Path) -> None:
+    b = _bundle_with_files(tmp_path)
+    with b.open_member(b"var/www/\xffb") as r:
+        assert r.read() == b"bytes"
+    files = os.fsencode(b.files_dir)
+    with open(files + b"/var/www/a.php", "r+b") as f:  # one byte, same size
+        f.write(b"<")
+        f.seek(5)
+        f.write(b"X")
+    with pytest.raises(BundleMemberError, match=r"/var/www/a.php .*bytes changed.*"
+                                                r"fab bundle.verify"):
+        with b.open_member(b"var/www/a.php") as r:
+            r.read(3)  # leaving the block reads the rest and checks it
+    (b.files_dir / "var/www/empty").write_bytes(b"grown")
+    with pytest.raises(BundleMemberError, match="larger than the 0 bytes"):
+        with b.open_member(b"var/www/empty") as r:
+            r.read()
+    os.unlink(files + b"/var/www/\xffb")
+    with pytest.raises(BundleMemberError, match="missing from files/"):
+        b.open_member(b"var/www/\xffb")
+    with pytest.raises(BundleMemberError, match="not a rescued file"):
+        b.open_member(b"var/www/link")
+    bad = {e.path: e.problem for e in b.damaged_members(b.iter_site_entries("/var/www"))}
+    assert set(bad) == {b"var/www/a.php", b"var/www/empty", b"var/www/\xffb"}

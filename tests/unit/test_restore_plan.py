@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from vpsrescue.errors import RestorePlanError, SecretsError
+from tests.conftest import fab
+from tests.unit.restore_bundle import Link, make_bundle
+from vpsrescue.bundle import Bundle
+from vpsrescue.errors import SecretsError, VpsrescueError
 from vpsrescue.restore import secrets
 from vpsrescue.restore.plan import plan_restore
 
@@ -29,20 +32,13 @@ def _finding(kind: str, sev: str, path: str = "", **extra: Any) -> dict[str, Any
             "evidence": "", "quarantine": bool(path), "extra": extra}
 
 
-def _bundle(tmp: Path, sites: list[dict[str, Any]], findings: list[dict[str, Any]] = (),
-            complete: bool = True, triaged: bool = True) -> Path:  # type: ignore[assignment]
-    b = tmp / "bundle"
-    (b / "db" / "converted").mkdir(parents=True)
-    (b / "manifest.json").write_text(json.dumps({"complete": complete, "entries": []}))
-    (b / "facts.json").write_text(json.dumps({
-        "wordpress": sites, "locales": {"generated": ["en_US.UTF-8 UTF-8"],
-                                        "default": {"LANG": "en_US.UTF-8"}}}))
-    if triaged:
-        (b / "triage").mkdir()
-        q = sorted({f["path"] for f in findings if f["quarantine"]})
-        (b / "triage" / "report.json").write_text(json.dumps(
-            {"complete": True, "findings": list(findings), "quarantine": q}))
-    return b
+def _bundle(tmp: Path, sites: list[dict[str, Any]], findings: list[dict[str, Any]] = (),  # type: ignore[assignment]
+            complete: bool = True, triaged: bool = True,
+            tree: dict[bytes, bytes | Link | None] | None = None) -> Path:
+    b = make_bundle(tmp / "bundles", sites, findings, complete=complete, triaged=triaged,
+                    tree=tree)
+    b.converted_dir.mkdir()
+    return b.path
 
 
 def test_cores_too_old_for_the_target_php_or_tampered_are_replaced(tmp_path: Path) -> None:
@@ -95,7 +91,7 @@ def test_the_converted_dump_is_preferred_and_locales_cover_wplang(tmp_path: Path
     ("nosite", "no WordPress site"),
     ("twice", "both named"),
     ("release", "unknown target release"),
-    ("notbundle", "not a rescue bundle"),
+    ("notbundle", "is not a bundle"),
 ])
 def test_bundles_that_cannot_be_restored_are_one_sentence(tmp_path: Path, case: str,
                                                          needle: str) -> None:
@@ -105,56 +101,55 @@ def test_bundles_that_cannot_be_restored_are_one_sentence(tmp_path: Path, case: 
                 complete=case != "incomplete", triaged=case != "untriaged")
     if case == "notbundle":
         (b / "manifest.json").unlink()
-    with pytest.raises(RestorePlanError, match=needle):
+    with pytest.raises(VpsrescueError, match=needle):
         plan_restore(b, "buster" if case == "release" else "bookworm")
 
 
 def test_secrets_are_made_once_private_and_php_safe(tmp_path: Path) -> None:
     root = "/var/www/a"
-    b = _bundle(tmp_path, [_site(root, "a.example", "6.2", "adb")],
-                [_finding("wp_admin", "info", site=root, login="owner")])
-    path = tmp_path / "secrets.json"
-    first, wrote = secrets.ensure(path, plan_restore(b))
+    b = Bundle(_bundle(tmp_path, [_site(root, "a.example", "6.2", "adb")],
+                       [_finding("wp_admin", "info", site=root, login="owner")]))
+    first, wrote = secrets.ensure(b, plan_restore(b))
+    path = b.secrets_path
     assert wrote and stat.S_IMODE(path.stat().st_mode) == 0o600
     site = first["sites"]["a.example"]
     salts = list(site["salts"].values())
     assert len(salts) == 8 and len(set(salts)) == 8
     assert all(len(s) == 64 and "'" not in s and "\\" not in s for s in salts)
     assert set(site["admin_passwords"]) == {"owner"} and len(site["db_password"]) == 32
-    again, wrote = secrets.ensure(path, plan_restore(b))
+    assert "import_password" not in first  # that account lives only while restore runs
+    again, wrote = secrets.ensure(b, plan_restore(b))
     assert not wrote and again == first
     os.chmod(path, 0o644)
     with pytest.raises(SecretsError, match="chmod 600"):
-        secrets.ensure(path, plan_restore(b))
+        secrets.ensure(b, plan_restore(b))
+    os.chmod(path, 0o600)
+    path.write_text("[]")
+    with pytest.raises(SecretsError, match="not a vpsrescue secrets file"):
+        secrets.ensure(b, plan_restore(b))
 
 
 def test_fab_restore_plan_writes_the_plan_and_nothing_else(tmp_path: Path) -> None:
-    import subprocess
-
-    root = Path(__file__).resolve().parents[2]
     b = _bundle(tmp_path, [_site("/var/www/a", "a.example", "6.2", "adb")])
-    fab = str(root / ".venv/bin/fab")
-    ok = subprocess.run([fab, "restore", "--bundle", str(b), "--plan"], cwd=root,
-                        capture_output=True, text=True)
+    ok = fab("restore", "--bundle", str(b), "--plan")
     assert ok.returncode == 0, ok.stderr
     plan = json.loads((b / "restore" / "plan.json").read_text())
     assert plan["sites"][0]["host"] == "a.example" and plan["php"] == "8.2"
     assert sorted(p.name for p in (b / "restore").iterdir()) == ["plan.json"]  # no secrets
-    full = subprocess.run([fab, "restore", "--bundle", str(b)], cwd=root,
-                          capture_output=True, text=True,
-                          env={**os.environ, "VPSRESCUE_INVENTORY": str(tmp_path / "none")})
+    as_json = fab("restore", "--bundle", str(b), "--plan", "--json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout) == plan
+    full = fab("restore", "--bundle", str(b), env={"VPSRESCUE_INVENTORY": str(tmp_path / "none")})
     assert full.returncode != 0 and "No inventory at" in full.stderr
     assert "Traceback" not in full.stderr
 
 
 def test_themes_linked_into_debians_tree_become_packages(tmp_path: Path) -> None:
+    themes = b"/var/lib/wordpress/wp-content/themes"
     b = _bundle(tmp_path, [_site("/usr/share/wordpress", "blog.example.org", "5.7.11",
-                                 "blog", "/var/lib/wordpress/wp-content")])
-    themes = b / "files/var/lib/wordpress/wp-content/themes"
-    themes.mkdir(parents=True)
-    (themes / "twentytwentyone").symlink_to(
-        "/usr/share/wordpress/wp-content/themes/twentytwentyone")
-    (themes / "elsewhere").symlink_to("/opt/themes/x")  # not Debian's: nothing to install
-    (themes / "own-theme").mkdir()  # a real directory travels in wp-content itself
+                                 "blog", "/var/lib/wordpress/wp-content")], tree={
+        themes + b"/twentytwentyone": Link(
+            b"/usr/share/wordpress/wp-content/themes/twentytwentyone"),
+        themes + b"/elsewhere": Link(b"/opt/themes/x"),  # not Debian's: nothing to install
+        themes + b"/own-theme/style.css": b"/* a real directory travels in wp-content */"})
     (sp,) = plan_restore(b).sites
     assert sp.packages == ["wordpress-theme-twentytwentyone"]

@@ -112,9 +112,9 @@ def render(role: str, template: str, variables: dict[str, Any], **extra: Any) ->
 
 
 def load_as_fab_restore_writes_it(data: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    """The YAML `fab restore` writes (vpsrescue.restore.run.unsafe_yaml: every string
+    """The YAML `fab restore` writes (vpsrescue.restore.ansible.unsafe_yaml: every string
     tagged !unsafe), loaded as `-e @FILE` loads it."""
-    from vpsrescue.restore.run import unsafe_yaml
+    from vpsrescue.restore.ansible import unsafe_yaml
     path = tmp_path / f"vars-{uuid.uuid4().hex}.yml"
     path.write_text("---\n" + "".join(f"{k}: {unsafe_yaml(v)}\n"
                                       for k, v in _plain(data).items()))

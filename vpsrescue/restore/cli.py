@@ -1,32 +1,28 @@
-"""What `fab restore` prints. The work is in plan.py and run.py."""
+"""`fab restore`: options in, the plan or the restore out (rich on stderr, JSON on stdout).
+
+The work is in plan.py and run.py. ``--json`` prints the machine-readable result on
+stdout instead of the tables: the plan (``--plan``), else each server's restore journal,
+one JSON object per line.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from ..bundle import Bundle, default_bundle
+from ..errors import RestorePlanError
 from ..ssh import task_connections
+from .content import damaged_sentence
 from .plan import RestorePlan, plan_restore
 
 
-def default_bundle() -> Path:
-    from ..bundle import default_bundle as newest
-
-    return newest().path
-
-
-def _write_plan(bundle: Path, plan: RestorePlan) -> Path:
-    out = bundle / "restore" / "plan.json"
-    out.parent.mkdir(mode=0o700, exist_ok=True)
-    tmp = out.with_name(".plan.json.part")
-    tmp.write_text(json.dumps(plan.to_json(), indent=1, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)
-    return out
+def print_json(data: Any) -> None:
+    """One JSON object on one line of stdout (ASCII: old names may not be UTF-8)."""
+    print(json.dumps(data, ensure_ascii=True, separators=(",", ":")))
 
 
 def print_plan(plan: RestorePlan, con: Console) -> None:
@@ -43,19 +39,31 @@ def print_plan(plan: RestorePlan, con: Console) -> None:
         t.add_row("removed", ", ".join(s.remove_admins) or "-")
         for n in s.notes:
             t.add_row("note", n)
+        for d in s.damaged:
+            t.add_row("[red]damaged[/]", f"{d}: does not match the manifest")
         con.print(t)
     for w in plan.warnings:
         con.print(f"[yellow]warning[/]: {w}")
 
 
-def show_plan(bundle: Path, release: str, con: Console) -> None:
-    plan = plan_restore(bundle, release)
-    print_plan(plan, con)
-    con.print(f"plan written to {_write_plan(bundle, plan)}")
+def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False) -> None:
+    """Decide, write the plan into the bundle, show it; fails (after showing) when a site's
+    files no longer match the manifest, since restore would refuse them."""
+    plan = plan_restore(bundle, release, check_files=True)
+    out = bundle.write_plan(plan.to_json())
+    if as_json:
+        print_json(plan.to_json())
+    else:
+        print_plan(plan, con)
+        con.print(f"plan written to {out}")
+    damaged = [d for s in plan.sites for d in s.damaged]
+    if damaged:
+        sites = ", ".join(s.host for s in plan.sites if s.damaged)
+        raise RestorePlanError(damaged_sentence(bundle, sites, damaged))
 
 
-def restore(c: Any, bundle: Path, release: str | None, host_key: str | None,
-            con: Console) -> None:
+def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
+            con: Console, as_json: bool = False) -> None:
     from .run import restore_host
 
     for conn, host in task_connections(c, "web", host_key):
@@ -65,7 +73,10 @@ def restore(c: Any, bundle: Path, release: str | None, host_key: str | None,
                                lambda m: con.print(m, markup=False, highlight=False))
         finally:
             conn.close()
-        _write_plan(bundle, out.plan)
+        bundle.write_plan(out.plan.to_json())
+        if as_json:
+            print_json(bundle.load_journal("restore"))
+            continue
         t = Table(show_header=False, box=None)
         t.add_row("sites", ", ".join(f"http://{s.host}/" for s in out.plan.sites))
         t.add_row("server", f"{host.address} (Debian {out.release})")
@@ -79,3 +90,14 @@ def restore(c: Any, bundle: Path, release: str | None, host_key: str | None,
         t.add_row("journal", str(out.journal))
         con.print(t)
         print(out.journal)
+
+
+def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
+        host_key: str = "", as_json: bool = False) -> None:
+    """What `fab restore` does with its options."""
+    con = Console(stderr=True)
+    b = Bundle.open(bundle) if bundle else default_bundle()
+    if plan:
+        show_plan(b, release or "bookworm", con, as_json)
+        return
+    restore(c, b, release or None, host_key or None, con, as_json)

@@ -1,100 +1,115 @@
 """A site's wp-content from the bundle as one tar for the new server.
 
+The tar is made from the manifest, never from a walk of files/: a file planted in
+files/ after the rescue is not in it, and every file's bytes are read through
+:meth:`Bundle.open_member`, which checks them against the manifest's sha256 as they
+stream. A file that changed or went missing stops the build with one sentence naming
+it (all such files are named: the rest are still hashed, nothing more is written), and
+the half-built tar is removed, so no byte the manifest does not vouch for reaches the
+server.
+
 Quarantined files are left out; modes are normalised (directories 0755, files 0644:
 nothing executable, nothing writable by others) and owners are 0:0 — the role gives
-uploads/ to www-data. Entries are sorted and times come from the manifest, so the same
-bundle gives the same bytes: Ansible's copy then sees no change on a second restore.
+uploads/ to www-data. Entries are sorted and times come from the manifest (names that
+are not UTF-8 included), so the same bundle gives the same bytes: Ansible's copy then
+sees no change on a second restore.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
-import stat
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
-from ..errors import RestorePlanError
+from ..bundle import CONTENT_TYPES, DIR, SYMLINK, Bundle, atomic_file, safe_member_path
+from ..errors import BundleMemberError, RestorePlanError, WriteError
 
 TOP = "wp-content"
 
 
-def _mtimes(bundle: Path) -> dict[str, int]:
-    data = json.loads((bundle / "manifest.json").read_text())
-    out = {}
-    for e in data.get("entries", []):
-        if "path" in e:
-            out[e["path"]] = int(e.get("mtime", 0))
-    return out
+class _Hashing(io.RawIOBase):
+    """What tarfile writes, hashed on its way to the file."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        super().__init__()
+        self.fh = fh
+        self.sha = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.sha.update(b)
+        return self.fh.write(b)
 
 
-def build_archive(bundle: Path, content_dir: str, quarantine: Iterable[str], out: Path) -> str:
+def describe(problem: BundleMemberError) -> str:
+    return f"/{os.fsdecode(problem.path)} ({problem.problem})"
+
+
+def damaged_sentence(bundle: Bundle | str, site: str, names: list[str]) -> str:
+    """One sentence for every file of a site that no longer matches the manifest."""
+    path = bundle.path if isinstance(bundle, Bundle) else bundle
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"{len(names)} file(s) of {site} in the bundle no longer match the manifest: "
+            f"{shown}; run fab bundle.verify {path} and re-run fab rescue to fetch "
+            f"them again (nothing was sent to the server).")
+
+
+def _quarantined(path: bytes, skip: set[bytes]) -> bool:
+    return path in skip or any(path.startswith(q + b"/") for q in skip)
+
+
+def build_archive(bundle: Bundle, content_dir: str, quarantine: Iterable[str], out: Path,
+                  site: str = "") -> str:
     """Write ``out`` (a tar of the old ``content_dir`` as ``wp-content/``); its sha256."""
-    files = bundle / "files"
-    base = files / content_dir.strip("/")
-    if base.is_symlink() or not base.is_dir():
+    site = site or content_dir
+    top = safe_member_path(os.fsencode(content_dir))
+    entries = list(bundle.iter_site_entries(content_dir))
+    if not entries or entries[0].path != top or entries[0].type != DIR:
         raise RestorePlanError(f"the bundle has no {content_dir} (the site's wp-content): "
                                "run fab rescue again, or check facts.json.")
-    skip = {q.rstrip("/") for q in quarantine}
-    mtimes = _mtimes(bundle)
-    out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    h = hashlib.sha256()
-
-    class _Hashing(io.RawIOBase):
-        def __init__(self, fh: io.BufferedWriter) -> None:
-            self.fh = fh
-
-        def writable(self) -> bool:
-            return True
-
-        def write(self, b: bytes) -> int:  # type: ignore[override]
-            h.update(b)
-            return self.fh.write(b)
-
+    skip = {safe_member_path(os.fsencode(q)) for q in quarantine if q.strip("/")}
+    problems: list[BundleMemberError] = []
     try:
-        with open(tmp, "wb") as raw, tarfile.open(fileobj=_Hashing(raw), mode="w|",  # type: ignore[arg-type]
-                                                  format=tarfile.PAX_FORMAT) as tar:
-            for local, old in _walk(base, content_dir.rstrip("/")):
-                if old in skip or any(old.startswith(q + "/") for q in skip):
+        out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise WriteError.of(out.parent, exc, "the restore's build directory") from None
+    with atomic_file(out, mode=0o600, what="the wp-content archive") as raw:
+        sink = _Hashing(raw)
+        with tarfile.open(fileobj=sink, mode="w|",  # type: ignore[call-overload]
+                          format=tarfile.PAX_FORMAT) as tar:
+            for e in entries:
+                if _quarantined(e.path, skip):
                     continue
-                st = local.lstat()
-                name = TOP + old[len(content_dir.rstrip("/")):]
-                info = tarfile.TarInfo(name)
+                if problems:  # the tar is lost anyway: only find the other bad files
+                    if e.type in CONTENT_TYPES:
+                        problems += bundle.damaged_members([e])
+                    continue
+                info = tarfile.TarInfo(TOP + os.fsdecode(e.path[len(top):]))
                 info.uid = info.gid = 0
                 info.uname = info.gname = "root"
-                info.mtime = mtimes.get(old.lstrip("/"), 0)
-                if stat.S_ISDIR(st.st_mode):
+                info.mtime = e.mtime
+                if e.type == DIR:
                     info.type, info.mode = tarfile.DIRTYPE, 0o755
                     tar.addfile(info)
-                elif stat.S_ISLNK(st.st_mode):
+                elif e.type == SYMLINK:
                     info.type, info.mode = tarfile.SYMTYPE, 0o777
-                    info.linkname = os.readlink(local)
+                    info.linkname = os.fsdecode(e.link or b"")
                     tar.addfile(info)
-                elif stat.S_ISREG(st.st_mode):
-                    info.mode, info.size = 0o644, st.st_size
-                    with open(local, "rb") as fh:
-                        tar.addfile(info, fh)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return h.hexdigest()
-
-
-def _walk(base: Path, old_base: str) -> Iterable[tuple[Path, str]]:
-    """(local path, old-disk path) of ``base`` and everything below, sorted, links not
-    followed."""
-    yield base, old_base
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames.sort()
-        rel = os.path.relpath(dirpath, base)
-        old_dir = old_base if rel == "." else f"{old_base}/{rel}"
-        entries = sorted(dirnames + filenames)
-        for name in entries:
-            yield Path(dirpath) / name, f"{old_dir}/{name}"
-        # os.walk does not descend into links to directories: nothing to prune
+                elif e.type in CONTENT_TYPES:
+                    info.mode, info.size = 0o644, e.size
+                    try:
+                        with bundle.open_member(e.path) as fh:
+                            tar.addfile(info, fh)
+                    except BundleMemberError as exc:
+                        problems.append(exc)
+                # skipped devices, fifos, sockets and unreadable entries: nothing to send
+            if problems:
+                raise RestorePlanError(damaged_sentence(bundle, site,
+                                                        [describe(p) for p in problems]))
+    return sink.sha.hexdigest()

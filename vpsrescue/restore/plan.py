@@ -4,18 +4,22 @@ The plan is data (JSON, and the variables the Ansible roles read): per site, whe
 files come from and go, which WordPress core it runs on the target's PHP, which
 database dump is imported, which quarantined files are left behind and which accounts
 get new passwords. `fab restore --plan` prints it; nothing here connects anywhere.
+Everything is read through :class:`~vpsrescue.bundle.Bundle`; with ``check_files`` the
+plan also rehashes each site's wp-content against the manifest and lists what no longer
+matches (restore would refuse it).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bundle import SYMLINK, Bundle
 from ..errors import RestorePlanError
+from .content import describe
 
 # Debian releases a fresh VPS may run, with their PHP and packaged WordPress.
 TARGETS: dict[str, dict[str, str]] = {
@@ -54,6 +58,9 @@ class SitePlan:
     dump_converted: bool  # already utf8mb4 (db/converted/), else convert during restore
     quarantined: list[str] = field(default_factory=list)  # old paths left behind
     packages: list[str] = field(default_factory=list)  # Debian packages its links need
+    # wp-content files whose bytes no longer match the manifest ("/path (problem)"):
+    # restore refuses the site until the bundle is whole again
+    damaged: list[str] = field(default_factory=list)
     admins: list[str] = field(default_factory=list)  # logins that get a new password
     remove_admins: list[str] = field(default_factory=list)  # planted accounts (triage)
     notes: list[str] = field(default_factory=list)
@@ -74,33 +81,11 @@ class RestorePlan:
         return {"format": "vpsrescue-restore-plan", "version": 1, **asdict(self)}
 
 
-def _load(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RestorePlanError(f"{path} is missing: {what}") from None
-    except (OSError, ValueError) as exc:
-        raise RestorePlanError(f"{path} cannot be read ({exc}): run fab bundle.verify on "
-                               "the bundle.") from None
-    if not isinstance(data, dict):
-        raise RestorePlanError(f"{path} is not a JSON object: run fab bundle.verify.")
-    return data
-
-
 def _host_of(site: dict[str, Any], index: int) -> tuple[str, list[str]]:
     names = [n for n in site.get("server_names") or [] if n]
     if not names:
         return f"site{index + 1}.invalid", []
     return names[0], names[1:]
-
-
-def _dump_for(bundle: Path, db_name: str) -> tuple[str | None, bool]:
-    for rel, converted in ((f"db/converted/{db_name}.sql.gz", True),
-                           (f"db/converted/{db_name}.sql", True),
-                           (f"db/{db_name}.sql.gz", False)):
-        if (bundle / rel).is_file():
-            return rel, converted
-    return None, False
 
 
 def _core(old_version: str | None, php: str, release: str, tampered: list[str]
@@ -123,42 +108,44 @@ def _core(old_version: str | None, php: str, release: str, tampered: list[str]
 PACKAGED_THEMES = "/usr/share/wordpress/wp-content/themes/"
 
 
-def packaged_themes(bundle: Path, content_dir: str) -> list[str]:
+def packaged_themes(bundle: Bundle, content_dir: str) -> list[str]:
     """Debian theme packages the site's wp-content links to (Debian's layout keeps
     themes as links into /usr/share/wordpress; the new server must have them)."""
-    themes = bundle / "files" / content_dir.strip("/") / "themes"
+    themes = os.fsencode(content_dir.strip("/")) + b"/themes/"
     out = set()
-    if themes.is_dir() and not themes.is_symlink():
-        for entry in themes.iterdir():
-            if entry.is_symlink():
-                target = os.readlink(entry)
-                if target.startswith(PACKAGED_THEMES):
-                    name = target[len(PACKAGED_THEMES):].strip("/").split("/")[0]
-                    if re.fullmatch(r"[a-z0-9][a-z0-9+.-]*", name):
-                        out.add(f"wordpress-theme-{name}")
+    for e in bundle.iter_site_entries(content_dir):
+        if e.type != SYMLINK or not e.path.startswith(themes) or b"/" in e.path[len(themes):]:
+            continue
+        target = os.fsdecode(e.link or b"")
+        if target.startswith(PACKAGED_THEMES):
+            name = target[len(PACKAGED_THEMES):].strip("/").split("/")[0]
+            if re.fullmatch(r"[a-z0-9][a-z0-9+.-]*", name):
+                out.add(f"wordpress-theme-{name}")
     return sorted(out)
 
 
-def plan_restore(bundle: Path | str, release: str = "bookworm") -> RestorePlan:
-    bundle = Path(bundle)
+def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
+                 check_files: bool = False) -> RestorePlan:
+    """The plan for ``bundle`` on a server of ``release``. ``check_files`` rehashes
+    each site's wp-content against the manifest (SitePlan.damaged); restore itself does
+    that while it builds the archives, so it plans without."""
     if release not in TARGETS:
         raise RestorePlanError(f"unknown target release {release!r}: use "
                                f"{' or '.join(TARGETS)}.")
-    manifest = _load(bundle / "manifest.json", "this is not a rescue bundle (give the "
-                     "directory fab rescue printed).")
-    if not manifest.get("complete"):
-        raise RestorePlanError(f"the bundle {bundle} is incomplete: run fab rescue again "
-                               "to finish it, then fab bundle.verify.")
-    facts = _load(bundle / "facts.json", "the bundle has no facts.json; run fab rescue "
-                  "again.")
-    triage_path = bundle / "triage" / "report.json"
-    triage = json.loads(triage_path.read_text()) if triage_path.is_file() else None
+    if not isinstance(bundle, Bundle):
+        bundle = Bundle.open(bundle)
+    if not bundle.manifest().complete:
+        raise RestorePlanError(f"the bundle {bundle.path} is incomplete: run fab rescue "
+                               "again to finish it, then fab bundle.verify.")
+    facts = bundle.load_facts()
+    if not bundle.has_triage():
+        raise RestorePlanError(f"the bundle {bundle.path} has not been triaged: run fab "
+                               f"triage {bundle.path} first (restore never copies what it "
+                               "quarantines).")
+    triage = bundle.load_triage_report()
     php = TARGETS[release]["php"]
-    plan = RestorePlan(bundle=str(bundle), release=release, php=php,
-                       triage_complete=bool(triage and triage.get("complete")))
-    if triage is None:
-        raise RestorePlanError(f"the bundle {bundle} has not been triaged: run fab triage "
-                               f"{bundle} first (restore never copies what it quarantines).")
+    plan = RestorePlan(bundle=str(bundle.path), release=release, php=php,
+                       triage_complete=bool(triage.get("complete")))
     if not plan.triage_complete:
         plan.warnings.append("triage is incomplete: some checks failed; see "
                              "triage/report.md before going live")
@@ -182,7 +169,7 @@ def plan_restore(bundle: Path | str, release: str = "bookworm") -> RestorePlan:
                           if f["kind"] in CORE_TAMPERED and f["path"].startswith(root + "/")
                           and not f["path"].startswith(content + "/")})
         core, why = _core(site.get("version"), php, release, tampered)
-        dump, converted = _dump_for(bundle, db_name)
+        dump, converted = bundle.dump_for(db_name)
         in_site = [q for q in sorted(quarantine)
                    if q.startswith((root + "/", content + "/"))]
         site_admins = [f for f in findings if f["kind"] == "wp_admin"
@@ -199,6 +186,11 @@ def plan_restore(bundle: Path | str, release: str = "bookworm") -> RestorePlan:
                       dump=dump, dump_converted=converted, quarantined=in_site,
                       packages=packaged_themes(bundle, content),
                       admins=admins, remove_admins=planted)
+        if check_files:
+            skip = tuple(os.fsencode(q).lstrip(b"/") for q in in_site)
+            sp.damaged = [describe(p) for p in bundle.damaged_members(
+                e for e in bundle.iter_site_entries(content)
+                if not any(e.path == q or e.path.startswith(q + b"/") for q in skip))]
         if dump is None:
             sp.notes.append(f"no dump of database {db_name} in the bundle: the site is "
                             "restored with its files only")

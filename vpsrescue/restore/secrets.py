@@ -1,21 +1,20 @@
 """The new credentials: made once, kept in one 0600 file, never printed or logged.
 
-Every restore reads the same file, so a second `fab restore` changes nothing; a site
-or administrator added to the plan later gets its own new entries, and nothing else
-changes. The values are handed to Ansible in a file, never on a command line.
+Every restore reads the same file (restore/secrets.json, through Bundle.load_secrets /
+write_secrets, which refuse a file others can read and write it 0600), so a second
+`fab restore` changes nothing; a site or administrator added to the plan later gets
+its own new entries, and nothing else changes. The values are handed to Ansible in a
+file, never on a command line. The importer's MariaDB account has no entry: it is made
+for each run with a fresh password and dropped at its end.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import stat
 import string
-from pathlib import Path
 from typing import Any
 
-from ..errors import SecretsError
+from ..bundle import SECRETS_FORMAT, Bundle
 from .plan import RestorePlan
 
 SALT_NAMES = ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY", "AUTH_SALT",
@@ -34,33 +33,11 @@ def new_password(length: int = 24) -> str:
     return "".join(secrets.choice(PASSWORD_CHARS) for _ in range(length))
 
 
-def load(path: Path) -> dict[str, Any]:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return {"format": "vpsrescue-secrets", "version": 1, "sites": {}}
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        raise SecretsError(f"{path} can be read by other users (mode "
-                           f"{stat.S_IMODE(st.st_mode):04o}): chmod 600 it, and treat the "
-                           "passwords in it as exposed (delete it to make new ones).")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise SecretsError(f"{path} cannot be read ({exc}); restore it from a backup or "
-                           "delete it to make new credentials.") from None
-    if data.get("format") != "vpsrescue-secrets" or not isinstance(data.get("sites"), dict):
-        raise SecretsError(f"{path} is not a vpsrescue secrets file; move it away.")
-    return data  # type: ignore[no-any-return]
-
-
-def ensure(path: Path, plan: RestorePlan) -> tuple[dict[str, Any], bool]:
+def ensure(bundle: Bundle, plan: RestorePlan) -> tuple[dict[str, Any], bool]:
     """The secrets for every site and administrator of ``plan``, made where missing.
     Returns (secrets, whether the file was written)."""
-    data = load(path)
+    data = bundle.load_secrets() or {"format": SECRETS_FORMAT, "version": 1, "sites": {}}
     changed = False
-    if "import_password" not in data:  # the importer's MariaDB account on the new server
-        data["import_password"] = new_password(32)
-        changed = True
     for sp in plan.sites:
         site = data["sites"].setdefault(sp.host, {})
         if "db_password" not in site:
@@ -77,20 +54,5 @@ def ensure(path: Path, plan: RestorePlan) -> tuple[dict[str, Any], bool]:
                 admins[login] = new_password(20)
                 changed = True
     if changed:
-        _write(path, data)
+        bundle.write_secrets(data)
     return data, changed
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise SecretsError(f"cannot write the secrets file {path}: {exc.strerror}.") from None

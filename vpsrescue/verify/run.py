@@ -4,26 +4,29 @@ Read-only on the server: HTTP as a visitor would (with each site's Host header, 
 server's address), the new administrators' logins, the database's row counts against
 what was dumped from the old datadir, every restored wp-content file's sha256 against
 the manifest, quarantined files absent, nothing world-writable. Each check is one line
-of report.json/report.md in the bundle's verify/; any failure makes the command fail.
+of the report in the bundle's verify/ (Bundle.write_verify_report: JSON and Markdown);
+any failure makes the command fail. The row counts are read with the server's own
+``mariadb`` client as root over SSH: verify makes no account and changes nothing.
+Everything from the bundle is read through :class:`~vpsrescue.bundle.Bundle`.
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
-import json
 import os
 import secrets as pysecrets
 import shlex
-import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bundle import CONTENT_TYPES, Bundle, utc_iso
 from ..errors import VerifyError
 from ..inventory import InventoryHost
+from ..mariadb import quote_ident, quote_string, server_sql
 
 # Tables whose rows restore must not change (options and usermeta lose the old salts
 # and session tokens, and WordPress's upgrade may add options: reported, not compared).
@@ -101,20 +104,12 @@ def request(address: str, host: str, path: str, form: dict[str, str] | None = No
         conn.close()
 
 
-def _manifest_files(bundle: Path, content_dir: str) -> dict[str, str]:
-    """old-disk path below content_dir -> sha256, regular files only."""
-    data = json.loads((bundle / "manifest.json").read_text())
-    prefix = content_dir.strip("/") + "/"
-    out = {}
-    for e in data["entries"]:
-        if e.get("type") not in ("file", "hardlink") or not e.get("sha256"):
-            continue
-        p = e.get("path")
-        if p is None:
-            p = base64.b64decode(e["path_b64"]).decode("utf-8", "surrogateescape")
-        if p.startswith(prefix):
-            out["/" + p] = e["sha256"]
-    return out
+def _manifest_files(bundle: Bundle, content_dir: str) -> dict[str, str]:
+    """old-disk path below content_dir -> sha256, regular files only (names that are
+    not UTF-8 as surrogate escapes, as the server's listing is decoded)."""
+    top = content_dir.strip("/")
+    return {"/" + os.fsdecode(e.path): e.sha256 for e in bundle.iter_site_entries(top)
+            if e.type in CONTENT_TYPES and e.sha256 and os.fsdecode(e.path) != top}
 
 
 def check_http(report: VerifyReport, address: str, site: dict[str, Any]) -> None:
@@ -143,27 +138,46 @@ def check_logins(report: VerifyReport, address: str, site: dict[str, Any],
             ": the new password from secrets.json does not log in"))
 
 
-def check_rows(report: VerifyReport, cur: Any, site: dict[str, Any],
+def server_row_counts(conn: Any, site: dict[str, Any], tables: list[str]) -> dict[str, int]:
+    """Rows per table of a site's database on the server (tables it lacks are absent)."""
+    if not tables:
+        return {}
+    db = site["db_name"]
+    rows = server_sql(conn, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE "
+                      f"TABLE_SCHEMA = {quote_string(db)} AND TABLE_NAME IN "
+                      f"({', '.join(quote_string(t) for t in tables)});\n",
+                      f"listing the tables of {db}", VerifyError)
+    present = [r[0] for r in rows if r]
+    if not present:
+        return {}
+    sql = "".join(f"SELECT {quote_string(t)}, COUNT(*) FROM {quote_ident(db)}."
+                  f"{quote_ident(t)};\n" for t in present)
+    return {r[0]: int(r[1]) for r in server_sql(conn, sql, f"counting the rows of {db}",
+                                                VerifyError) if len(r) == 2}
+
+
+def check_rows(report: VerifyReport, got: dict[str, int], site: dict[str, Any],
                dumped: dict[str, int]) -> None:
     """Nothing lost: every content table has at least the old datadir's rows. WordPress
     adds rows of its own (a block theme's global styles post, meta of the upgrade);
     only users must match exactly: one more is an account nobody restored."""
-    host, db, prefix = site["host"], site["db_name"], site["table_prefix"]
+    host, prefix = site["host"], site["table_prefix"]
     for table in EXACT_TABLES:
         name = prefix + table
         if name not in dumped:
             continue
-        cur.execute(f"SELECT COUNT(*) FROM `{db}`.`{name}`")
-        got, old = cur.fetchone()[0], dumped[name]
-        ok = got == old or (got > old and table != "users")
-        detail = f"{got} rows on the server, {old} in the old datadir"
-        if got > old:
+        if name not in got:
+            report.add(host, f"rows {name}", False, "the table is missing on the server")
+            continue
+        ok = got[name] == dumped[name] or (got[name] > dumped[name] and table != "users")
+        detail = f"{got[name]} rows on the server, {dumped[name]} in the old datadir"
+        if got[name] > dumped[name]:
             detail += ("; an account was added since the restore" if table == "users" else
-                       f" (+{got - old}: WordPress's own)")
+                       f" (+{got[name] - dumped[name]}: WordPress's own)")
         report.add(host, f"rows {name}", ok, detail)
 
 
-def check_files(report: VerifyReport, conn: Any, bundle: Path, site: dict[str, Any],
+def check_files(report: VerifyReport, conn: Any, bundle: Bundle, site: dict[str, Any],
                 content_root: str) -> None:
     host = site["host"]
     old = site["old_content_dir"].rstrip("/")
@@ -199,44 +213,30 @@ def check_files(report: VerifyReport, conn: Any, bundle: Path, site: dict[str, A
                "no file or directory writable by everyone" if not ww else ww[0])
 
 
-def verify_host(conn: Any, host: InventoryHost, bundle: Path,
+def verify_host(conn: Any, host: InventoryHost, bundle: Bundle,
                 log: Callable[[str], None] = lambda m: None,
                 content_root: str = "/var/lib/wordpress/sites") -> VerifyReport:
-    import pymysql
-
-    try:
-        plan = json.loads((bundle / "restore" / "plan.json").read_text())
-        secrets = json.loads((bundle / "restore" / "secrets.json").read_text())
-        dumped = {d["name"]: d["tables"] for d in json.loads(
-            (bundle / "db" / "datadir-dump.json").read_text())["databases"]}
-    except (OSError, ValueError, KeyError) as exc:
-        raise VerifyError(f"{bundle} has not been restored ({exc}): run fab restore "
-                          "first.") from None
-    report = VerifyReport(server=f"{host.name} ({host.address})",
-                          started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    from ..restore.run import mariadb_tunnel
-
-    with mariadb_tunnel(conn, secrets["import_password"]) as params:
-        try:
-            db = pymysql.connect(charset="utf8mb4", **params)
-        except pymysql.MySQLError as exc:
-            raise VerifyError(f"cannot reach MariaDB on {host.name} through the tunnel: "
-                              f"{exc.args[-1]}.") from None
-        try:
-            for site in plan["sites"]:
-                log(f"verifying {site['host']}")
-                check_http(report, host.address, site)
-                check_logins(report, host.address, site,
-                             secrets["sites"][site["host"]]["admin_passwords"])
-                check_rows(report, db.cursor(), site, dumped.get(site["db_name"], {}))
-                check_files(report, conn, bundle, site, content_root)
-        finally:
-            db.close()
+    plan = bundle.load_plan()
+    secrets = bundle.load_secrets()
+    if secrets is None:
+        raise VerifyError(f"{bundle.path} has not been restored (it has no new "
+                          "credentials): run fab restore first.")
+    dumped = bundle.load_datadir_dump()
+    report = VerifyReport(server=f"{host.name} ({host.address})", started=utc_iso())
+    for site in plan["sites"]:
+        log(f"verifying {site['host']}")
+        check_http(report, host.address, site)
+        check_logins(report, host.address, site,
+                     secrets["sites"][site["host"]]["admin_passwords"])
+        tables = dumped.get(site["db_name"], {})
+        wanted = [site["table_prefix"] + t for t in EXACT_TABLES
+                  if site["table_prefix"] + t in tables]
+        check_rows(report, server_row_counts(conn, site, wanted), site, tables)
+        check_files(report, conn, bundle, site, content_root)
     return report
 
 
-def write_report(report: VerifyReport, out_dir: Path) -> Path:
-    out_dir.mkdir(mode=0o700, exist_ok=True)
+def markdown(report: VerifyReport) -> str:
     data = report.to_json()
     lines = [f"# Verification of {report.server}", "",
              f"{report.started}: " + ("all checks passed." if report.ok else
@@ -244,9 +244,9 @@ def write_report(report: VerifyReport, out_dir: Path) -> Path:
              "", "| site | check | result | detail |", "|---|---|---|---|"]
     lines += [f"| {c.site} | {c.name} | {'ok' if c.ok else '**FAILED**'} | "
               f"{c.detail.replace('|', '/')} |" for c in report.checks]
-    for name, text in (("report.md", "\n".join(lines) + "\n"),
-                       ("report.json", json.dumps(data, indent=1) + "\n")):
-        tmp = out_dir / f".{name}.part"
-        tmp.write_text(text, errors="backslashreplace")  # old file names may not be UTF-8
-        os.replace(tmp, out_dir / name)
-    return out_dir / "report.json"
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: VerifyReport, bundle: Bundle) -> Path:
+    """The report as JSON and Markdown in the bundle's verify/; the JSON's path."""
+    return bundle.write_verify_report(report.to_json(), markdown(report))

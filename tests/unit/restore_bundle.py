@@ -1,0 +1,70 @@
+"""Small bundles for the restore tests, made by the bundle API as fab rescue makes them:
+files in files/ with their manifest entries (sha256 of the bytes written), facts,
+triage's report, and the manifest finished complete (or not)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vpsrescue.bundle import (
+    DIR,
+    FILE,
+    SYMLINK,
+    Bundle,
+    ManifestEntry,
+    sha256_file,
+    write_json,
+)
+
+FILE_MTIME = 1500000000
+DIR_MTIME = 1400000000
+
+
+@dataclass(frozen=True)
+class Link:
+    target: bytes
+
+
+def make_bundle(tmp: Path, sites: list[dict[str, Any]], findings: list[dict[str, Any]] = (),  # type: ignore[assignment]
+                *, tree: dict[bytes, bytes | Link | None] | None = None,
+                complete: bool = True, triaged: bool = True,
+                mtimes: dict[bytes, int] | None = None) -> Bundle:
+    """``tree``: old-disk path -> file bytes, a :class:`Link`, or None for a directory;
+    parents get directory entries of their own."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    b = Bundle.create(tmp, "old.example", when=1700000000)
+    m = b.load_manifest()
+    files = os.fsencode(b.files_dir)
+    for path, spec in sorted((tree or {}).items()):
+        rel = path.lstrip(b"/")
+        parts = rel.split(b"/")
+        for i in range(1, len(parts)):
+            parent = b"/".join(parts[:i])
+            if parent not in m.entries:
+                os.makedirs(files + b"/" + parent, exist_ok=True)
+                m.add(ManifestEntry(parent, DIR, 0, 0o755, 0, 0, DIR_MTIME))
+        local = files + b"/" + rel
+        mtime = (mtimes or {}).get(path, FILE_MTIME)
+        if spec is None:
+            os.makedirs(local, exist_ok=True)
+            m.add(ManifestEntry(rel, DIR, 0, 0o755, 0, 0, DIR_MTIME))
+        elif isinstance(spec, Link):
+            os.symlink(spec.target, local)
+            m.add(ManifestEntry(rel, SYMLINK, 0, 0o777, 0, 0, mtime, link=spec.target))
+        else:
+            with open(local, "wb") as f:
+                f.write(spec)
+            m.add(ManifestEntry(rel, FILE, len(spec), 0o644, 33, 33, mtime,
+                                sha256_file(local)))
+    b.write_facts({"wordpress": sites,
+                   "locales": {"generated": ["en_US.UTF-8 UTF-8"],
+                               "default": {"LANG": "en_US.UTF-8"}}})
+    if triaged:
+        q = sorted({f["path"] for f in findings if f["quarantine"]})
+        write_json(b.triage_report_path, {"complete": True, "findings": list(findings),
+                                          "quarantine": q})
+    b.finish(m, complete=complete)
+    return b

@@ -1,0 +1,190 @@
+"""The database half of restore, after Ansible has built the server.
+
+Through an SSH tunnel to the server's 127.0.0.1:3306, as a MariaDB account made for
+this run and dropped at its end (mariadb.temporary_account: the server keeps no
+standing importer account), each database is converted (if it was not yet) and
+imported with the dump pipeline's importer: staging database, row counts, one atomic
+RENAME. Then every administrator gets the new password, planted administrators lose
+their role, old salts leave the options, a theme the release lacks is replaced and
+WordPress upgrades its schema. Each step changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..bundle import Bundle, sha256_file
+from ..errors import RestoreError
+from ..mariadb import mariadb_tunnel, quote_ident, temporary_account
+from .plan import TARGETS, RestorePlan, SitePlan
+
+MARKERS = "/var/lib/vpsrescue/imported"
+SALT_OPTIONS = ("auth_key", "auth_salt", "logged_in_key", "logged_in_salt", "nonce_key",
+                "nonce_salt", "secure_auth_key", "secure_auth_salt", "secret_key")
+
+Log = Callable[[str], None]
+
+
+def converted_dump(bundle: Bundle, sp: SitePlan, log: Log) -> Path | None:
+    """The utf8mb4 dump of a site's database, converting the datadir's dump (into
+    db/converted/) the first time."""
+    if sp.dump is None:
+        return None
+    src = bundle.path / sp.dump
+    if sp.dump_converted:
+        return src
+    from ..dump.convert import convert_dump
+
+    dst = bundle.converted_dump_path(sp.db_name)
+    if not dst.exists():
+        bundle.subdir("db/converted")
+        log(f"converting {sp.dump} to utf8mb4 ({dst})")
+        convert_dump(src, dst, stats_path=dst.with_suffix("").with_suffix(".stats.json"))
+    return dst
+
+
+def rotate_accounts(cur: Any, sp: SitePlan, passwords: dict[str, str],
+                    wp_version: str) -> list[str]:
+    """New passwords for the administrators, no role for planted ones, old salts out of
+    the options; what was changed (empty on a second run)."""
+    from .. import wphash
+    from .secrets import new_password
+
+    db, p = quote_ident(sp.db_name), sp.table_prefix
+    users, meta, opts = (f"{db}.{quote_ident(p + t)}" for t in ("users", "usermeta", "options"))
+    done = []
+    for login in sp.admins:
+        cur.execute(f"SELECT ID, user_pass FROM {users} WHERE user_login = %s", (login,))
+        row = cur.fetchone()
+        if row is None or wphash.check(passwords[login].encode(), row[1]):
+            continue
+        new = wphash.hash_for(passwords[login].encode(), wp_version)
+        cur.execute(f"UPDATE {users} SET user_pass = %s, user_activation_key = '' "
+                    "WHERE ID = %s", (new, row[0]))
+        cur.execute(f"DELETE FROM {meta} WHERE user_id = %s AND meta_key = 'session_tokens'",
+                    (row[0],))
+        done.append(f"{sp.host}: new password for {login}")
+    for login in sp.remove_admins:
+        cur.execute(f"SELECT ID FROM {users} WHERE user_login = %s", (login,))
+        row = cur.fetchone()
+        if row is None:
+            continue
+        n = cur.execute(f"UPDATE {meta} SET meta_value = 'a:0:{{}}' WHERE user_id = %s "
+                        "AND meta_key = %s AND meta_value <> 'a:0:{}'",
+                        (row[0], p + "capabilities"))
+        cur.execute(f"UPDATE {meta} SET meta_value = '0' WHERE user_id = %s AND "
+                    "meta_key = %s", (row[0], p + "user_level"))
+        if n:
+            cur.execute(f"UPDATE {users} SET user_pass = %s WHERE ID = %s",
+                        (wphash.hash_for(new_password(32).encode(), wp_version), row[0]))
+            cur.execute(f"DELETE FROM {meta} WHERE user_id = %s AND "
+                        "meta_key = 'session_tokens'", (row[0],))
+            done.append(f"{sp.host}: {login} is no longer an administrator (kept as evidence)")
+    marks = ", ".join(["%s"] * len(SALT_OPTIONS))
+    if cur.execute(f"DELETE FROM {opts} WHERE option_name IN ({marks})", SALT_OPTIONS):
+        done.append(f"{sp.host}: old salts removed from the options")
+    return done
+
+
+def _db_version(cur: Any, sp: SitePlan) -> str | None:
+    cur.execute(f"SELECT option_value FROM {quote_ident(sp.db_name)}."
+                f"{quote_ident(sp.table_prefix + 'options')} WHERE option_name = 'db_version'")
+    row = cur.fetchone()
+    return str(row[0]) if row else None
+
+
+def ensure_theme(conn: Any, cur: Any, sp: SitePlan, release: str,
+                 content_root: str = "/var/lib/wordpress/sites") -> list[str]:
+    """A site whose theme this release does not package (Debian 13 has no
+    twentytwentyone) would answer blank pages: switch it to the release's default
+    theme, which the role links in, and say so."""
+    opts = f"{quote_ident(sp.db_name)}.{quote_ident(sp.table_prefix + 'options')}"
+    cur.execute(f"SELECT option_name, option_value FROM {opts} "
+                "WHERE option_name IN ('template', 'stylesheet')")
+    active = dict(cur.fetchall())
+    themes = f"{content_root}/{sp.host}/wp-content/themes"
+    missing = sorted({v for v in active.values()
+                      if conn.run(f"test -e {shlex.quote(f'{themes}/{v}/style.css')}",
+                                  hide=True, warn=True).failed})
+    if not missing:
+        return []
+    fallback = TARGETS[release]["theme"]
+    cur.execute(f"UPDATE {opts} SET option_value = %s WHERE option_name IN "
+                "('template', 'stylesheet')", (fallback,))
+    return [f"{sp.host}: its theme {', '.join(missing)} is not packaged for Debian "
+            f"{release}; switched to {fallback} (install {missing[0]} from wordpress.org "
+            "to get the old look back)"]
+
+
+def upgrade_schema(conn: Any, cur: Any, sp: SitePlan) -> list[str]:
+    """Let the new core upgrade the old database now (wp-admin/upgrade.php, as the
+    admin's first visit would), from the server itself; nothing when it is current."""
+    before = _db_version(cur, sp)
+    if before is None:
+        return []
+    res = conn.run("curl -sS -o /dev/null -w '%{http_code}' -H 'Host: " + sp.host + "' "
+                   "'http://127.0.0.1/wp-admin/upgrade.php?step=1&backto=%2F'",
+                   hide=True, warn=True)
+    after = _db_version(cur, sp)
+    if res.failed or res.stdout.strip() != "200":
+        raise RestoreError(f"{sp.host}: WordPress's database upgrade answered "
+                           f"{res.stdout.strip() or res.stderr.strip()[-200:]}; open "
+                           f"http://{sp.host}/wp-admin/upgrade.php to see why.")
+    if after != before:
+        return [f"{sp.host}: database schema upgraded ({before} → {after})"]
+    return []
+
+
+def restore_databases(conn: Any, bundle: Bundle, plan: RestorePlan, sec: dict[str, Any],
+                      log: Log) -> tuple[list[str], list[str], list[str]]:
+    """(imported, skipped as unchanged, account changes), through an SSH tunnel, as a
+    temporary account that exists only while this runs."""
+    import pymysql
+
+    from ..dump.importer import import_dump
+
+    imported: list[str] = []
+    skipped: list[str] = []
+    changes: list[str] = []
+    conn.run(f"install -d -m 0700 {MARKERS}", hide=True)
+    with temporary_account(conn) as (user, password), \
+            mariadb_tunnel(conn, user, password) as params:
+        for sp in plan.sites:
+            dump = converted_dump(bundle, sp, log)
+            if dump is None:
+                continue
+            digest = sha256_file(dump)
+            marker = f"{MARKERS}/{sp.db_name}.sha256"
+            seen = conn.run(f"cat {marker}", hide=True, warn=True).stdout.strip()
+            if seen == digest:
+                skipped.append(sp.db_name)
+                continue
+            log(f"importing {dump.name} into {sp.db_name} (staging, then one atomic swap)")
+            import_dump(params, dump, sp.db_name)
+            conn.put(io.BytesIO(digest.encode() + b"\n"), marker)
+            imported.append(sp.db_name)
+        try:  # one connection for every site's accounts, theme and schema
+            db = pymysql.connect(autocommit=True, charset="utf8mb4", **params)
+        except pymysql.MySQLError as exc:
+            raise RestoreError(f"cannot reach MariaDB on the new server through the "
+                               f"tunnel: {exc.args[-1]}; run fab restore again.") from None
+        try:
+            cur = db.cursor()
+            for sp in plan.sites:
+                try:
+                    version = sp.core.removeprefix("debian-")
+                    changes += rotate_accounts(cur, sp,
+                                               sec["sites"][sp.host]["admin_passwords"],
+                                               version)
+                    changes += ensure_theme(conn, cur, sp, plan.release)
+                    changes += upgrade_schema(conn, cur, sp)
+                except pymysql.MySQLError as exc:
+                    raise RestoreError(f"{sp.host}: the accounts could not be updated: "
+                                       f"{exc.args[-1]}; run fab restore again.") from None
+        finally:
+            db.close()
+    return imported, skipped, changes
