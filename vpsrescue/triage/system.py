@@ -3,10 +3,10 @@
 Accounts, sudoers, SSH keys, cron, systemd, start-up scripts, ld.so.preload, SUID files,
 binaries in temporary and hidden directories, miners, trojaned binaries, BitTorrent,
 logs, /etc/hosts and Apache modules. Every check reads the old root through
-:class:`Context` only: nothing on the old disk is executed, nothing is written, no
-symlink on it is followed (a path with a symlinked component is not read at all, so an
-absolute link cannot lead out of the old root). What dpkg ships is trusted as shipped;
-the rest is judged by what it does.
+:class:`Context` only: nothing on the old disk is executed, nothing is written, and a
+symlink resolves inside the old root (an absolute link means the old disk's path, never
+this machine's; vpsrescue.rootview). What dpkg ships is trusted as shipped; the rest is
+judged by what it does.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import re
 import stat
 from collections.abc import Iterable, Iterator
 
+from ..formats.passwd import parse_shadow, passwd_fields
 from .model import Context, Finding
 
 # --------------------------------------------------------------------------- helpers
@@ -30,40 +31,13 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _safe(ctx: Context, p: str) -> bool:
-    """No component of ``p`` (below the root) is a symlink: reading it stays inside."""
-    parts = [x for x in p.split("/") if x]
-    cur = ""
-    for part in parts:
-        cur += "/" + part
-        st = ctx.lstat(cur)
-        if st is None or stat.S_ISLNK(st.st_mode):
-            return False
-    return True
-
-
-def _dir(ctx: Context, p: str) -> bool:
-    st = ctx.lstat(p)
-    return st is not None and stat.S_ISDIR(st.st_mode) and _safe(ctx, p)
-
-
-def _ls(ctx: Context, p: str) -> list[str]:
-    """Entries of a real directory (none if ``p`` or a parent is a symlink)."""
-    return ctx.listdir(p) if _dir(ctx, p) else []
-
-
-def _walk(ctx: Context, p: str, max_depth: int = 64) -> Iterator[tuple[str, os.stat_result]]:
-    if _dir(ctx, p):
-        yield from ctx.walk(p, max_depth=max_depth)
-
-
-def _read(ctx: Context, p: str, limit: int = 4 << 20) -> bytes | None:
-    return ctx.read(p, limit) if _safe(ctx, p) else None
-
-
-def _is_file(ctx: Context, p: str) -> bool:
-    st = ctx.lstat(p)
-    return st is not None and stat.S_ISREG(st.st_mode)
+# The old root is read only through Context: one view, one symlink rule (links resolve
+# inside the old root; vpsrescue.rootview).
+_dir = Context.is_dir
+_ls = Context.listdir
+_walk = Context.walk
+_read = Context.read
+_is_file = Context.is_file
 
 
 def _lines(data: bytes) -> Iterator[str]:
@@ -82,39 +56,13 @@ def _lines(data: bytes) -> Iterator[str]:
         yield buf.strip()
 
 
-def _md5(ctx: Context, p: str) -> str | None:
-    """md5 of a regular file, streamed in chunks (binaries can be large)."""
-    if not (_is_file(ctx, p) and _safe(ctx, p)):
-        return None
-    h = hashlib.md5()  # noqa: S324 - dpkg's md5sums are md5; this is a comparison
-    try:
-        with open(ctx.path(p), "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-    except OSError:
-        return None
-    return h.hexdigest()
-
-
-def _head(ctx: Context, p: str, n: int = 4) -> bytes:
-    if not _safe(ctx, p):
-        return b""
-    try:
-        with open(ctx.path(p), "rb") as fh:
-            return fh.read(n)
-    except OSError:
-        return b""
+_md5 = Context.md5
+_head = Context.head
 
 
 def _passwd(ctx: Context) -> list[list[str]]:
     """passwd entries as 7 fields (malformed lines padded, never dropped silently)."""
-    out = []
-    for line in _text(_read(ctx, "/etc/passwd") or b"").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        f = line.split(":")
-        out.append((f + [""] * 7)[:7])
-    return out
+    return passwd_fields(_read(ctx, "/etc/passwd") or b"")
 
 
 def _uid(field: str) -> int | None:
@@ -178,21 +126,7 @@ def _hidden_path(p: str, base: str = "/") -> bool:
 
 def _conffiles(ctx: Context) -> dict[str, str]:
     """conffile path -> md5 as dpkg installed it (status, field Conffiles)."""
-    out: dict[str, str] = {}
-    data = _read(ctx, "/var/lib/dpkg/status", limit=256 << 20) or b""
-    in_conf = False
-    for line in data.splitlines():
-        if line.startswith(b"Conffiles:"):
-            in_conf = True
-            continue
-        if in_conf and line.startswith(b" "):
-            parts = line.split()
-            if len(parts) >= 2:
-                out[parts[0].decode("utf-8", "surrogateescape")] = parts[1].decode(
-                    "ascii", "replace")
-            continue
-        in_conf = False
-    return out
+    return ctx.dpkg_conffiles
 
 
 def _changed_conffile(ctx: Context, p: str, conf: dict[str, str]) -> bool:
@@ -221,11 +155,7 @@ def check_accounts(ctx: Context) -> Iterable[Finding]:
     """Extra uid 0 accounts, system accounts that can log in or have a password, empty
     passwords. Hashes are never shown: only whether one is set."""
     name = "system.accounts"
-    shadow: dict[str, str] = {}
-    for line in _text(_read(ctx, "/etc/shadow") or b"").splitlines():
-        f = line.split(":")
-        if len(f) >= 2:
-            shadow[f[0]] = f[1]
+    shadow = parse_shadow(_read(ctx, "/etc/shadow") or b"")
 
     def has_password(user: str, pw_field: str) -> bool:
         pw = shadow.get(user, "") if pw_field == "x" else pw_field
@@ -670,11 +600,7 @@ _SKIP_TOP = ("/proc", "/sys", "/dev", "/run")
 
 
 def _all_files(ctx: Context) -> Iterator[tuple[str, os.stat_result]]:
-    try:  # the root itself may be a symlink to the mount (ctx.listdir("/") gives [])
-        tops = sorted(os.listdir(ctx.root))
-    except OSError:
-        tops = []
-    for top in tops:
+    for top in ctx.listdir("/"):
         p = "/" + top
         if p in _SKIP_TOP:
             continue
@@ -998,14 +924,15 @@ _RECENT = 7 * 86400  # an emptied history this close to the last activity is sus
 
 def _log_lines(ctx: Context, p: str) -> Iterator[bytes]:
     """Lines of a plain or gzip log, streamed."""
-    if not (_is_file(ctx, p) and _safe(ctx, p)):
+    fh = ctx.open(p)
+    if fh is None:
         return
     try:
-        if p.endswith(".gz"):
-            with gzip.open(ctx.path(p), "rb") as gz:
-                yield from gz
-        else:
-            with open(ctx.path(p), "rb") as fh:
+        with fh:
+            if p.endswith(".gz"):
+                with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
+                    yield from gz
+            else:
                 yield from fh
     except (OSError, EOFError, gzip.BadGzipFile):
         return
