@@ -124,11 +124,13 @@ class _Resolver:
                 if target.startswith(b"/"):
                     done = []
                 todo.extend(_parts(target)[::-1])
+                st = None  # stands for ``done`` again once a component follows
                 continue
             if more and not stat.S_ISDIR(st.st_mode):
                 return None
             done.append(part)
-        return _join(done), st
+        real = _join(done)
+        return real, st if st is not None else self._lstat_real(real)
 
     # ------------------------------------------------------------------ RootView
     def resolve(self, path: bytes, *, follow: bool = True) -> bytes | None:

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vpsrescue.rescue.probe import probe_command, read_probe
 from vpsrescue.rootview import MAX_LINKS, LocalTree, MemoryTree, RootView
@@ -205,7 +207,7 @@ def kernel_reader(root: Path) -> Callable[[bytes, bool], bytes | None]:
         dirfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
         try:
             fd = libc.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dirfd),
-                              ctypes.c_char_p(path), ctypes.byref(how),
+                              ctypes.c_char_p(path or b"."), ctypes.byref(how),
                               ctypes.c_size_t(ctypes.sizeof(how)))
             if fd < 0:
                 if ctypes.get_errno() == errno.ENOSYS:
@@ -327,3 +329,86 @@ def test_a_check_reads_a_home_behind_a_symlinked_home(tmp_path: Path) -> None:
     found = list(system.check_ssh(Context(root)))
     assert [(f.kind, f.path, f.extra["user"]) for f in found] == [
         ("authorized_key", "/home/alice/.ssh/authorized_keys", "alice")]
+
+
+# ------------------------------------------------------------------ any tree at all
+_NAMES = [b"a", b"b", b"c"]
+_part = st.sampled_from(_NAMES)
+_hop = st.sampled_from([*_NAMES, b"..", b"."])
+_entry = st.tuples(st.lists(_part, min_size=1, max_size=3),
+                   st.sampled_from(["dir", "file", "link"]),
+                   st.booleans(), st.lists(_hop, min_size=1, max_size=4))
+_query = st.tuples(st.booleans(), st.lists(_hop, min_size=0, max_size=5))
+
+
+def _plant(root: bytes, entries: list[tuple[list[bytes], str, bool, list[bytes]]]) -> None:
+    """Create the entries, never through a link (an absolute one would lead here)."""
+    for n, (parts, kind, absolute, target) in enumerate(entries):
+        cur = root
+        for part in parts[:-1]:
+            cur += b"/" + part
+            try:
+                st_ = os.lstat(cur)
+            except FileNotFoundError:
+                os.mkdir(cur)
+                continue
+            if not stat.S_ISDIR(st_.st_mode):
+                break
+        else:
+            full = cur + b"/" + parts[-1]
+            if os.path.lexists(full):
+                continue
+            if kind == "dir":
+                os.mkdir(full)
+            elif kind == "file":
+                with open(full, "wb") as fh:
+                    fh.write(b"file %d" % n)
+            else:
+                os.symlink((b"/" if absolute else b"") + b"/".join(target), full)
+
+
+def _kernel_listdir(root: Path, path: bytes) -> list[bytes] | None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    how = _OpenHow(os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, 0, _RESOLVE_IN_ROOT)
+    dirfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        fd = libc.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dirfd),
+                          ctypes.c_char_p(path or b"."), ctypes.byref(how),
+                          ctypes.c_size_t(ctypes.sizeof(how)))
+    finally:
+        os.close(dirfd)
+    if fd < 0:
+        return None
+    try:
+        return sorted(os.fsencode(n) for n in os.listdir(fd))
+    finally:
+        os.close(fd)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_entry, max_size=10), st.lists(_query, min_size=1, max_size=8))
+def test_any_tree_reads_the_same_locally_in_memory_and_in_the_kernel(
+        entries: list[tuple[list[bytes], str, bool, list[bytes]]],
+        queries: list[tuple[bool, list[bytes]]]) -> None:
+    import io
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "old"
+        root.mkdir()
+        _plant(os.fsencode(root), entries)
+        local = LocalTree(root)
+        memory = read_probe(io.BytesIO(tar_of(root)))
+        kernel = kernel_reader(root)
+        for absolute, parts in queries:
+            path = (b"/" if absolute else b"") + b"/".join(parts)
+            for follow in (True, False):
+                want = kernel(path, follow)
+                assert local.read(path, follow=follow) == want, (path, follow)
+                assert memory.read(path, follow=follow) == want, (path, follow)
+            want_ls = _kernel_listdir(root, path)
+            assert local.listdir(path) == want_ls, path
+            assert memory.listdir(path) == want_ls, path
+            assert memory.resolve(path) == local.resolve(path), path
+            assert memory.readlink(path) == local.readlink(path), path
