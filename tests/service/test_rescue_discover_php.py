@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.test_rescue_discover import wp_pkg  # noqa: F401  (fixture: fetch + unpack)
-from vpsrescue.rescue.discover import parse_php_config
+from vpsrescue.formats.php import parse_php_config
 
 pytestmark = pytest.mark.service
 

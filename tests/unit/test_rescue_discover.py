@@ -16,20 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from vpsrescue.rescue.discover import (
-    LocalTree,
-    debian_config_for,
-    default_selection,
-    discover,
-    dumps_command,
-    parse_apache_site,
-    parse_dpkg_status,
-    parse_php_config,
-    parse_version_php,
-    probe_command,
-    read_facts_from,
-)
+from vpsrescue.formats.apache import parse_apache_site
+from vpsrescue.formats.dpkg import parse_dpkg_status
+from vpsrescue.formats.php import parse_php_config, parse_version_php
+from vpsrescue.rescue.discover import debian_config_for, default_selection, discover
+from vpsrescue.rescue.probe import dumps_command, probe_command, read_facts_from
 from vpsrescue.rescue.selection import ListedPath, parse_listing
+from vpsrescue.rootview import LocalTree
 
 pytestmark = pytest.mark.unit
 
@@ -305,7 +298,8 @@ def test_default_selection_takes_trees_content_configs_dumps_and_triage(
 
 
 def test_hostile_docroot_cannot_widen_the_selection() -> None:
-    from vpsrescue.rescue.discover import Facts, Vhost
+    from vpsrescue.formats.apache import Vhost
+    from vpsrescue.rescue.discover import Facts
 
     facts = Facts(vhosts=[Vhost(file="x", enabled=True, document_root="/var"),
                           Vhost(file="y", enabled=True, document_root="/")])

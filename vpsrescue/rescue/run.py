@@ -27,7 +27,8 @@ from ..bundle import BUNDLES_DIR, Bundle
 from ..errors import VpsrescueError
 from ..inventory import InventoryHost
 from . import database, dpkgverify, oldroot
-from .discover import default_selection, dumps_command, probe_command, read_facts_from
+from .discover import default_selection
+from .probe import dumps_command, probe_command, read_facts_from
 from .selection import Root, plan_transfer
 from .transfer import (
     OpenSSHRunner,

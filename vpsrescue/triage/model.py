@@ -2,18 +2,23 @@
 
 A check is a plain function ``check(ctx: Context) -> Iterable[Finding]``: it reads the
 old root through ``ctx`` (a local directory laid out as on the old disk: a bundle's
-files/ or a read-only mount), executes nothing, writes nothing.
+files/ or a read-only mount; one view with one symlink rule, :mod:`vpsrescue.rootview`),
+executes nothing, writes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from ..formats.dpkg import parse_conffiles, parse_dpkg_status, parse_list, parse_md5sums
+from ..rootview import LocalTree
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
@@ -64,113 +69,103 @@ class Site:
 
 
 class Context:
-    """The old root, read-only, with what several checks need computed once."""
+    """The old root, read-only, with what several checks need computed once.
+
+    Every read goes through one :class:`~vpsrescue.rootview.LocalTree` (``view``), so
+    every check follows the same symlink rule (see :mod:`vpsrescue.rootview`): links
+    resolve inside the old root, an absolute target means the old disk's path, ``..``
+    stops at the root, a loop or more than 40 links is unreadable. Paths here are
+    old-disk paths as ``str`` ("/etc/passwd"; bytes that are not UTF-8 are carried as
+    surrogates, :func:`os.fsencode` gives them back). Unlike :meth:`resolve`, the
+    reading methods do not follow a link at the *last* component: a check sees a link
+    as a link (``lstat``, ``readlink``) and decides itself whether to follow it.
+    """
 
     def __init__(self, root: Path, sites: list[Site] | None = None,
                  dumps: list[Path] | None = None) -> None:
         self.root = Path(root).resolve()  # the root itself may be a link to the mount
+        self.view = LocalTree(self.root)
         self.sites = sites if sites is not None else []
         self.dumps = dumps if dumps is not None else []  # database dumps (.sql/.sql.gz)
 
     # ---------------------------------------------------------------- reading
     def path(self, p: str) -> Path:
-        """The local path of old-disk path ``p``. Links in its directories are resolved
-        inside the old root (an absolute ``/lib -> /usr/lib`` means the old disk's
-        /usr/lib, never this machine's); a link at the last component is left for the
-        caller (``read``/``lstat`` do not follow it; ``resolve`` does)."""
-        parts = [x for x in rel(p).split("/") if x]
-        if not parts:
-            return self.root
-        base = self.resolve("/" + "/".join(parts[:-1]))
-        return (base if base is not None else self.root / "/".join(parts[:-1])) / parts[-1]
+        """The local path of old-disk path ``p``, its directories' links resolved inside
+        the old root, a link at the last component left as it is (for messages: read
+        through the methods below, never by opening this path)."""
+        real = self.view.resolve(os.fsencode(p), follow=False)
+        inner = os.fsdecode(real) if real is not None else rel(p)
+        return self.root / inner if inner else self.root
 
-    def resolve(self, p: str, max_links: int = 40) -> Path | None:
-        """``p`` with every link resolved inside the old root (None: a loop)."""
-        todo = [x for x in rel(p).split("/") if x][::-1]
-        done: list[str] = []
-        links = 0
-        while todo:
-            part = todo.pop()
-            if part == ".":
-                continue
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            local = self.root.joinpath(*done, part)
-            if not local.is_symlink():
-                done.append(part)
-                continue
-            links += 1
-            if links > max_links:
-                return None
-            target = os.readlink(local)
-            if target.startswith("/"):
-                done = []
-            todo.extend([x for x in target.split("/") if x][::-1])
-        return self.root.joinpath(*done)
+    def resolve(self, p: str) -> Path | None:
+        """The local path of ``p`` with every link resolved inside the old root (the last
+        component may be missing; None: a loop, or a missing directory)."""
+        real = self.view.resolve(os.fsencode(p))
+        if real is None:
+            return None
+        return self.root / os.fsdecode(real) if real else self.root
+
+    def real(self, p: str) -> str | None:
+        """The old-disk path ``p`` really names, every link resolved inside the old root
+        (None: dangling, missing or a loop)."""
+        b = os.fsencode(p)
+        if self.view.stat(b) is None:
+            return None
+        real = self.view.resolve(b)
+        return None if real is None else "/" + os.fsdecode(real)
 
     def read(self, p: str, limit: int = 4 << 20) -> bytes | None:
         """Bytes of a regular file (not through a symlink at its last component), or
         None. At most ``limit`` bytes."""
-        local = self.path(p)
+        return self.view.read(os.fsencode(p), limit, follow=False)
+
+    def open(self, p: str) -> BinaryIO | None:
+        """A regular file to stream (large binaries, logs), as :meth:`read` finds it."""
+        return self.view.open(os.fsencode(p), follow=False)
+
+    def head(self, p: str, n: int = 4) -> bytes:
+        """The first ``n`` bytes of a regular file (b"" if there is none)."""
+        return self.read(p, n) or b""
+
+    def md5(self, p: str) -> str | None:
+        """md5 of a regular file, streamed in chunks (binaries can be large)."""
+        fh = self.open(p)
+        if fh is None:
+            return None
+        h = hashlib.md5()  # noqa: S324 - dpkg's md5sums are md5; this is a comparison
         try:
-            st = local.lstat()
+            with fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
         except OSError:
             return None
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        try:
-            with open(local, "rb") as fh:
-                return fh.read(limit)
-        except OSError:
-            return None
+        return h.hexdigest()
 
     def readlink(self, p: str) -> str | None:
         """The target of the link ``p`` as written on the old disk, or None."""
-        try:
-            return os.readlink(self.path(p))
-        except OSError:
-            return None
+        target = self.view.readlink(os.fsencode(p))
+        return None if target is None else os.fsdecode(target)
 
     def lstat(self, p: str) -> os.stat_result | None:
-        try:
-            return self.path(p).lstat()
-        except OSError:
-            return None
+        return self.view.stat(os.fsencode(p), follow=False)
+
+    def is_file(self, p: str) -> bool:
+        st = self.lstat(p)
+        return st is not None and stat.S_ISREG(st.st_mode)
+
+    def is_dir(self, p: str) -> bool:
+        st = self.lstat(p)
+        return st is not None and stat.S_ISDIR(st.st_mode)
 
     def listdir(self, p: str) -> list[str]:
-        local = self.path(p)
-        if local.is_symlink() or not local.is_dir():
-            return []
-        try:
-            return sorted(os.listdir(local))
-        except OSError:
-            return []
+        """Names in the directory ``p`` ([] if it is none, or a link)."""
+        return [os.fsdecode(n) for n in self.view.listdir(os.fsencode(p), follow=False) or []]
 
     def walk(self, p: str, max_depth: int = 64) -> Iterator[tuple[str, os.stat_result]]:
         """Every entry below ``p`` (absolute old-disk paths, lstat), symlinks not
         followed."""
-        base = self.path(p)
-        if base.is_symlink() or not base.is_dir():
-            return
-        top = len(str(self.root))
-        stack = [(str(base), 0)]
-        while stack:
-            d, depth = stack.pop()
-            try:
-                with os.scandir(d) as it:
-                    entries = sorted(it, key=lambda e: e.name)
-            except OSError:
-                continue
-            for e in entries:
-                try:
-                    st = e.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                yield e.path[top:] or "/", st
-                if stat.S_ISDIR(st.st_mode) and depth < max_depth:
-                    stack.append((e.path, depth + 1))
+        for real, st in self.view.walk(os.fsencode(p), max_depth, follow=False):
+            yield "/" + os.fsdecode(real), st
 
     # ------------------------------------------------------------------ dpkg
     @cached_property
@@ -179,9 +174,8 @@ class Context:
         owned: set[str] = set()
         for name in self.listdir("/var/lib/dpkg/info"):
             if name.endswith(".list"):
-                data = self.read("/var/lib/dpkg/info/" + name, limit=64 << 20) or b""
-                owned.update(line.decode("utf-8", "surrogateescape")
-                             for line in data.splitlines() if line)
+                owned.update(parse_list(self.read("/var/lib/dpkg/info/" + name,
+                                                  limit=64 << 20) or b""))
         return frozenset(owned)
 
     @cached_property
@@ -193,27 +187,23 @@ class Context:
                 continue
             pkg = name[: -len(".md5sums")].split(":")[0]
             data = self.read("/var/lib/dpkg/info/" + name, limit=64 << 20) or b""
-            for line in data.splitlines():
-                md5, _, path = line.partition(b"  ")
-                if path:
-                    out["/" + path.decode("utf-8", "surrogateescape")] = (
-                        pkg, md5.decode("ascii", "replace"))
+            for path, md5 in parse_md5sums(data):
+                out[path] = (pkg, md5)
         return out
+
+    @cached_property
+    def dpkg_status(self) -> bytes:
+        return self.read("/var/lib/dpkg/status", limit=256 << 20) or b""
 
     @cached_property
     def dpkg_installed(self) -> dict[str, str]:
         """package -> version, for packages whose status is 'install ok installed'."""
-        data = self.read("/var/lib/dpkg/status", limit=256 << 20) or b""
-        out = {}
-        for para in data.split(b"\n\n"):
-            fields: dict[bytes, bytes] = {}
-            for line in para.splitlines():
-                if line[:1] not in (b" ", b"\t") and b":" in line:
-                    k, _, v = line.partition(b":")
-                    fields[k] = v.strip()
-            if fields.get(b"Status", b"").endswith(b"installed") and b"Package" in fields:
-                out[fields[b"Package"].decode()] = fields.get(b"Version", b"").decode()
-        return out
+        return parse_dpkg_status(self.dpkg_status)
+
+    @cached_property
+    def dpkg_conffiles(self) -> dict[str, str]:
+        """conffile path -> md5 as dpkg installed it."""
+        return parse_conffiles(self.dpkg_status)
 
     def owned(self, p: str) -> bool:
         """Shipped by a package (dpkg .list; paths through /usr-merge links too)."""

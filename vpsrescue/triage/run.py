@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..bundle import Bundle, read_json
 from ..errors import TriageError
@@ -99,6 +99,14 @@ class CountingContext(Context):
         if data is not None and len(data) >= self.bytes_read.get(p, 0):
             self.bytes_read[p] = len(data)
         return data
+
+    def open(self, p: str) -> BinaryIO | None:
+        """A streamed file counts as read whole (md5 of binaries, large logs)."""
+        fh = super().open(p)
+        if fh is not None:
+            size = os.fstat(fh.fileno()).st_size
+            self.bytes_read[p] = max(size, self.bytes_read.get(p, 0))
+        return fh
 
 
 def survey(ctx: Context, os_release: dict[str, str] | None = None) -> Coverage:
@@ -247,7 +255,8 @@ def sites_from_facts(facts: dict[str, Any]) -> list[Site]:
 
 def discover_facts(root: Path) -> dict[str, Any]:
     """What rescue's own discovery finds in a local old root (reads, runs nothing)."""
-    from ..rescue.discover import LocalTree, discover
+    from ..rescue.discover import discover
+    from ..rootview import LocalTree
 
     return discover(LocalTree(root)).to_json()
 

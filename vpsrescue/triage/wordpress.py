@@ -26,7 +26,8 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..rescue.discover import LocalTree, parse_php_config, php_tokens, read_vhosts
+from ..formats.apache import read_vhosts
+from ..formats.php import parse_php_config, php_tokens
 from .model import Context, Finding, Site
 
 PHP_EXTS = (".php", ".phtml", ".php3", ".php4", ".php5", ".php7", ".phar", ".pht", ".phps")
@@ -148,17 +149,13 @@ def _text(b: bytes) -> str:
 def resolve_in_root(ctx: Context, p: str) -> str | None:
     """``p`` with every symlink resolved inside the old root, as an old-disk path
     (None: dangling or a loop)."""
-    local = ctx.resolve(p)
-    if local is None or not os.path.lexists(local):
-        return None
-    inner = local.relative_to(ctx.root).as_posix()
-    return "/" if inner == "." else "/" + inner
+    return ctx.real(p)
 
 
 def document_roots(ctx: Context) -> list[str]:
     """DocumentRoot and Alias targets of the old Apache vhosts."""
     out: list[str] = []
-    for vh in read_vhosts(LocalTree(ctx.root)):
+    for vh in read_vhosts(ctx.view):
         for d in [vh.document_root, *vh.url_aliases.values()]:
             if d and d != "/" and d not in out:
                 out.append(d)
@@ -549,13 +546,6 @@ def check_dropins(ctx: Context) -> Iterator[Finding]:
                           _text(m.group(0).strip()) if m else "", extra={"size": st.st_size})
 
 
-_CONFIG_SUSPICIOUS = {"eval", "assert", "base64_decode", "gzinflate", "gzuncompress",
-                      "str_rot13", "create_function", "system", "exec", "shell_exec",
-                      "passthru", "popen", "proc_open", "fsockopen", "curl_exec",
-                      "move_uploaded_file", "file_put_contents", "$_POST", "$_GET",
-                      "$_REQUEST", "$_COOKIE", "$_FILES"}
-
-
 def check_config(ctx: Context) -> Iterator[Finding]:
     """wp-config.php (and Debian's /etc/wordpress/config-*.php): code that is not
     configuration."""
@@ -571,7 +561,7 @@ def check_config(ctx: Context) -> Iterator[Finding]:
                 continue
             cfg = parse_php_config(data)
             hits = php_hits(data)
-            sus = sorted(set(cfg.suspicious) & _CONFIG_SUSPICIOUS)
+            sus = cfg.suspicious  # calls and request input no config needs
             reasons = []
             if cfg.trailing_code:
                 reasons.append("code after the require of wp-settings.php")

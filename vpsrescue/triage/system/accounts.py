@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterable
 
+from ...formats.passwd import parse_shadow, passwd_fields
 from ..model import Context, Finding
 from .commands import config_lines, text
 from .packages import is_dir
@@ -20,13 +21,7 @@ from .packages import is_dir
 
 def passwd(ctx: Context) -> list[list[str]]:
     """passwd entries as 7 fields (malformed lines padded, never dropped silently)."""
-    out = []
-    for line in text(ctx.read("/etc/passwd") or b"").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        f = line.split(":")
-        out.append((f + [""] * 7)[:7])
-    return out
+    return passwd_fields(ctx.read("/etc/passwd") or b"")
 
 
 def uid_of(field: str) -> int | None:
@@ -59,11 +54,7 @@ def check_accounts(ctx: Context) -> Iterable[Finding]:
     """Extra uid 0 accounts, system accounts that can log in or have a password, empty
     passwords. Hashes are never shown: only whether one is set."""
     name = "system.accounts"
-    shadow: dict[str, str] = {}
-    for line in text(ctx.read("/etc/shadow") or b"").splitlines():
-        f = line.split(":")
-        if len(f) >= 2:
-            shadow[f[0]] = f[1]
+    shadow = parse_shadow(ctx.read("/etc/shadow") or b"")
 
     def has_password(user: str, pw_field: str) -> bool:
         pw = shadow.get(user, "") if pw_field == "x" else pw_field

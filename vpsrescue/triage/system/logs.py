@@ -41,10 +41,10 @@ def _log_lines(ctx: Context, p: str) -> Iterator[bytes]:
                 return
             raw: IO[bytes] = io.BytesIO(data)
         else:
-            local = ctx.resolve(p)
-            if local is None:
+            fh = ctx.open(p)
+            if fh is None:
                 return
-            raw = open(local, "rb")  # noqa: SIM115 - closed below
+            raw = fh
         with raw:
             if p.endswith(".gz"):
                 with gzip.GzipFile(fileobj=raw, mode="rb") as gz:

@@ -6,9 +6,6 @@ package ships, is what the checks look at. Everything is read through :class:`Co
 
 from __future__ import annotations
 
-import hashlib
-import stat
-
 from ..model import Context
 
 #: The /usr-merge aliases: a package may list /lib/x while the disk reads /usr/lib/x.
@@ -16,29 +13,21 @@ USR_MERGE = (("/usr/lib/", "/lib/"), ("/usr/bin/", "/bin/"), ("/usr/sbin/", "/sb
 
 
 def is_file(ctx: Context, p: str) -> bool:
-    st = ctx.lstat(p)
-    return st is not None and stat.S_ISREG(st.st_mode)
+    return ctx.is_file(p)
 
 
 def is_dir(ctx: Context, p: str) -> bool:
-    st = ctx.lstat(p)
-    return st is not None and stat.S_ISDIR(st.st_mode)
+    return ctx.is_dir(p)
 
 
 def head(ctx: Context, p: str, n: int = 4) -> bytes:
     """The first ``n`` bytes of a regular file (b"" for anything else)."""
-    return ctx.read(p, n) or b""
+    return ctx.head(p, n)
 
 
 def md5(ctx: Context, p: str) -> str | None:
-    """md5 of a whole regular file (dpkg's md5sums are md5; this is a comparison)."""
-    st = ctx.lstat(p)
-    if st is None or not stat.S_ISREG(st.st_mode):
-        return None
-    data = ctx.read(p, st.st_size + 1)  # the whole file, however large
-    if data is None:
-        return None
-    return hashlib.md5(data).hexdigest()  # noqa: S324
+    """md5 of a regular file, streamed (dpkg's md5sums are md5; this is a comparison)."""
+    return ctx.md5(p)
 
 
 def md5_entry(ctx: Context, p: str) -> tuple[str, str] | None:
@@ -56,21 +45,7 @@ def md5_entry(ctx: Context, p: str) -> tuple[str, str] | None:
 
 def conffiles(ctx: Context) -> dict[str, str]:
     """conffile path -> md5 as dpkg installed it (status, field Conffiles)."""
-    out: dict[str, str] = {}
-    data = ctx.read("/var/lib/dpkg/status", limit=256 << 20) or b""
-    in_conf = False
-    for line in data.splitlines():
-        if line.startswith(b"Conffiles:"):
-            in_conf = True
-            continue
-        if in_conf and line.startswith(b" "):
-            parts = line.split()
-            if len(parts) >= 2:
-                out[parts[0].decode("utf-8", "surrogateescape")] = parts[1].decode(
-                    "ascii", "replace")
-            continue
-        in_conf = False
-    return out
+    return ctx.dpkg_conffiles
 
 
 def changed_conffile(ctx: Context, p: str, conf: dict[str, str]) -> bool:
