@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from vpsrescue.dump.convert import convert_dump
-from vpsrescue.dump.importer import count_rows, import_dump, relaxed_sql_mode
+from vpsrescue.dump.importer import import_dump, relaxed_sql_mode
+from vpsrescue.dump.inserts import count_rows
 from vpsrescue.errors import DumpImportError, DumpWriteError
 from vpsrescue.mariadb import ThrowawayMariaDB
 
