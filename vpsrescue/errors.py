@@ -152,3 +152,15 @@ class WriteError(VpsrescueError):
         return err
 
     errno: int | None = None
+
+
+class DumpOptionError(VpsrescueError):
+    """convert-dump was not told what to convert, or where to write it."""
+
+
+class DatadirError(VpsrescueError):
+    """The old datadir is missing, cannot be copied, opened or dumped."""
+
+
+class DatadirTooNewError(VpsrescueError):
+    """The old datadir needs a newer MariaDB than any server available here."""

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from vpsrescue.errors import DatadirError, DatadirTooNewError
 from vpsrescue.mariadb import ThrowawayMariaDB
 from vpsrescue.rescue.database import (
-    DatadirError,
-    DatadirTooNewError,
     check_compatible,
     dump_datadir,
     server_version,

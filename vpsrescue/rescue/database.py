@@ -25,20 +25,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from ..errors import DatabaseServerError, VpsrescueError
+from ..errors import DatabaseServerError, DatadirError, DatadirTooNewError
 from ..mariadb import MARIADBD, ThrowawayMariaDB
 
 SYSTEM_DATABASES = {"mysql", "information_schema", "performance_schema", "sys"}
 DUMP_ARGS = ("--default-character-set=binary", "--single-transaction", "--quick",
              "--triggers", "--add-drop-table", "--skip-comments", "--max-allowed-packet=1G")
-
-
-class DatadirTooNewError(VpsrescueError):
-    """The old datadir needs a newer MariaDB than any server available here."""
-
-
-class DatadirError(VpsrescueError):
-    """The old datadir is missing or cannot be opened."""
 
 
 @dataclass
