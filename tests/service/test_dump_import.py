@@ -181,6 +181,22 @@ def test_truncated_dump_stops_the_import_and_leaves_live_alone(
     assert _rows(mariadb, f"SELECT * FROM {dbname}.wp_posts") == before
 
 
+def test_a_cut_gzip_dump_is_one_sentence_and_leaves_live_alone(
+        mariadb: ThrowawayMariaDB, dbname: str, tmp_path: Path) -> None:
+    import gzip
+
+    from vpsrescue.errors import DumpTruncatedError
+
+    before = _live_before(mariadb, dbname)
+    whole = gzip.compress(DUMP * 50)
+    dump = tmp_path / "cut.sql.gz"
+    dump.write_bytes(whole[: len(whole) - 20])  # the gzip stream breaks off
+    with pytest.raises(DumpTruncatedError) as info:
+        import_dump(_params(mariadb), dump, dbname)
+    assert f"{dump} is a truncated or corrupt gzip file" in str(info.value)
+    assert _rows(mariadb, f"SELECT * FROM {dbname}.wp_posts") == before
+
+
 def test_triggers_and_routines_from_a_real_latin1_dump(mariadb: ThrowawayMariaDB,
                                                        dbname: str, tmp_path: Path) -> None:
     """mariadb-dump --routines --triggers (DELIMITER blocks, conditional comments)
