@@ -606,8 +606,7 @@ def convert_dump(
             ) from None
         raise DumpWriteError(
             f"cannot write {dst}: {WriteError.reason(exc)} (at input line {reader.line}, "
-            f"byte {reader.offset}); free space there or choose another --dst. Nothing was "
-            "written."
+            f"byte {reader.offset}); choose another --dst. Nothing was written."
         ) from None
     finally:
         prefetch.close()
