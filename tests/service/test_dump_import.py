@@ -18,10 +18,9 @@ from vpsrescue.dump.inserts import count_rows
 from vpsrescue.errors import DumpImportError, DumpWriteError
 from vpsrescue.mariadb import ThrowawayMariaDB
 
-from ..conftest import small_tmpfs
+from ..conftest import fab, small_tmpfs
 
 pytestmark = pytest.mark.service
-ROOT = Path(__file__).resolve().parents[2]
 
 DUMP = b"""/*!40101 SET NAMES utf8mb4 */;
 /*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;
@@ -161,8 +160,7 @@ def test_full_disk_is_a_clear_error_and_leaves_nothing(tiny_disk: Path, tmp_path
         convert_dump(src, dst)
     assert "no space left" in str(info.value) and "line" in str(info.value)
     assert os.listdir(tiny_disk) == []
-    res = subprocess.run([str(ROOT / ".venv/bin/fab"), "convert-dump", "--src", str(src),
-                          "--dst", str(dst)], cwd=ROOT, capture_output=True, text=True)
+    res = fab("convert-dump", "--src", str(src), "--dst", str(dst))
     assert res.returncode != 0 and "no space left" in res.stderr
     assert "Traceback" not in res.stderr
     assert os.listdir(tiny_disk) == []
