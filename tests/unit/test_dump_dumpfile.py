@@ -83,13 +83,6 @@ def test_the_head_of_an_insert() -> None:
     assert inserts.parse_head(b"INSERT INTO t SELECT * FROM u") is None
 
 
-def test_rows_are_values() -> None:
-    text = (b"INSERT INTO `t` VALUES (1,NULL,'a,b',0x414243,-2.5),"
-            b"(2,'x''y',_binary 'z',X'4142',3);")
-    rows = list(inserts.rows(text, text.index(b"(") + 1))
-    assert rows == [[b"1", None, b"a,b", b"ABC", b"-2.5"], [b"2", b"x'y", b"z", b"AB", b"3"]]
-
-
 def test_memory_is_bounded_by_the_read_chunk_not_by_the_dump(tmp_path: Path) -> None:
     stmt = b"INSERT INTO `t` VALUES " + b",".join(
         b"(%d,'%s')" % (i, b"v" * 200) for i in range(1000)) + b";\n"
