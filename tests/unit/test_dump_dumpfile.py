@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import re
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +46,8 @@ def test_the_compression_is_told_by_the_bytes_not_the_name(tmp_path: Path, kind:
 @pytest.mark.parametrize("kind", ["gzip", "bzip2", "xz"])
 def test_a_cut_or_damaged_stream_is_one_sentence_for_every_reader(tmp_path: Path,
                                                                   kind: str) -> None:
-    whole = COMPRESS[kind](DUMP * 2000)
+    sql = DUMP * 20000
+    whole = COMPRESS[kind](sql)
     cut = tmp_path / "cut.sql"
     cut.write_bytes(whole[: len(whole) // 2])
     damaged = tmp_path / "damaged.sql"
@@ -56,6 +58,9 @@ def test_a_cut_or_damaged_stream_is_one_sentence_for_every_reader(tmp_path: Path
         msg = str(info.value)
         assert f"{path} is a truncated or corrupt {kind} file" in msg
         assert "take or copy the dump again" in msg and "\n" not in msg
+        at = int(re.search(r"reads only up to byte (\d+)", msg).group(1))  # type: ignore[union-attr]
+        if path is cut:  # the SQL before the break is read, the rest is not claimed
+            assert len(sql) * 0.3 < at < len(sql) * 0.7
         with pytest.raises(DumpTruncatedError):
             convert_dump(path, tmp_path / "out.sql")
         assert not (tmp_path / "out.sql").exists()

@@ -25,7 +25,8 @@ def convert(src: str, dst: str, *, mode: str = "auto", replace: Iterable[str] = 
             f"convert-dump needs {missing}: e.g. fab convert-dump --src OLD.sql.gz --dst "
             "NEW.sql.gz (fab convert-dump --help lists the options).")
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), transient=True, console=console) as bar:
+                  TimeRemainingColumn(), transient=True, console=console,
+                  disable=not console.is_terminal) as bar:
         job = bar.add_task("converting", total=None)
         result = convert_dump(
             src, dst, mode=mode, replace=replace, prefix=prefix or None,

@@ -18,11 +18,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from ..errors import DumpSyntaxError, DumpTruncatedError
+from ..errors import DumpSyntaxError, DumpTruncatedError, VpsrescueError
 
 MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _BROKEN = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
+PIECE = 256 << 10  # decompressed per call: how exactly a break is placed
 
 
 def compression_of(head: bytes) -> str | None:
@@ -71,26 +72,53 @@ class DumpFile:
         else:
             self._stream = self._raw
         self.delivered = 0
+        self._error: VpsrescueError | None = None
 
     def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes of SQL (all with -1); b"" at the end.
+
+        A compressed stream is decompressed in pieces, so when it breaks off, the SQL
+        before the break is still handed out and the error names where it broke off
+        (to within a piece) on the next read."""
+        if self._error is not None:
+            raise self._error
+        if self._stream is self._raw:
+            try:
+                data = self._raw.read(n)
+            except OSError as exc:
+                raise self._unreadable(exc) from None
+            self.delivered += len(data)
+            return data
+        parts: list[bytes] = []
+        got = 0
         try:
-            data = self._stream.read(n)
+            while n < 0 or got < n:
+                piece = self._stream.read(PIECE if n < 0 else min(PIECE, n - got))
+                if not piece:
+                    break
+                parts.append(piece)
+                got += len(piece)
         except _BROKEN as exc:
-            raise self._broken(exc) from None
-        except OSError as exc:
-            if self.compression and exc.errno is None:  # bz2: "Invalid data stream"
-                raise self._broken(exc) from None
-            raise DumpSyntaxError(
-                f"cannot read the dump {self.path} after byte {self.delivered} of its SQL: "
-                f"{exc.strerror or exc}; copy it to a healthy disk and try again.") from None
+            self._error = self._broken(exc, self.delivered + got)
+        except OSError as exc:  # bz2 says "Invalid data stream" with no errno
+            self._error = (self._broken(exc, self.delivered + got) if exc.errno is None
+                           else self._unreadable(exc))
+        if self._error is not None and not parts:
+            raise self._error
+        data = b"".join(parts) if len(parts) != 1 else parts[0]
         self.delivered += len(data)
         return data
 
-    def _broken(self, exc: BaseException) -> DumpTruncatedError:
+    def _broken(self, exc: BaseException, at: int) -> DumpTruncatedError:
         why = str(exc) or type(exc).__name__
         return DumpTruncatedError(
-            f"{self.path} is a truncated or corrupt {self.compression} file: it breaks off "
-            f"after byte {self.delivered} of its SQL ({why}); take or copy the dump again.")
+            f"{self.path} is a truncated or corrupt {self.compression} file: its SQL reads "
+            f"only up to byte {at} ({why}); take or copy the dump again.")
+
+    def _unreadable(self, exc: OSError) -> DumpSyntaxError:
+        return DumpSyntaxError(
+            f"cannot read the dump {self.path} after byte {self.delivered} of its SQL: "
+            f"{exc.strerror or exc}; copy it to a healthy disk and try again.")
 
     def position(self) -> int:
         """Bytes of the file on disk read so far (compressed, for a compressed dump)."""
