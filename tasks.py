@@ -111,38 +111,26 @@ lab.add_task(lab_disk, "disk")
     iterable=["replace"],
     help={
         "src": "the dump to convert: .sql or .sql.gz (only read)",
-        "dst": "where to write the utf8mb4 dump (.gz to compress); appears only when complete",
+        "dst": "where to write the utf8mb4 dump (.gz to compress; mode 0600); appears only "
+               "when complete",
         "mode": "auto (decide per value, default), relabel, transcode or none",
         "replace": "OLD=NEW search-replace, serialized/JSON-safe, http/https/scheme-less "
                    "(repeatable)",
         "prefix": "OLD:NEW table prefix rename (tables, prefix-bound option/usermeta keys)",
         "collation": "utf8mb4 collation for converted tables (default utf8mb4_unicode_520_ci)",
         "stats": "write per-table/column counts and undecidable values as JSON to this file",
+        "json": "print the counts as JSON instead of the summary",
     },
 )
 @user_errors
-def convert_dump(c: Context, src: str, dst: str, mode: str = "auto", replace: Any = None,
-                 prefix: str = "", collation: str = "", stats: str = "") -> None:
+def convert_dump(c: Context, src: str = "", dst: str = "", mode: str = "auto",
+                 replace: Any = None, prefix: str = "", collation: str = "", stats: str = "",
+                 json: bool = False) -> None:
     """Convert a latin1 (or double-encoded) WordPress dump into a correct utf8mb4 dump."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+    from vpsrescue.dump import cli
 
-    from vpsrescue.dump.convert import convert_dump as run
-
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), transient=True) as bar:
-        job = bar.add_task("converting", total=None)
-        result = run(src, dst, mode=mode, replace=replace or (), prefix=prefix or None,
-                     collation=collation or None, stats_path=stats or None,
-                     progress=lambda done, total: bar.update(job, completed=done, total=total))
-    tot = result.totals()
-    print(f"wrote {dst}: {result.input_bytes} -> {result.output_bytes} bytes in "
-          f"{result.seconds:.1f} s; " + ", ".join(f"{k} {v}" for k, v in tot.items() if v))
-    if result.undecidable_total:
-        print(f"{result.undecidable_total} value(s) could not be decided"
-              + (f": see {stats}" if stats else ": re-run with --stats FILE to list them"))
-    if not stats:
-        print("(values that only needed relabelling were passed whole; --stats FILE checks "
-              "and counts every value)")
+    cli.convert(src, dst, mode=mode, replace=replace or (), prefix=prefix,
+                collation=collation, stats=stats, as_json=json)
 
 
 # ---------------------------------------------------------------------------- sidecar

@@ -162,3 +162,15 @@ class BundleMemberError(BundleError):
         super().__init__(message)
         self.path = path
         self.problem = problem
+
+
+class DumpOptionError(VpsrescueError):
+    """convert-dump was not told what to convert, or where to write it."""
+
+
+class DatadirError(VpsrescueError):
+    """The old datadir is missing, cannot be copied, opened or dumped."""
+
+
+class DatadirTooNewError(VpsrescueError):
+    """The old datadir needs a newer MariaDB than any server available here."""

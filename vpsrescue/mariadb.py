@@ -32,6 +32,10 @@ from typing import Any
 from .errors import DatabaseServerError, MissingToolError, RestoreError, VpsrescueError
 
 MARIADBD = "/usr/sbin/mariadbd"
+#: Run directories are /tmp/vpsr-db-<pid of the owner>-*: a run that was killed can be
+#: told from a live one, and its leftovers removed (rescue.database.remove_stale).
+RUNDIR_PARENT = Path("/tmp")
+RUNDIR_PREFIX = "vpsr-db-"
 INSTALL_DB = "/usr/bin/mariadb-install-db"
 
 
@@ -74,7 +78,8 @@ class ThrowawayMariaDB:
         self.extra_args = extra_args
         self.start_timeout = start_timeout
         # Unix socket paths are limited to 107 bytes: keep the run dir short.
-        self.rundir = Path(tempfile.mkdtemp(prefix="vpsr-db-", dir="/tmp"))
+        self.rundir = Path(tempfile.mkdtemp(prefix=f"{RUNDIR_PREFIX}{os.getpid()}-",
+                                            dir=RUNDIR_PARENT))
         self.socket = str(self.rundir / "s")
         self.log = self.rundir / "error.log"
         self.proc: subprocess.Popen[bytes] | None = None

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 
 from vpsrescue.dump.convert import convert_dump
-from vpsrescue.dump.importer import count_rows, import_dump, relaxed_sql_mode
+from vpsrescue.dump.importer import import_dump, relaxed_sql_mode
+from vpsrescue.dump.inserts import count_rows
 from vpsrescue.errors import DumpImportError, DumpWriteError
 from vpsrescue.mariadb import ThrowawayMariaDB
 
-from ..conftest import small_tmpfs
+from ..conftest import fab, small_tmpfs
 
 pytestmark = pytest.mark.service
-ROOT = Path(__file__).resolve().parents[2]
 
 DUMP = b"""/*!40101 SET NAMES utf8mb4 */;
 /*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;
@@ -160,8 +160,7 @@ def test_full_disk_is_a_clear_error_and_leaves_nothing(tiny_disk: Path, tmp_path
         convert_dump(src, dst)
     assert "no space left" in str(info.value) and "line" in str(info.value)
     assert os.listdir(tiny_disk) == []
-    res = subprocess.run([str(ROOT / ".venv/bin/fab"), "convert-dump", "--src", str(src),
-                          "--dst", str(dst)], cwd=ROOT, capture_output=True, text=True)
+    res = fab("convert-dump", "--src", str(src), "--dst", str(dst))
     assert res.returncode != 0 and "no space left" in res.stderr
     assert "Traceback" not in res.stderr
     assert os.listdir(tiny_disk) == []
@@ -177,6 +176,22 @@ def test_truncated_dump_stops_the_import_and_leaves_live_alone(
     with pytest.raises(DumpSyntaxError) as info:
         import_dump(_params(mariadb), dump, dbname)
     assert "line" in str(info.value)
+    assert _rows(mariadb, f"SELECT * FROM {dbname}.wp_posts") == before
+
+
+def test_a_cut_gzip_dump_is_one_sentence_and_leaves_live_alone(
+        mariadb: ThrowawayMariaDB, dbname: str, tmp_path: Path) -> None:
+    import gzip
+
+    from vpsrescue.errors import DumpTruncatedError
+
+    before = _live_before(mariadb, dbname)
+    whole = gzip.compress(DUMP * 50)
+    dump = tmp_path / "cut.sql.gz"
+    dump.write_bytes(whole[: len(whole) - 20])  # the gzip stream breaks off
+    with pytest.raises(DumpTruncatedError) as info:
+        import_dump(_params(mariadb), dump, dbname)
+    assert f"{dump} is a truncated or corrupt gzip file" in str(info.value)
     assert _rows(mariadb, f"SELECT * FROM {dbname}.wp_posts") == before
 
 

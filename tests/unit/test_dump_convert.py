@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,9 @@ from vpsrescue.errors import (
     UnknownCharsetError,
 )
 
+from ..conftest import fab
+
 pytestmark = pytest.mark.unit
-ROOT = Path(__file__).resolve().parents[2]
 
 SCHEMA = (
     b"CREATE TABLE `wp_options` (\n  `option_id` bigint(20) unsigned NOT NULL AUTO_INCREMENT,\n"
@@ -263,8 +263,7 @@ def test_fab_convert_dump_exits_non_zero_with_one_sentence(tmp_path: Path, name:
     src = tmp_path / name
     src.write_bytes(data)
     dst = tmp_path / "out.sql"
-    res = subprocess.run([str(ROOT / ".venv/bin/fab"), "convert-dump", "--src", str(src),
-                          "--dst", str(dst)], cwd=ROOT, capture_output=True, text=True)
+    res = fab("convert-dump", "--src", str(src), "--dst", str(dst))
     assert res.returncode != 0
     assert res.stderr.startswith("vpsrescue: ") and needle in res.stderr
     assert "Traceback" not in res.stderr + res.stdout
@@ -275,10 +274,9 @@ def test_fab_convert_dump_success_with_options(tmp_path: Path) -> None:
     src = tmp_path / "in.sql.gz"
     src.write_bytes(gzip.compress(latin1_dump([(1, b"home", b"http://old.example/")])))
     dst = tmp_path / "out.sql.gz"
-    res = subprocess.run([str(ROOT / ".venv/bin/fab"), "convert-dump", "--src", str(src),
-                          "--dst", str(dst), "--replace", "http://old.example=https://n.example",
-                          "--replace", "x=y", "--prefix", "wp_:n_", "--stats",
-                          str(tmp_path / "s.json")], cwd=ROOT, capture_output=True, text=True)
+    res = fab("convert-dump", "--src", str(src), "--dst", str(dst), "--replace",
+              "http://old.example=https://n.example", "--replace", "x=y", "--prefix", "wp_:n_",
+              "--stats", str(tmp_path / "s.json"))
     assert res.returncode == 0, res.stderr
     out = gzip.decompress(dst.read_bytes())
     assert values(out, b"n_options")[0][1] == b"https://n.example/"

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vpsrescue.dump.importer import count_rows, relaxed_sql_mode
+from vpsrescue.dump.importer import relaxed_sql_mode
+from vpsrescue.dump.inserts import count_rows
 from vpsrescue.dump.sqltokens import escape
 
 pytestmark = pytest.mark.unit

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from vpsrescue.dump import inserts
 from vpsrescue.mariadb import ThrowawayMariaDB
 from vpsrescue.triage import database
 from vpsrescue.triage.model import Context, Finding, Site
@@ -219,7 +220,7 @@ def test_rows_read_from_the_dump_are_the_stored_bytes(mariadb: ThrowawayMariaDB,
     dump = make_dump(mariadb, tmp_path, "wp_", users=[], caps={}, posts=[],
                      options={f"o{i}": v.encode() for i, v in enumerate(tricky * 40)})
     rows = {(r["option_name"] or b"").decode(): r["option_value"]
-            for t, r in database.table_rows(dump, lambda t: t == "wp_options")}
+            for t, r in inserts.table_rows(dump, lambda t: t == "wp_options")}
     assert len(rows) == len(tricky) * 40
     assert rows == {f"o{i}": v.encode() for i, v in enumerate(tricky * 40)}
     text = gzip.decompress(dump.read_bytes())
@@ -319,7 +320,7 @@ def test_the_dump_named_after_the_database_is_the_one_read(mariadb: ThrowawayMar
 def test_insert_rows_handles_numbers_nulls_and_hex() -> None:
     text = (b"INSERT INTO `t` VALUES (1,NULL,'a,b',0x414243,-2.5),"
             b"(2,'x''y',_binary 'z',X'4142',3);")
-    rows = list(database.insert_rows(text, text.index(b"(") + 1))
+    rows = list(inserts.rows(text, text.index(b"(") + 1))
     assert rows == [[b"1", None, b"a,b", b"ABC", b"-2.5"], [b"2", b"x'y", b"z", b"AB", b"3"]]
 
 

@@ -8,13 +8,12 @@ the whole input was read and written. Memory is bounded by the longest statement
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gzip
-import json
 import os
 import re
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,8 +21,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
-from ..errors import DumpSyntaxError, DumpTruncatedError, DumpWriteError, VpsrescueError
+from ..errors import DumpSyntaxError, DumpWriteError, VpsrescueError, WriteError
 from . import ddl, mysql_latin1
+from .dumpfile import open_dump
+from .inserts import InsertHead, parse_head, rows
 from .phpserialize import PhpSerializeError, dumps, loads, looks_serialized, map_strings
 from .pipeio import BackgroundWriter, PrefetchReader
 from .repair import (
@@ -37,17 +38,7 @@ from .repair import (
     stored_candidates,
     survey,
 )
-from .sqltokens import (
-    INSERT_HEAD_RE,
-    VALUE_TOKEN_RE,
-    Statement,
-    StatementReader,
-    escape,
-    quote_ident,
-    split_row,
-    unescape,
-    unquote_ident,
-)
+from .sqltokens import VALUE_TOKEN_RE, Statement, StatementReader, escape, quote_ident, unescape
 
 MAX_REPORTED = 1000
 EXCERPT = 60
@@ -365,12 +356,11 @@ class Converter:
         text = st.text
         prefix = self.prefix
         replacer = self.replacer
-        m = INSERT_HEAD_RE.match(text, st.body)
-        if m is None:
+        head = parse_head(text, st.body)
+        if head is None:
             # INSERT ... SELECT / SET: no value list to walk; treat like other SQL.
             return self._other(st)
-        name_grp = 2 if m.group(2) else 1
-        table = unquote_ident(m.group(name_grp))
+        table = head.table
         head_new: bytes | None = None
         if prefix is not None and table.startswith(prefix[0]):
             head_new = quote_ident(prefix[1] + table[len(prefix[0]):])
@@ -382,9 +372,8 @@ class Converter:
         if out is not None:
             if head_new is None:
                 return out
-            a, b = m.span(name_grp)
-            return out[:a] + head_new + out[b:]
-        return self._insert_values(st, m, table, name_grp, head_new, key_column)
+            return out[:head.name_start] + head_new + out[head.name_end:]
+        return self._insert_values(st, head, head_new, key_column)
 
     def _relabel_only(self, text: bytes, table: bytes) -> bytes | None:
         """The whole statement at once, when every value in it only needs relabelling:
@@ -407,15 +396,15 @@ class Converter:
             return None
         return stored
 
-    def _insert_values(self, st: Statement, m: re.Match[bytes], table: bytes,
-                       name_grp: int, head_new: bytes | None,
+    def _insert_values(self, st: Statement, head: InsertHead, head_new: bytes | None,
                        key_column: bytes | None) -> bytes:
         text = st.text
+        table = head.table
         info = self.tables.get(table)
         names: list[bytes]
-        if m.group(3):
-            names = [unquote_ident(x.strip()) for x in
-                     re.findall(rb"`(?:[^`]|``)*`|[^,()\s]+", m.group(3))]
+        own = head.columns()
+        if own is not None:
+            names = own
         elif info is not None:
             names = [c.name for c in info.columns]
         else:
@@ -438,11 +427,10 @@ class Converter:
         pieces: list[bytes] = []
         last = 0
         if head_new is not None:
-            a, b = m.span(name_grp)
-            pieces += [text[:a], head_new]
-            last = b
+            pieces += [text[:head.name_start], head_new]
+            last = head.name_end
         col = 0
-        pos = m.end()
+        pos = head.values
         row_start = pos
         pending: list[tuple[int, int]] = []  # (index into stats.undecidable, row_start)
         count = text.count
@@ -504,8 +492,9 @@ class Converter:
 
     def _row_key(self, info: ddl.TableInfo | None, names: list[bytes], text: bytes,
                  row_start: int, st: Statement) -> dict[str, Any]:
-        vals = [v.strip(b"'").decode("utf-8", "replace")[:EXCERPT]
-                for v in split_row(text, row_start)]
+        first = next(rows(text, row_start), [])
+        vals = ["NULL" if v is None else v.decode("utf-8", "replace")[:EXCERPT]
+                for v in first]
         row = dict(zip([n.decode("utf-8", "replace") for n in names], vals, strict=False))
         # The key is resolved in finish(): phpMyAdmin declares it after the data.
         return {"primary_key": {}, "at": self._where(st, row_start), "_row": row}
@@ -529,19 +518,6 @@ class Converter:
 
 
 # ------------------------------------------------------------------------ files
-def _open_input(src: Path) -> tuple[BinaryIO, BinaryIO]:
-    try:
-        raw = open(src, "rb")  # noqa: SIM115 - closed by the caller
-    except OSError as exc:
-        raise DumpSyntaxError(f"cannot read {src}: {exc.strerror}; check the --src path.") \
-            from exc
-    magic = raw.read(2)
-    raw.seek(0)
-    if magic == b"\x1f\x8b":
-        return raw, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    return raw, raw
-
-
 def convert_dump(
     src: Path | str,
     dst: Path | str,
@@ -569,14 +545,17 @@ def convert_dump(
     if not dst.parent.is_dir():
         raise DumpWriteError(f"the directory of --dst {dst} does not exist; create it first.")
     t0 = time.monotonic()
-    raw, inp = _open_input(src)
-    total = os.fstat(raw.fileno()).st_size
+    inp = open_dump(src)
     tmp = dst.parent / f".{dst.name}.{os.getpid()}.part"
-    prefetch = PrefetchReader(inp)
+    prefetch = PrefetchReader(inp)  # type: ignore[arg-type]
     reader = StatementReader(prefetch.read)
     done = False
     try:
-        fh = open(tmp, "wb", buffering=1 << 20)  # noqa: SIM115
+        # 0600 from the first byte: a converted dump holds what its source holds
+        # (password hashes, keys), and the sources are 0600.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        fh = open(fd, "wb", buffering=1 << 20)  # noqa: SIM115
         out: BinaryIO = fh
         if dst.name.endswith(".gz"):
             out = gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=1,  # type: ignore[assignment]
@@ -595,7 +574,7 @@ def convert_dump(
                     bg.write(b"".join(pending))
                     pending, size = [], 0
                     if progress is not None:
-                        progress(raw.tell(), total)
+                        progress(inp.position(), inp.size)
             bg.write(b"".join(pending))
             bg.close()
             if out is not fh:
@@ -612,46 +591,28 @@ def convert_dump(
         stats.output_bytes = written
         stats.seconds = time.monotonic() - t0
         if stats_path is not None:
-            _write_json(Path(stats_path), stats.to_dict())
+            from ..bundle import write_json  # only here: it costs the pipeline 7 MB RSS
+
+            write_json(Path(stats_path), stats.to_dict(), what="the convert-dump stats")
         os.replace(tmp, dst)
         done = True
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        at = reader.base + len(reader.buf)
-        line = reader.line + reader.buf.count(b"\n", reader.pos)
-        raise DumpTruncatedError(
-            f"{src} is a truncated or corrupt gzip file: it breaks off after byte {at} of "
-            f"its contents (line {line}); take or copy the dump again. ({exc})"
-        ) from None
     except OSError as exc:
+        if isinstance(exc, VpsrescueError):  # pragma: no cover
+            raise
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise DumpWriteError(
                 f"no space left on the device of {dst} (reading line {reader.line}, byte "
-                f"{reader.offset} of the input); free space there or choose another --dst. "
-                "Nothing was written."
+                f"{reader.offset} of the input): the disk is full; free space there or "
+                "choose another --dst. Nothing was written."
             ) from None
-        if isinstance(exc, VpsrescueError):  # pragma: no cover
-            raise
         raise DumpWriteError(
-            f"cannot write {dst}: {exc.strerror or exc} (at input line {reader.line}, byte "
-            f"{reader.offset}); nothing was written."
+            f"cannot write {dst}: {WriteError.reason(exc)} (at input line {reader.line}, "
+            f"byte {reader.offset}); choose another --dst. Nothing was written."
         ) from None
     finally:
         prefetch.close()
         inp.close()
-        raw.close()
         if not done:
-            try:
+            with contextlib.suppress(OSError):  # a read-only place has no .part to remove
                 tmp.unlink()
-            except FileNotFoundError:
-                pass
     return stats
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise DumpWriteError(f"cannot write the stats file {path}: {exc.strerror}.") from None

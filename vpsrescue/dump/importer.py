@@ -12,7 +12,6 @@ so a failed import leaves the live database as it was.
 from __future__ import annotations
 
 import fcntl
-import gzip
 import os
 import queue
 import re
@@ -28,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DumpImportError, MissingToolError
-from .sqltokens import DQ, INSERT_HEAD_RE, SQ, StatementReader, unquote_ident
+from .dumpfile import open_dump
+from .inserts import count_rows, parse_head
+from .sqltokens import StatementReader
 
 # What `wp db import` clears for the session (zero dates, strict modes).
 RELAXED_AWAY = frozenset(("NO_ZERO_DATE", "NO_ZERO_IN_DATE", "STRICT_TRANS_TABLES",
                           "STRICT_ALL_TABLES", "TRADITIONAL", "ONLY_FULL_GROUP_BY", "ANSI"))
-_STRINGS_RE = re.compile(SQ + rb"|" + DQ)
-_ROWSEP_RE = re.compile(rb"\)\s*+,\s*+\(")
 F_SETPIPE_SZ = 1031  # Linux fcntl
 _SKIP_RE = re.compile(rb"(?is)(?:/\*!\d*\s*)?(?:USE\b|CREATE\s+(?:DATABASE|SCHEMA)\b)")
 
@@ -50,25 +49,6 @@ class ImportResult:
 
 def relaxed_sql_mode(current: str) -> str:
     return ",".join(m for m in current.split(",") if m and m.upper() not in RELAXED_AWAY)
-
-
-def count_rows(stmt: bytes) -> int:
-    """Rows in one multi-row INSERT (row separators outside strings, plus one).
-
-    Fast path for dumps whose only quoted strings use single quotes (mysqldump,
-    phpMyAdmin, convert-dump): drop escape pairs, then the pieces between quotes
-    alternate outside/inside, and only the outside ones are counted. Anything else
-    (a double-quoted string) takes the regex path."""
-    if stmt.count(b'"') != stmt.count(b'\\"'):
-        return len(_ROWSEP_RE.findall(_STRINGS_RE.sub(b"''", stmt))) + 1
-    if b"\\" in stmt:
-        stmt = stmt.replace(b"\\\\", b"").replace(b"\\'", b"")
-    if b"''" in stmt:
-        stmt = stmt.replace(b"''", b"")
-    pieces = stmt.split(b"'")
-    if len(pieces) % 2 == 0:  # unbalanced: let the exact path decide
-        return len(_ROWSEP_RE.findall(_STRINGS_RE.sub(b"''", stmt))) + 1
-    return sum(len(_ROWSEP_RE.findall(p)) for p in pieces[::2]) + 1
 
 
 def _ident(name: str) -> str:
@@ -161,9 +141,12 @@ def _stream(conn_params: dict[str, Any], dump_path: Path, staging: str,
             fcntl.fcntl(proc.stdin.fileno(), F_SETPIPE_SZ, 1 << 20)
         except OSError:
             pass
-        raw = open(dump_path, "rb")  # noqa: SIM115
-        inp = gzip.GzipFile(fileobj=raw) if raw.read(2) == b"\x1f\x8b" else raw
-        raw.seek(0)
+        try:
+            inp = open_dump(dump_path)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
         broken = False
         # A writer thread feeds the client (the write releases the GIL), so splitting
         # and counting here overlap with the server's work. Bounded queue: flat memory.
@@ -190,12 +173,11 @@ def _stream(conn_params: dict[str, Any], dump_path: Path, staging: str,
             for st in StatementReader(inp.read):
                 text = st.text
                 if st.kind == "insert":
-                    m = INSERT_HEAD_RE.match(text, st.body)
-                    if m:
-                        table = unquote_ident(m.group(2) or m.group(1)).decode(
-                            "utf-8", "replace")
-                        expected[table] += count_rows(text[m.end() - 1:])
-                        if re.match(rb"(?i)REPLACE|INSERT\s+(?:\w+\s+)*IGNORE", text[st.body:]):
+                    head = parse_head(text, st.body)
+                    if head is not None:
+                        table = head.table.decode("utf-8", "replace")
+                        expected[table] += count_rows(text[head.values - 1:])
+                        if head.may_skip_rows:
                             unchecked.add(table)
                 elif st.kind == "other" and _SKIP_RE.match(text, st.body):
                     # keep the line count: replace by as many newlines
@@ -210,7 +192,6 @@ def _stream(conn_params: dict[str, Any], dump_path: Path, staging: str,
             q.put(None)
             thread.join()
             inp.close()
-            raw.close()
             if proc.poll() is None and sys.exc_info()[0] is not None:
                 proc.wait()
         broken = any(isinstance(e, BrokenPipeError) for e in failed)

@@ -226,14 +226,7 @@ def split_statements(data: bytes) -> list[Statement]:
     return list(StatementReader(read, chunk=1 << 16))
 
 
-# --------------------------------------------------------------------- INSERT values
-INSERT_HEAD_RE = re.compile(
-    rb"(?:INSERT|REPLACE)\s++(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s++)*+"
-    rb"(?:INTO\s++)?+(" + BQ + rb"|[\w$]++)(?:\s*+\.\s*+(" + BQ + rb"|[\w$]++))?+\s*+"
-    rb"(\((?:" + BQ + rb"|[^()`])*+\))?+\s*+VALUES?\s*+\(",
-    re.I,
-)
-
+# --------------------------------------------------------------------- values
 # A string value (optionally with an introducer or x/b/n prefix) or a row separator.
 VALUE_TOKEN_RE = re.compile(
     rb"(?<![\w$])(?:_([A-Za-z0-9]++)\s*+|([xXbBnN]))?+(" + SQ + rb"|" + DQ + rb")"
@@ -296,33 +289,3 @@ def unquote_ident(tok: bytes) -> bytes:
 
 def quote_ident(name: bytes) -> bytes:
     return b"`" + name.replace(b"`", b"``") + b"`"
-
-
-def split_row(text: bytes, start: int) -> list[bytes]:
-    """The raw value tokens of the row whose first value starts at ``start``
-    (used only for reporting a primary key; slow and simple)."""
-    out: list[bytes] = []
-    cur = start
-    tok_start = start
-    depth = 0
-    lit = re.compile(SQ + rb"|" + DQ)
-    n = len(text)
-    while cur < n:
-        c = text[cur : cur + 1]
-        if c in (b"'", b'"'):
-            m = lit.match(text, cur)
-            cur = m.end() if m else n
-            continue
-        if c == b"(":
-            depth += 1
-        elif c == b")":
-            if depth == 0:
-                out.append(text[tok_start:cur].strip())
-                return out
-            depth -= 1
-        elif c == b"," and depth == 0:
-            out.append(text[tok_start:cur].strip())
-            tok_start = cur + 1
-        cur += 1
-    out.append(text[tok_start:cur].strip())
-    return out

@@ -12,33 +12,29 @@ labels later).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
-import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from ..errors import DatabaseServerError, VpsrescueError
-from ..mariadb import MARIADBD, ThrowawayMariaDB
+from ..bundle import write_json
+from ..errors import DatabaseServerError, DatadirError, DatadirTooNewError, WriteError
+from ..mariadb import MARIADBD, RUNDIR_PARENT, RUNDIR_PREFIX, ThrowawayMariaDB
 
 SYSTEM_DATABASES = {"mysql", "information_schema", "performance_schema", "sys"}
 DUMP_ARGS = ("--default-character-set=binary", "--single-transaction", "--quick",
              "--triggers", "--add-drop-table", "--skip-comments", "--max-allowed-packet=1G")
-
-
-class DatadirTooNewError(VpsrescueError):
-    """The old datadir needs a newer MariaDB than any server available here."""
-
-
-class DatadirError(VpsrescueError):
-    """The old datadir is missing or cannot be opened."""
 
 
 @dataclass
@@ -101,9 +97,78 @@ def dump_file_name(database: str) -> str:
     return quote(database, safe="") + ".sql.gz"
 
 
+SCRATCH_PREFIX = "vpsr-datadir-"
+# How MariaDB and cp say "error 28" (ENOSPC) in a log line or on stderr.
+NO_SPACE_RE = re.compile(r"(?i)\b(?:errno|errcode|error)\b:?\s*28\b|No space left|"
+                         r"out of disk space|disk (?:is )?full")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(parent: Path, prefix: str) -> list[Path]:
+    """Remove ``<parent>/<prefix><pid>-*`` left by runs that were killed (their PID is
+    gone). A live run's directories, and names without a PID, are never touched."""
+    removed: list[Path] = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = re.fullmatch(re.escape(prefix) + r"(\d+)-.+", p.name)
+        if m is None or not p.is_dir() or p.is_symlink():
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
+
+
+@contextmanager
+def _termination_as_interrupt() -> Iterator[None]:
+    """SIGTERM/SIGHUP (a closed terminal, a killed session) unwind like Ctrl-C, so the
+    finally blocks stop the throwaway server and remove the scratch copy."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _no_space(text: str) -> bool:
+    return NO_SPACE_RE.search(text) is not None
+
+
+def _log_text(db: ThrowawayMariaDB) -> str:
+    try:
+        return db.log.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
 def dump_datadir(datadir: Path, out_dir: Path, *, scratch_parent: Path | None = None,
                  log: Callable[[str], None] = lambda _m: None) -> DatadirDump:
-    """Dump every user database of ``datadir`` into ``out_dir``/<name>.sql.gz."""
+    """Dump every user database of ``datadir`` into ``out_dir``/<name>.sql.gz.
+
+    Interrupted (Ctrl-C, SIGTERM), it stops the server and removes its scratch copy
+    before it goes; what a killed run left is removed at the start of the next one."""
     if not (datadir / "mysql").is_dir():
         raise DatadirError(
             f"{datadir} is not a MariaDB/MySQL datadir (no 'mysql' system database in it): "
@@ -112,51 +177,90 @@ def dump_datadir(datadir: Path, out_dir: Path, *, scratch_parent: Path | None = 
     old_version = datadir_version(datadir)
     server = server_version()
     check_compatible(old_version, server)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="vpsr-datadir-", dir=scratch_parent))
+    parent = scratch_parent or Path(tempfile.gettempdir())
+    for stale in remove_stale(parent, SCRATCH_PREFIX) + remove_stale(RUNDIR_PARENT,
+                                                                     RUNDIR_PREFIX):
+        log(f"removed {stale}, left by an interrupted run")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError.of(out_dir, exc, "the database dump directory") from None
+    with _termination_as_interrupt():
+        return _dump_datadir(datadir, out_dir, parent, old_version, server, log)
+
+
+def _dump_datadir(datadir: Path, out_dir: Path, parent: Path, old_version: str | None,
+                  server: str, log: Callable[[str], None]) -> DatadirDump:
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=parent))
+    except OSError as exc:
+        raise DatadirError(f"cannot make a scratch copy of the datadir in {parent}: "
+                           f"{WriteError.reason(exc)}; free space there.") from None
     try:
         copy = scratch / "data"
         log(f"copying the datadir to a scratch copy ({scratch})")
         res = subprocess.run(["cp", "-a", "--reflink=auto", str(datadir), str(copy)],
                              capture_output=True)
         if res.returncode != 0:
-            raise DatadirError(f"Could not copy the datadir to {scratch}: "
-                               f"{res.stderr.decode(errors='replace').strip()}; free space there.")
+            err = res.stderr.decode(errors="replace").strip()
+            if _no_space(err):
+                raise DatadirError(
+                    f"the scratch copy of the datadir does not fit in {parent}: the disk is "
+                    f"full ({_size_mb(datadir)} MB are needed); free space there and run "
+                    "again.")
+            raise DatadirError(f"Could not copy the datadir to {scratch}: {err}; free space "
+                               "there.")
         for stale in ("mysql.sock", "mysqld.pid", "aria_log_control.lock"):
             (copy / stale).unlink(missing_ok=True)
-        db = ThrowawayMariaDB(copy, skip_grants=True,
-                              extra_args=("--skip-slave-start",))
+        db = ThrowawayMariaDB(copy, skip_grants=True, extra_args=("--skip-slave-start",))
         try:
-            db.start()
-        except DatabaseServerError as exc:
-            raise DatadirError(
-                f"This machine's MariaDB {server} could not open the old datadir "
-                f"(written by {old_version or 'an unknown version'}): {exc}; the raw datadir "
-                f"is kept in the bundle."
-            ) from None
-        _upgrade_system_tables(db, log)
-        try:
+            try:
+                db.start()
+            except DatabaseServerError as exc:
+                if _no_space(_log_text(db)):
+                    raise DatadirError(
+                        f"MariaDB could not open the scratch copy of the datadir in {parent}: "
+                        "the disk is full (its error log says error 28, no space left); "
+                        "free space there and run again.") from None
+                raise DatadirError(
+                    f"This machine's MariaDB {server} could not open the old datadir "
+                    f"(written by {old_version or 'an unknown version'}): {exc}; the raw "
+                    f"datadir is kept in the bundle."
+                ) from None
+            _upgrade_system_tables(db, log)
             conn = db.connect()
-            with conn.cursor() as cur:
-                cur.execute("SHOW DATABASES")
-                names = sorted(r[0].decode() if isinstance(r[0], bytes) else r[0]
-                               for r in cur.fetchall())
-            dumped = []
-            for name in names:
-                if name in SYSTEM_DATABASES:
-                    continue
-                log(f"dumping database {name}")
-                dumped.append(_dump_one(db, conn, name, out_dir, _routines_readable(conn, name)))
-            conn.close()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SHOW DATABASES")
+                    names = sorted(r[0].decode() if isinstance(r[0], bytes) else r[0]
+                                   for r in cur.fetchall())
+                dumped = []
+                for name in names:
+                    if name in SYSTEM_DATABASES:
+                        continue
+                    log(f"dumping database {name}")
+                    dumped.append(_dump_one(db, conn, name, out_dir,
+                                            _routines_readable(conn, name), parent))
+            finally:
+                conn.close()
         finally:
             db.stop()
         result = DatadirDump(old_version, server, dumped)
-        index = out_dir / "datadir-dump.json"
-        index.with_suffix(".tmp").write_text(json.dumps(asdict(result), indent=2))
-        index.with_suffix(".tmp").replace(index)
+        write_json(out_dir / "datadir-dump.json", asdict(result),
+                   what="the index of the datadir dumps")
         return result
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _size_mb(path: Path) -> int:
+    total = 0
+    for p in path.rglob("*"):
+        try:
+            total += p.lstat().st_blocks * 512
+        except OSError:
+            pass
+    return max(1, total >> 20)
 
 
 def _upgrade_system_tables(db: ThrowawayMariaDB, log: Callable[[str], None]) -> None:
@@ -181,7 +285,7 @@ def _routines_readable(conn: object, name: str) -> bool:
 
 
 def _dump_one(db: ThrowawayMariaDB, conn: object, name: str, out_dir: Path,
-              routines: bool = True) -> DumpedDatabase:
+              routines: bool = True, scratch_parent: Path | None = None) -> DumpedDatabase:
     tables: dict[str, int] = {}
     with conn.cursor() as cur:  # type: ignore[attr-defined]
         cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES "
@@ -200,23 +304,39 @@ def _dump_one(db: ThrowawayMariaDB, conn: object, name: str, out_dir: Path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout and proc.stderr
     try:
-        with open(part, "wb") as raw:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=_Hashing(raw, digest),
-                               compresslevel=6, mtime=0) as gz:
-                while chunk := proc.stdout.read(1 << 20):
-                    gz.write(chunk)
-                    size += len(chunk)
+        try:
+            # 0600 from the first byte: password hashes and secrets live in these tables.
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            with open(fd, "wb") as raw:
+                with gzip.GzipFile(filename="", mode="wb", fileobj=_Hashing(raw, digest),
+                                   compresslevel=6, mtime=0) as gz:
+                    while chunk := proc.stdout.read(1 << 20):
+                        gz.write(chunk)
+                        size += len(chunk)
+                raw.flush()
+                os.fsync(raw.fileno())
+        except OSError as exc:
+            raise WriteError.of(final, exc, f"the dump of database {name}") from None
         err = proc.stderr.read().decode(errors="replace").strip()
         if proc.wait() != 0:
+            if _no_space(err) or _no_space(_log_text(db)):
+                raise DatadirError(
+                    f"mariadb-dump of database {name} failed because the disk is full "
+                    f"(error 28, no space left) under {scratch_parent or 'the scratch copy'}"
+                    f" or {out_dir}; free space there and run again.")
             raise DatadirError(f"mariadb-dump of database {name} failed: {err[-300:]}")
     except BaseException:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        part.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)
         raise
-    os.chmod(part, 0o600)  # password hashes and secrets live in these tables
-    part.replace(final)
+    try:
+        part.replace(final)
+    except OSError as exc:
+        raise WriteError.of(final, exc, f"the dump of database {name}") from None
     return DumpedDatabase(name, final.name, digest.hexdigest(), size, tables)
 
 

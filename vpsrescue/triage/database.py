@@ -2,38 +2,26 @@
 
 Administrators (and which of them look planted), <script>/<iframe>/obfuscated JS in
 posts, rogue WP-cron events, and options pointing elsewhere. The dumps are read as
-streams with the dump pipeline's own tokenizer (:mod:`vpsrescue.dump.sqltokens`): one
-pass per dump, only the rows of the tables a check needs are looked at, and only small
-facts (users, administrators, a few options) are kept, so memory does not grow with the
-dump. Values are the stored bytes (``--default-character-set=binary``); they are
-decoded only to be shown.
+streams with the dump pipeline's own opener and INSERT walker
+(:mod:`vpsrescue.dump.inserts`): one pass per dump, only the rows of the tables a check
+needs are looked at, and only small facts (users, administrators, a few options) are
+kept, so memory does not grow with the dump. Values are the stored bytes
+(``--default-character-set=binary``); they are decoded only to be shown.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
-import lzma
 import re
 import stat
-import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..dump import ddl
+from ..dump.inserts import table_rows
 from ..dump.phpserialize import PhpObject, PhpSerializeError, loads
-from ..dump.sqltokens import (
-    INSERT_HEAD_RE,
-    VALUE_TOKEN_RE,
-    StatementReader,
-    unescape,
-    unquote_ident,
-)
 from ..errors import VpsrescueError
 from .model import Context, Finding, Site
 from .wordpress import HIDES_USERS_RE, PHP_LIMIT, resolve_in_root, site_files
@@ -102,109 +90,6 @@ def _text(b: bytes | None) -> str:
 
 
 # ------------------------------------------------------------------ reading dumps
-def open_dump(path: Path) -> io.BufferedIOBase:
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if name.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    if name.endswith(".xz"):
-        return lzma.open(path, "rb")
-    return open(path, "rb")
-
-
-def _bare(tok: bytes) -> bytes | None:
-    tok = tok.strip()
-    if tok.upper() == b"NULL":
-        return None
-    if tok[:2].lower() == b"0x":
-        try:
-            return bytes.fromhex(tok[2:].decode("ascii"))
-        except ValueError:
-            return tok
-    return tok
-
-
-def insert_rows(text: bytes, start: int) -> Iterator[list[bytes | None]]:
-    """The rows of one INSERT whose first value starts at ``start`` (after ``VALUES (``):
-    strings unescaped to their bytes, numbers as written, NULL as None."""
-    row: list[bytes | None] = []
-    cur_str: bytes | None = None
-    has_str = False
-    bare = b""
-    pos = start
-
-    def take(gap: bytes) -> None:
-        nonlocal cur_str, has_str, bare
-        pieces = gap.split(b",")
-        bare += pieces[0]
-        for p in pieces[1:]:
-            row.append(cur_str if has_str else _bare(bare))
-            cur_str, has_str, bare = None, False, p
-
-    for tm in VALUE_TOKEN_RE.finditer(text, pos):
-        take(text[pos:tm.start()])
-        pos = tm.end()
-        lit = tm.group(3)
-        if lit is None:  # ),( between rows
-            row.append(cur_str if has_str else _bare(bare))
-            yield row
-            row, cur_str, has_str, bare = [], None, False, b""
-            continue
-        prefix = tm.group(2)
-        if prefix and prefix in b"xX":
-            try:
-                cur_str = bytes.fromhex(lit[1:-1].decode("ascii"))
-            except ValueError:
-                cur_str = lit[1:-1]
-        else:
-            cur_str = unescape(lit[1:-1])
-        has_str = True
-    tail = text[pos:]
-    end = tail.rfind(b")")
-    if end >= 0:
-        take(tail[:end])
-        row.append(cur_str if has_str else _bare(bare))
-        yield row
-
-
-def table_rows(path: Path, wanted: Callable[[str], bool],
-               keep: Callable[[str, bytes], bool] | None = None,
-               default_columns: Mapping[str, Sequence[str]] | None = None,
-               ) -> Iterator[tuple[str, dict[str, bytes | None]]]:
-    """(table, {column: value}) for every row of the tables ``wanted`` accepts (and, if
-    ``keep`` is given, of the INSERT statements it accepts: a cheap look at the whole
-    statement spares splitting rows that cannot matter). Column names come from the
-    INSERT's column list, else the dump's CREATE TABLE, else ``default_columns``."""
-    columns: dict[str, Sequence[str]] = dict(default_columns or {})
-    with open_dump(path) as fh:
-        for st in StatementReader(fh.read):
-            if st.kind == "other" and st.head == b"CREATE":
-                try:
-                    info = ddl.rewrite(st.text[st.body:]).table
-                except Exception:  # noqa: BLE001 - an odd DDL only costs us its names
-                    info = None
-                if info is not None and info.columns:
-                    columns[_text(info.name)] = [_text(c.name) for c in info.columns]
-                continue
-            if st.kind != "insert":
-                continue
-            m = INSERT_HEAD_RE.match(st.text, st.body)
-            if m is None:
-                continue
-            table = _text(unquote_ident(m.group(2) or m.group(1)))
-            if not wanted(table) or keep is not None and not keep(table, st.text):
-                continue
-            names: Sequence[str]
-            if m.group(3):
-                names = [_text(unquote_ident(x.strip())) for x in
-                         re.findall(rb"`(?:[^`]|``)*`|[^,()\s]+", m.group(3))]
-            else:
-                names = columns.get(table) or []
-            for row in insert_rows(st.text, m.end()):
-                yield table, dict(zip(names, row, strict=False))
-
-
 def _dumps_for(ctx: Context, site: Site) -> list[Path]:
     """The dump named after the site's database, else every dump (tables by prefix)."""
     if site.db_name:
@@ -278,7 +163,7 @@ def collect(ctx: Context) -> list[SiteData]:
     for dump, route in routes.items():
         try:
             _read_dump(dump, route)
-        except (VpsrescueError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        except VpsrescueError as exc:  # truncated, corrupt or unreadable: one sentence
             for sd in {id(v[0]): v[0] for v in route.values()}.values():
                 sd.findings.append(Finding(
                     "database.wordpress", "wp_database", "medium", "",
