@@ -152,3 +152,33 @@ class WriteError(VpsrescueError):
         return err
 
     errno: int | None = None
+
+
+# ---------------------------------------------------------------- rescue
+class RescueError(VpsrescueError):
+    """Rescue could not finish; what is in the bundle is kept for a re-run."""
+
+
+class LocalSpaceError(VpsrescueError):
+    """Not enough free space here for what would be taken."""
+
+
+class OldDiskError(VpsrescueError):
+    """The old disk is missing, unusable, or mounted read-write already."""
+
+
+class DatadirTooNewError(VpsrescueError):
+    """The old datadir needs a newer MariaDB than any server available here."""
+
+
+class DatadirError(VpsrescueError):
+    """The old datadir is missing or cannot be opened."""
+
+
+# ---------------------------------------------------------------- wp-hash
+class PasswordHashError(VpsrescueError):
+    """wp-hash was given an empty password, or a stored hash WordPress never writes.
+
+    Exit 2, so a script can tell "not a hash I can check" from "does not match" (1)."""
+
+    exit_code = 2

@@ -10,8 +10,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import RescueError
 from ..ssh import task_connections
-from .run import DEFAULT_BUNDLES, RescueError, RescueOptions, rescue_host
+from .run import DEFAULT_BUNDLES, RescueOptions, rescue_host
 
 console = Console(stderr=True)
 

@@ -24,7 +24,7 @@ from fabric import Connection
 from rich.console import Console
 
 from ..bundle import BUNDLES_DIR, Bundle
-from ..errors import VpsrescueError
+from ..errors import LocalSpaceError, RescueError, VpsrescueError
 from ..inventory import InventoryHost
 from . import database, dpkgverify, oldroot
 from .discover import default_selection, dumps_command, probe_command, read_facts_from
@@ -42,14 +42,6 @@ from .transfer import (
 )
 
 DEFAULT_BUNDLES = BUNDLES_DIR
-
-
-class RescueError(VpsrescueError):
-    """Rescue could not finish; what is in the bundle is kept for a re-run."""
-
-
-class LocalSpaceError(VpsrescueError):
-    """Not enough free space here for what would be taken."""
 
 
 @dataclass
