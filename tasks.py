@@ -88,15 +88,9 @@ def lab_purge(c: Context) -> None:
 @user_errors
 def lab_disk(c: Context, out: str = "", force: bool = False) -> None:
     """Build (or take from cache) the compromised old-disk image and its ground truth."""
-    from pathlib import Path
+    from vpsrescue.lab import cli
 
-    from vpsrescue.olddisk import ensure_image
-    from vpsrescue.olddisk.build import copy_image
-
-    img = ensure_image(force=force)
-    if out:
-        img = copy_image(img, Path(out))
-    print(f"image: {img.image}\ntruth: {img.truth}")
+    cli.disk(out=out, force=force)
 
 
 lab.add_task(lab_up, "up")
