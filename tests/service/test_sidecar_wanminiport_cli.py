@@ -16,19 +16,17 @@ import pytest
 from vpsrescue.errors import OutputDirError
 from vpsrescue.sidecar import regfile, wanminiport
 
-from ..conftest import small_tmpfs
+from .. import conftest
+from ..conftest import PROJECT_ROOT, small_tmpfs
 
 pytestmark = pytest.mark.service
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests" / "data" / "sidecar"
-FAB = str(ROOT / ".venv" / "bin" / "fab")
+DATA = PROJECT_ROOT / "tests" / "data" / "sidecar"
 EN = DATA / "win81-en-net-class.reg"
 
 
 def fab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([FAB, "sidecar.wan-miniport", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return conftest.fab("sidecar.wan-miniport", *args, timeout=120)
 
 
 def sha(path: Path) -> str:
