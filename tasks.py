@@ -88,15 +88,9 @@ def lab_purge(c: Context) -> None:
 @user_errors
 def lab_disk(c: Context, out: str = "", force: bool = False) -> None:
     """Build (or take from cache) the compromised old-disk image and its ground truth."""
-    from pathlib import Path
+    from vpsrescue.lab import cli
 
-    from vpsrescue.olddisk import ensure_image
-    from vpsrescue.olddisk.build import copy_image
-
-    img = ensure_image(force=force)
-    if out:
-        img = copy_image(img, Path(out))
-    print(f"image: {img.image}\ntruth: {img.truth}")
+    cli.disk(out=out, force=force)
 
 
 lab.add_task(lab_up, "up")
@@ -145,13 +139,9 @@ sidecar = Collection("sidecar")
 @user_errors
 def goagent(c: Context, python: str = "", json: bool = False, host_key: str = "") -> None:
     """GoAgent HTTPS: is this Python + gevent hit by the SSLContext/sslwrap failure? (exit 0/1/2)"""
-    from vpsrescue.sidecar import goagent as ga
-    from vpsrescue.sidecar import report
+    from vpsrescue.sidecar import cli
 
-    result = ga.check(c, python=python or None, host_key=host_key or None)
-    report.print_goagent(result, as_json=json)
-    if result.verdict.exit_code:
-        raise Exit(code=result.verdict.exit_code)
+    cli.goagent(c, python=python, as_json=json, host_key=host_key)
 
 
 @task(help={"reg": "regedit export (.reg) of the Net class key {4D36E972-…}",
@@ -160,10 +150,9 @@ def goagent(c: Context, python: str = "", json: bool = False, host_key: str = ""
 @user_errors
 def wan_miniport(c: Context, reg: str = "", out: str = "", check: bool = False) -> None:
     """Windows 8.x VPN: find the broken WAN Miniport subkeys in an export and write the fix."""
-    from vpsrescue.sidecar import report, wanminiport
+    from vpsrescue.sidecar import cli
 
-    result = wanminiport.run_paths(reg, out or None, check_only=check)
-    report.print_wan_miniport(result)
+    cli.wan_miniport(reg=reg, out=out, check=check)
 
 
 sidecar.add_task(goagent, "goagent")
@@ -284,34 +273,16 @@ def verify(c: Context, bundle: str = "", json: bool = False, host_key: str = "")
 @task(
     help={"wp_version": "the WordPress version the hash is for (default 6.8: a $wp$ bcrypt "
                         "hash; before 6.8: a $P$ phpass hash, which every version accepts)",
-          "check": "instead of hashing: does the password match this stored hash? (exit 0/1)",
+          "check": "instead of hashing: does the password match this stored hash? (exit 0 "
+                   "it does, 1 it does not, 2 not a WordPress hash or an empty password)",
           "stdin": "read the password from standard input (one line) instead of a prompt"},
 )
 @user_errors
 def wp_hash(c: Context, wp_version: str = "6.8", check: str = "", stdin: bool = False) -> None:
     """Hash a WordPress password (prompted, never on argv), or check one against a hash."""
-    import getpass
-    import sys
+    from vpsrescue.wphash import cli
 
-    from vpsrescue import wphash
-    from vpsrescue.errors import VpsrescueError
-
-    if stdin:
-        password = sys.stdin.buffer.readline().rstrip(b"\r\n")
-    else:
-        password = getpass.getpass("WordPress password: ").encode()
-        if not check and getpass.getpass("again: ").encode() != password:
-            raise VpsrescueError("the two passwords differ; nothing was hashed.")
-    if check:
-        ok = wphash.login_ok(password, check)
-        print("matches" if ok else "does not match")
-        if not ok:
-            raise Exit(code=1)
-        return
-    try:
-        print(wphash.hash_for(password, wp_version))
-    except ValueError as exc:
-        raise VpsrescueError(f"{exc}; give --wp-version like 6.1 or 6.8.") from None
+    cli.wp_hash(wp_version=wp_version, check=check, stdin=stdin)
 
 
 # ---------------------------------------------------------------------------- collection

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,6 +36,26 @@ def small_tmpfs(parent: Path, size: str, mode: str = "0700") -> Iterator[Path]:
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode={mode}", "vpsr-tiny",
                     str(mnt)], check=True)
     try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+@contextmanager
+def readonly_tmpfs(parent: Path, fill: Callable[[Path], object] | None = None
+                   ) -> Iterator[Path]:
+    """A real read-only filesystem (root ignores chmod, not a ro mount): ``fill`` puts
+    files in it first, then it is remounted read-only. Always unmounted."""
+    if os.geteuid() != 0:
+        pytest.fail("the read-only tests need root (as the whole suite does) to mount tmpfs")
+    mnt = parent / "readonly"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "vpsr-ro", str(mnt)],
+                   check=True)
+    try:
+        if fill is not None:
+            fill(mnt)
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
         yield mnt
     finally:
         subprocess.run(["umount", str(mnt)], check=True)

@@ -168,9 +168,31 @@ class DumpOptionError(VpsrescueError):
     """convert-dump was not told what to convert, or where to write it."""
 
 
+# ---------------------------------------------------------------- rescue
+class RescueError(VpsrescueError):
+    """Rescue could not finish; what is in the bundle is kept for a re-run."""
+
+
+class LocalSpaceError(VpsrescueError):
+    """Not enough free space here for what would be taken."""
+
+
+class OldDiskError(VpsrescueError):
+    """The old disk is missing, unusable, or mounted read-write already."""
+
+
 class DatadirError(VpsrescueError):
     """The old datadir is missing, cannot be copied, opened or dumped."""
 
 
 class DatadirTooNewError(VpsrescueError):
     """The old datadir needs a newer MariaDB than any server available here."""
+
+
+# ---------------------------------------------------------------- wp-hash
+class PasswordHashError(VpsrescueError):
+    """wp-hash was given an empty password, or a stored hash WordPress never writes.
+
+    Exit 2, so a script can tell "not a hash I can check" from "does not match" (1)."""
+
+    exit_code = 2

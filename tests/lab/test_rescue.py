@@ -22,6 +22,7 @@ from vpsrescue.dump import mysql_latin1
 from vpsrescue.olddisk import ensure_image
 from vpsrescue.olddisk.inspect import load_truth, mounted
 
+from ..conftest import small_tmpfs
 from ..service.triage_truth import MUST_QUARANTINE, matches
 from .conftest import FAB, PROJECT_ROOT, Lab
 
@@ -222,6 +223,42 @@ def test_dry_run_lists_and_writes_nothing(lab: Lab, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "would take" in res.stderr and "/usr/share/wordpress" in res.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_dry_run_with_image_counts_the_disk_in_the_space_needed(
+        lab: Lab, tmp_path: Path, truth: dict[str, Any]) -> None:
+    """--dry-run --image used to check the space for the files only: with room for them
+    but not for the image it said go, and the real run filled the disk."""
+    size_mb = f"{truth['image']['size'] / 1e6:.0f} MB"
+    with small_tmpfs(tmp_path, "1g", "0755") as small:
+        files_only = lab.fab("rescue", "--dry-run", "--bundle-dir", str(small))
+        assert files_only.returncode == 0, files_only.stderr[-2000:]
+        with_image = lab.fab("rescue", "--dry-run", "--image", "--bundle-dir", str(small))
+        assert with_image.returncode != 0
+        assert f"an image of /dev/xvdb, {size_mb}" in with_image.stderr
+        last = with_image.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"vpsrescue: {small} has ") and \
+            f"{size_mb} for the image of /dev/xvdb" in last, with_image.stderr[-2000:]
+        assert "Traceback" not in with_image.stderr
+        assert list(small.iterdir()) == []
+
+
+def test_image_on_a_disk_too_small_for_it_is_one_sentence_and_resumable(
+        lab: Lab, tmp_path: Path, truth: dict[str, Any]) -> None:
+    """--image with room for the files but not the image: the files are kept (the run
+    can resume elsewhere or after freeing space), the image is refused in one sentence
+    and no part of it is left."""
+    with small_tmpfs(tmp_path, "1g", "0755") as small:
+        res = lab.fab("rescue", "--image", "--no-database", "--bundle-dir", str(small))
+        assert res.returncode != 0
+        assert "Traceback" not in res.stderr + res.stdout
+        last = res.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"vpsrescue: {small}/bundle-lab-rescue-") and \
+            "for the image of /dev/xvdb" in last, res.stderr[-2000:]
+        (bundle,) = small.glob("bundle-lab-rescue-*")
+        assert not list((bundle / "evidence").glob("*.img*"))
+        assert json.loads((bundle / "manifest.json").read_text())["complete"] is False
+        assert (bundle / "files" / "usr" / "share" / "wordpress" / "wp-login.php").is_file()
 
 
 def test_image_takes_the_whole_disk_byte_for_byte(lab: Lab, rescued: Path, tmp_path: Path,

@@ -16,19 +16,17 @@ import pytest
 from vpsrescue.errors import OutputDirError
 from vpsrescue.sidecar import regfile, wanminiport
 
-from ..conftest import small_tmpfs
+from .. import conftest
+from ..conftest import PROJECT_ROOT, small_tmpfs
 
 pytestmark = pytest.mark.service
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests" / "data" / "sidecar"
-FAB = str(ROOT / ".venv" / "bin" / "fab")
+DATA = PROJECT_ROOT / "tests" / "data" / "sidecar"
 EN = DATA / "win81-en-net-class.reg"
 
 
 def fab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([FAB, "sidecar.wan-miniport", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return conftest.fab("sidecar.wan-miniport", *args, timeout=120)
 
 
 def sha(path: Path) -> str:
@@ -68,6 +66,48 @@ def _truncated(tmp: Path) -> Path:
     p = tmp / "truncated.reg"
     p.write_bytes(raw[:cut])
     return p
+
+
+def _cut_after_line(name: str, marker: str, lines_after: int):
+    """The export cut at the end of the line ``lines_after`` lines below the one holding
+    ``marker``: no final blank line, the rest of that subkey and all after it gone."""
+    def make(tmp: Path) -> Path:
+        raw = (DATA / name).read_bytes()
+        enc = "utf-16-le" if raw.startswith(b"\xff\xfe") else "cp1252"
+        crlf = "\r\n".encode(enc)
+        pos = raw.index(marker.encode(enc))
+        for _ in range(lines_after + 1):
+            pos = raw.index(crlf, pos) + len(crlf)
+        p = tmp / f"cut-{lines_after}-{name}"
+        p.write_bytes(raw[:pos])
+        return p
+    return make
+
+
+IP_KEY = "\\0010]"  # the English exports' WAN Miniport (IP) subkey
+CUT_EXPORTS = [
+    _cut_after_line("win81-en-net-class.reg", IP_KEY, 0),  # only its [KEY] line is left
+    _cut_after_line("win81-en-net-class.reg", IP_KEY, 2),  # ... and two of its values
+    _cut_after_line("win81-en-net-class.reg", IP_KEY, 19),  # its Linkage subkey's [KEY] line
+    _cut_after_line("win81-en-net-class.reg", IP_KEY, 23),  # Linkage's first value
+    _cut_after_line("win81-de-net-class.reg", "\\0003\\Ndi]", 1),
+    _cut_after_line("win8-regedit4-net-class.reg", IP_KEY, 5),
+]
+
+
+@pytest.mark.parametrize("make", CUT_EXPORTS)
+def test_an_export_cut_at_a_line_end_writes_no_backup(tmp_path: Path, make) -> None:
+    """Cut at a line end, the export still parses line by line; only the missing blank
+    line that regedit ends every key with shows that the subkey's rest is gone."""
+    src = make(tmp_path)
+    out = tmp_path / "fix"
+    proc = fab("--reg", str(src), "--out", str(out))
+    assert proc.returncode != 0, proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vpsrescue: "), proc.stderr
+    assert "cut off" in lines[0] and str(src) in lines[0]
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [src.name]
 
 
 def _wrong_encoding(tmp: Path) -> Path:

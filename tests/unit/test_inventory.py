@@ -36,3 +36,40 @@ def test_missing_inventory_and_empty_group_are_one_sentence(tmp_path: Path) -> N
     inv.write_text("all:\n  children:\n    web:\n      hosts:\n        w1: {}\n")
     with pytest.raises(InventoryError, match="no host in group 'rescue'"):
         hosts_in_group("rescue", inv)
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    # a flow mapping not closed on line 6: the YAML parser's own line and column
+    ("all:\n  children:\n    rescue:\n      hosts:\n        old: {ansible_host: x\n"
+     "    web: {}\n", "is not valid YAML (expected ',' or '}', but got ':' at line 6"),
+    ("all:\n  children:\n\trescue: {}\n", "is not valid YAML"),
+    ("- rescue\n- web\n", "holds a YAML list"),
+    ("all:\n  hosts: [a, b]\n", "Ansible cannot read the inventory"),
+])
+def test_a_broken_inventory_is_called_broken_not_empty(tmp_path: Path, text: str,
+                                                       words: str) -> None:
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(text)
+    with pytest.raises(InventoryError) as info:
+        load_inventory(inv)
+    message = str(info.value)
+    assert words in message and str(inv) in message
+    assert "lists no hosts" not in message and "\n" not in message
+
+
+def test_an_empty_inventory_still_lists_no_hosts(tmp_path: Path) -> None:
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  children:\n    rescue: {}\n")
+    with pytest.raises(InventoryError, match="lists no hosts"):
+        load_inventory(inv)
+
+
+def test_a_broken_inventory_through_fab_is_one_sentence(tmp_path: Path) -> None:
+    from ..conftest import fab
+
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  children:\n    rescue:\n      hosts:\n        old: {a: 1\n")
+    res = fab("rescue", env={"VPSRESCUE_INVENTORY": str(inv)}, timeout=120)
+    assert res.returncode == 1
+    assert res.stdout == "" and res.stderr.count("\n") == 1, res.stderr
+    assert res.stderr.startswith(f"vpsrescue: The inventory {inv} is not valid YAML")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from vpsrescue.bundle import FILE, SYMLINK, ManifestEntry
 from vpsrescue.errors import SelectionError
+from vpsrescue.rescue.run import RescueOptions
 from vpsrescue.rescue.selection import (
     LISTING_END,
     ListingReader,
@@ -24,6 +25,7 @@ from vpsrescue.rescue.selection import (
     rescue_command,
     shell_glob,
     shell_quote,
+    user_pattern,
 )
 
 pytestmark = pytest.mark.unit
@@ -178,3 +180,29 @@ def test_excluded_paths_are_not_planned(old_root: Path) -> None:
     plan = plan_transfer(_listed(old_root, b"var/www"), {}, [b"var/www/site/wp-content"])
     assert not [n for n in plan.expected() if b"wp-content" in n]
     assert plan.excluded == 3
+
+
+@pytest.mark.parametrize(("pattern", "rel"), [
+    (b"/srv/www", b"srv/www"), (b"home/*/public_html/", b"home/*/public_html"),
+    (b"/./var//backups/./", b"var/backups"), (b"/etc/ssl/[a-z]*", b"etc/ssl/[a-z]*"),
+])
+def test_user_patterns_are_taken_relative_to_the_old_root(pattern: bytes, rel: bytes) -> None:
+    assert user_pattern("include", pattern) == rel
+
+
+@pytest.mark.parametrize(("option", "pattern", "words"), [
+    ("include", b"/../..", "has a '..' part"),
+    ("include", b"/srv/../../etc", "has a '..' part"),
+    ("exclude", b"../x", "has a '..' part"),
+    ("include", b"/", "names the whole old disk"),
+    ("include", b"/./", "names the whole old disk"),
+    ("include", b"/srv/[a;rm]", "bracket expression"),
+])
+def test_a_pattern_that_leaves_the_old_disk_is_refused_up_front(option: str, pattern: bytes,
+                                                                words: str) -> None:
+    """Refused as the user's mistake before any connection: it used to reach the
+    transfer and be blamed on the rescue host's stream ("may be hostile")."""
+    with pytest.raises(SelectionError) as info:
+        RescueOptions(**{option: [pattern]})
+    assert words in str(info.value) and "stream" not in str(info.value)
+    assert str(info.value).startswith(f"--{option} ") or "bracket" in words

@@ -132,7 +132,7 @@ def test_hex1_string_is_the_same_reg_sz_and_multiline_strings_survive() -> None:
 
 
 def test_utf8_five_hundred_file_is_accepted() -> None:
-    text = 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_USERS\\X]\r\n"ä"="ö"\r\n'
+    text = 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_USERS\\X]\r\n"ä"="ö"\r\n\r\n'
     reg = regfile.parse(b"\xef\xbb\xbf" + text.encode("utf-8"))
     assert reg.keys[0].value("ä").data == "ö"
 
@@ -276,9 +276,39 @@ def test_any_cut_is_refused_or_a_clean_prefix(cut: int) -> None:
     except (RegTruncatedError, RegFormatError):
         return
     assert part.unicode
-    n = len(part.keys)
-    if n:
-        assert part.keys[: n - 1] == full.keys[: n - 1]
-        last, whole = part.keys[-1], full.keys[n - 1]
-        assert last.path == whole.path
-        assert last.values == whole.values[: len(last.values)]
+    assert part.keys == full.keys[: len(part.keys)]  # whole keys only, never a part of one
+
+
+def line_ends(raw: bytes) -> list[int]:
+    """Every offset just after a CRLF of an export (UTF-16LE with BOM, or ANSI)."""
+    crlf = "\r\n".encode("utf-16-le") if raw.startswith(b"\xff\xfe") else b"\r\n"
+    step = 2 if raw.startswith(b"\xff\xfe") else 1
+    ends, pos = [], raw.find(crlf)
+    while pos >= 0:
+        if pos % step == 0:  # a character boundary (the BOM is one UTF-16 unit)
+            ends.append(pos + len(crlf))
+        pos = raw.find(crlf, pos + step)
+    return ends
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_an_export_cut_at_a_line_end_is_refused_unless_a_key_block_ended(name: str) -> None:
+    """regedit ends every key block with a blank line (the file with CRLF CRLF): a file
+    that stops after a value or key line lost the rest of that key and every key after."""
+    raw = (DATA / name).read_bytes()
+    full = regfile.parse(raw)
+    blank = "\r\n\r\n".encode("utf-16-le" if full.unicode else "cp1252")
+    cuts = [c for c in line_ends(raw) if c > 80]
+    assert len(cuts) > 200
+    refused = 0
+    for cut in cuts:
+        part = raw[:cut]
+        if part.endswith(blank):
+            assert regfile.parse(part).keys == full.keys[: len(regfile.parse(part).keys)]
+            continue
+        with pytest.raises(RegTruncatedError) as info:
+            regfile.parse(part, "EXPORT.reg")
+        message = str(info.value)
+        assert "cut off" in message and "\n" not in message and message.endswith(".")
+        refused += 1
+    assert refused > 150

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,8 +11,9 @@ from hypothesis import strategies as st
 
 from vpsrescue import wphash
 
+from ..conftest import fab
+
 pytestmark = pytest.mark.unit
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @given(st.binary(max_size=80))
@@ -54,8 +54,7 @@ def test_limits_and_unknown_formats() -> None:
 
 
 def _fab(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROOT / ".venv/bin/fab"), "wp-hash", *args], cwd=ROOT,
-                          input=stdin, capture_output=True, text=True)
+    return fab("wp-hash", *args, input=stdin, timeout=120)
 
 
 def test_fab_wp_hash_reads_stdin_and_checks() -> None:
@@ -68,3 +67,39 @@ def test_fab_wp_hash_reads_stdin_and_checks() -> None:
     assert wrong.returncode == 1 and wrong.stdout.strip() == "does not match"
     bad = _fab("--stdin", "--wp-version", "latest", stdin="x\n")
     assert bad.returncode != 0 and "give --wp-version" in bad.stderr
+
+
+def test_every_format_wordpress_writes_is_recognised_and_nothing_else() -> None:
+    import bcrypt
+
+    plain = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
+    assert wphash.hash_format(wphash.phpass_hash(b"pw", log2=8)) == "phpass"
+    assert wphash.hash_format(wphash.wp_hash(b"pw", cost=4)) == "wp-bcrypt"
+    assert wphash.hash_format(plain) == "bcrypt"
+    assert wphash.hash_format(plain.replace("$2b$", "$2y$")) == "bcrypt"
+    assert wphash.hash_format("5ebe2294ecd0e0f08eab7690d2a6ee69") == "md5"
+    for bad in ("", "abc", "*", "$P$Bnothashedright", "$wp$2y$10$broken", plain[:-1],
+                "$1$saltsalt$notsupportedhere........", "5EBE2294ECD0E0F08EAB7690D2A6EE69",
+                wphash.phpass_hash(b"pw") + "x", " " + plain):
+        assert wphash.hash_format(bad) is None, bad
+
+
+@pytest.mark.parametrize(("args", "stdin", "words"), [
+    (("--stdin",), "\n", "the password is empty"),
+    (("--stdin",), " \t \n", "the password is empty"),
+    (("--stdin", "--check", "5ebe2294ecd0e0f08eab7690d2a6ee69"), "\n", "the password is empty"),
+    (("--stdin", "--check", "$P$Bnothashedright"), "secret\n", "is not a WordPress password hash"),
+    (("--stdin", "--check", "secret"), "secret\n", "is not a WordPress password hash"),
+    (("--stdin", "--check", "$wp$2y$10$cut-off"), "secret\n", "is not a WordPress password hash"),
+    (("--stdin",), "x" * 4097 + "\n", "longer than 4096 bytes"),
+])
+def test_fab_wp_hash_refuses_what_it_cannot_hash_or_check(args: tuple[str, ...], stdin: str,
+                                                          words: str) -> None:
+    """Exit 2 and one sentence: an empty password is never hashed, and a value in no
+    WordPress format is not "does not match" (exit 1 is kept for a real mismatch)."""
+    res = _fab(*args, stdin=stdin)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vpsrescue: ") and words in lines[0]
+    assert "secret" not in res.stderr.replace("'secret'", "")

@@ -95,3 +95,16 @@ def purge() -> None:
         console.print(f"removed {CACHE_ROOT}")
     else:
         console.print("no caches to remove")
+
+
+def disk(out: str = "", force: bool = False) -> None:
+    """Build (or take from cache) the old-disk image; with ``out`` also copy it there."""
+    from ..olddisk import ensure_image
+    from ..olddisk.build import copy_image
+
+    if out and Path(out).is_dir():  # before a build that can take minutes
+        raise LabError(f"{out} is a directory: give --out the path of the image file.")
+    img = ensure_image(force=force)
+    if out:
+        img = copy_image(img, Path(out))
+    print(f"image: {img.image}\ntruth: {img.truth}")

@@ -64,6 +64,13 @@ def default_disk(log: Log) -> Path:
 
 def up(lab: LabInstance, release: str = "bookworm", disk_image: Path | None = None,
        log: Log = print) -> LabState:
+    # The user's mistakes first: a typo must not cost the lab that is up.
+    if release not in RELEASES:
+        raise LabError(f"Unknown release {release!r}: use one of {', '.join(RELEASES)}.")
+    if disk_image is not None and not disk_image.is_file():
+        what = "is a directory, not" if disk_image.is_dir() else "does not exist: give the path of"
+        raise LabError(f"Disk image {disk_image} {what} a raw disk image (or leave --disk "
+                       f"out for the built-in old disk).")
     require_root()
     require_tools()
     t0 = time.monotonic()
@@ -71,13 +78,8 @@ def up(lab: LabInstance, release: str = "bookworm", disk_image: Path | None = No
     if anything_left(lab):
         log("tearing down what an earlier run left behind")
         down(lab, log=lambda _m: None)
-    if release not in RELEASES:
-        raise LabError(f"Unknown release {release!r}: use one of {', '.join(RELEASES)}.")
     for host in lab.hosts:
         net.check_free(host)
-    if disk_image is not None and not disk_image.is_file():
-        raise LabError(f"Disk image {disk_image} does not exist: give the path of a raw "
-                       f"disk image (or leave --disk out for the built-in old disk).")
     rescue_root = ensure_rootfs("bookworm", log=log)
     vps_root = ensure_rootfs(release, log=log)
     timings["rootfs"] = time.monotonic() - t0

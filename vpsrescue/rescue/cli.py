@@ -10,8 +10,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import RescueError
 from ..ssh import task_connections
-from .run import DEFAULT_BUNDLES, RescueError, RescueOptions, rescue_host
+from .run import DEFAULT_BUNDLES, RescueOptions, check_bundle_dir, rescue_host
 
 console = Console(stderr=True)
 
@@ -47,6 +48,7 @@ def rescue(c: Any, *, host_key: str, device: str, bundle_dir: str, new: bool,
         device=device or None, new=new, dry_run=dry_run,
         include=[os.fsencode(p) for p in include], exclude=[os.fsencode(p) for p in exclude],
         database=database, image=image)
+    check_bundle_dir(opts.bundle_dir)  # before the rescue host is touched
     failures = []
     for conn, host in task_connections(c, "rescue", host_key or None, password):
         t0 = time.monotonic()

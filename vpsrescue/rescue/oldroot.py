@@ -15,12 +15,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import VpsrescueError
-
-
-class OldDiskError(VpsrescueError):
-    """The old disk is missing, unusable, or mounted read-write already."""
-
+from ..errors import OldDiskError
 
 # A shell on the rescue host: command -> (exit status, stdout, stderr).
 Shell = Callable[[str], tuple[int, str, str]]

@@ -8,8 +8,8 @@ happened. The bundle says ``complete: false`` until the files are in and checked
 
 from __future__ import annotations
 
+import errno
 import io
-import json
 import os
 import shlex
 import shutil
@@ -23,13 +23,13 @@ from typing import Any
 from fabric import Connection
 from rich.console import Console
 
-from ..bundle import BUNDLES_DIR, Bundle
-from ..errors import VpsrescueError
+from ..bundle import BUNDLES_DIR, Bundle, read_json, write_json
+from ..errors import LocalSpaceError, RescueError, VpsrescueError, WriteError
 from ..inventory import InventoryHost
 from . import database, dpkgverify, oldroot
 from .discover import default_selection
 from .probe import dumps_command, probe_command, read_facts_from
-from .selection import Root, plan_transfer
+from .selection import Root, plan_transfer, user_patterns
 from .transfer import (
     OpenSSHRunner,
     ParamikoRunner,
@@ -45,14 +45,6 @@ from .transfer import (
 DEFAULT_BUNDLES = BUNDLES_DIR
 
 
-class RescueError(VpsrescueError):
-    """Rescue could not finish; what is in the bundle is kept for a re-run."""
-
-
-class LocalSpaceError(VpsrescueError):
-    """Not enough free space here for what would be taken."""
-
-
 @dataclass
 class RescueOptions:
     bundle_dir: Path = DEFAULT_BUNDLES
@@ -63,6 +55,10 @@ class RescueOptions:
     exclude: Sequence[bytes] = ()
     database: bool = True
     image: bool = False
+
+    def __post_init__(self) -> None:
+        # Refused here, before any connection: a bad pattern is the user's to fix.
+        self.include, self.exclude = user_patterns(self.include, self.exclude)
 
 
 @dataclass
@@ -165,8 +161,59 @@ def datadir_root(sh: oldroot.Shell, root: str) -> bytes:
     return value.strip("/").encode()
 
 
+#: Kept free beyond what a rescue needs: the manifest, facts, triage and the dumps.
+SPACE_MARGIN = 64 << 20
+
+
+def check_bundle_dir(root: Path) -> None:
+    """Can bundles be written under ``root`` at all? Asked before the rescue host is
+    touched, so a read-only, full or mistyped --bundle-dir is one sentence up front."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if not root.is_dir():
+            raise NotADirectoryError(20, "not a directory")
+        fd, probe = tempfile.mkstemp(prefix=".vpsr-probe-", dir=root)
+        try:
+            os.write(fd, bytes(64 << 10))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except (FileExistsError, NotADirectoryError):
+        raise WriteError(f"--bundle-dir {root} is not a directory (a file is in the way): "
+                         f"give a directory for the bundles.") from None
+    except OSError as exc:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise WriteError(f"cannot write bundles under {root}: {WriteError.reason(exc)}; "
+                         f"{'free space or ' if full else ''}give --bundle-dir elsewhere "
+                         f"(nothing was taken from the rescue host yet).") from None
+
+
+def check_space(root: Path, files_bytes: int, image_bytes: int = 0,
+                image_name: str = "the disk image") -> str:
+    """Enough free space under ``root`` for the files (plus 10 %) and the image? The
+    answer in words; LocalSpaceError if not."""
+    free = shutil.disk_usage(root).free
+    needed = int(files_bytes * 1.1) + image_bytes + SPACE_MARGIN
+    parts = [f"{files_bytes * 1.1 / 1e6:.0f} MB of files"]
+    if image_bytes:
+        parts.append(f"{image_bytes / 1e6:.0f} MB for the image of {image_name}")
+    what = " + ".join(parts)
+    if needed > free:
+        raise LocalSpaceError(
+            f"{root} has {free / 1e6:.0f} MB free but the rescue needs about "
+            f"{needed / 1e6:.0f} MB ({what}): free space or give --bundle-dir elsewhere.")
+    return f"needs about {needed / 1e6:.0f} MB ({what}); free here: {free / 1e6:.0f} MB"
+
+
+def device_size(sh: oldroot.Shell, device: str) -> int:
+    return int(oldroot.checked(sh, f"blockdev --getsize64 {shlex.quote(device)}",
+                               f"read the size of {device}"))
+
+
 def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
                 console: Console, log: Callable[[str], None]) -> RescueOutcome:
+    check_bundle_dir(opts.bundle_dir)
     sh = shell_of(conn)
     oldroot.release_stale(sh)
     old = oldroot.assemble(sh, opts.device)
@@ -189,7 +236,9 @@ def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
             roots.append(Root(datadir, "database datadir"))
         roots = _resolve_roots(sh, old.root, roots)
         if opts.dry_run:
-            return _dry_run(runner, mount, roots, exclude, opts, console)
+            disk = oldroot.disk_of(old.device) if opts.image else ""
+            image = device_size(sh, disk) if opts.image else 0
+            return _dry_run(runner, mount, roots, exclude, opts, console, image, disk)
         bundle = None if opts.new else Bundle.find_resumable(opts.bundle_dir, host.name)
         if bundle is None:
             bundle = Bundle.create(opts.bundle_dir, host.name, device=old.device,
@@ -214,8 +263,9 @@ def rescue_host(conn: Connection, host: InventoryHost, opts: RescueOptions,
         log("checking packages against dpkg's md5sums (the rescue system's md5sum)")
         mismatches, packages = dpkgverify.verify(sh, old.root)
         outcome.dpkg_mismatches = len(mismatches)
-        _write_json(bundle.triage_dir / "dpkg-verify.json",
-                    {"packages": packages, "mismatches": [asdict(m) for m in mismatches]})
+        write_json(bundle.triage_dir / "dpkg-verify.json",
+                   {"packages": packages, "mismatches": [asdict(m) for m in mismatches]},
+                   what="the dpkg verification")
         if opts.image:
             outcome.image = take_image(runner, sh, old, bundle, console)
         if opts.database:
@@ -240,23 +290,45 @@ def take_image(runner: Runner, sh: oldroot.Shell, old: oldroot.OldRoot, bundle: 
                console: Console) -> dict[str, Any]:
     """The whole old disk, byte for byte, as evidence: streamed, hashed on arrival, and
     the hash compared with one the rescue host computes itself from the device."""
-    import hashlib
-
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
     device = oldroot.disk_of(old.device)
-    size = int(oldroot.checked(sh, f"blockdev --getsize64 {shlex.quote(device)}",
-                               f"read the size of {device}"))
+    size = device_size(sh, device)
     evidence = bundle.path / "evidence"
-    evidence.mkdir(mode=0o700, exist_ok=True)
     name = device.rsplit("/", 1)[-1] + ".img"
     final = evidence / name
     meta = evidence / (name + ".json")
     if meta.exists() and final.exists() and final.stat().st_size == size:
-        return dict(json.loads(meta.read_text()))
-    part = final.with_name(name + ".part")
+        return dict(read_json(meta, "the disk image's record"))
+    try:
+        evidence.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise WriteError.of(evidence, exc, "the evidence directory") from None
+    check_space(evidence, 0, size, device)
+    digest = receive_image(runner, device, size, final, console)
+    remote = oldroot.checked(sh, f"sha256sum {shlex.quote(device)}", f"hash {device}").split()[0]
+    if remote != digest:
+        final.unlink(missing_ok=True)
+        raise RescueError(f"The image of {device} arrived with sha256 {digest}, "
+                          f"but the device hashes to {remote} on the rescue host: run "
+                          f"rescue again; if it repeats, the disk is being written to.")
+    info = {"device": device, "file": f"evidence/{name}", "size": size,
+            "sha256": remote, "taken": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    write_json(meta, info, what="the disk image's record")
+    return info
+
+
+def receive_image(runner: Runner, device: str, size: int, final: Path,
+                  console: Console) -> str:
+    """``dd`` of ``device`` on the rescue host into ``final`` (0400), hashed on arrival;
+    its sha256. ``final`` appears only once all ``size`` bytes are in; a full disk here
+    is one sentence and leaves no part behind."""
+    import hashlib
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    part = final.with_name(final.name + ".part")
     digest = hashlib.sha256()
-    cmd = runner.start(f"dd if={shlex.quote(device)} bs=4M status=none".encode())
+    # exec: stopping the command stops dd itself, not only a shell in front of it
+    cmd = runner.start(f"exec dd if={shlex.quote(device)} bs=4M status=none".encode())
     buf = bytearray(4 << 20)
     mv = memoryview(buf)
     got = 0
@@ -270,7 +342,13 @@ def take_image(runner: Runner, sh: oldroot.Shell, old: oldroot.OldRoot, bundle: 
                 f.write(mv[:n])
                 got += n
                 bar.update(task, completed=got)
+            f.flush()
+            os.fsync(f.fileno())
         rc, err = cmd.finish()
+    except OSError as exc:
+        cmd.abort()
+        part.unlink(missing_ok=True)
+        raise WriteError.of(final, exc, "the disk image") from None
     except BaseException:
         cmd.abort()
         part.unlink(missing_ok=True)
@@ -279,18 +357,9 @@ def take_image(runner: Runner, sh: oldroot.Shell, old: oldroot.OldRoot, bundle: 
         part.unlink(missing_ok=True)
         raise RescueError(f"The image of {device} is short ({got} of {size} bytes): "
                           f"{err.decode(errors='replace').strip()[:200]}; run rescue again.")
-    remote = oldroot.checked(sh, f"sha256sum {shlex.quote(device)}", f"hash {device}").split()[0]
-    if remote != digest.hexdigest():
-        part.unlink(missing_ok=True)
-        raise RescueError(f"The image of {device} arrived with sha256 {digest.hexdigest()}, "
-                          f"but the device hashes to {remote} on the rescue host: run "
-                          f"rescue again; if it repeats, the disk is being written to.")
     os.chmod(part, 0o400)
     part.replace(final)
-    info = {"device": device, "file": f"evidence/{name}", "size": size,
-            "sha256": remote, "taken": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    _write_json(meta, info)
-    return info
+    return digest.hexdigest()
 
 
 def _resolve_roots(sh: oldroot.Shell, root: str, roots: list[Root]) -> list[Root]:
@@ -354,25 +423,15 @@ def _finish(bundle: Bundle, outcome: RescueOutcome) -> None:
 
 
 def _dry_run(runner: Runner, mount: bytes, roots: list[Root], exclude: Sequence[bytes],
-             opts: RescueOptions, console: Console) -> RescueOutcome:
+             opts: RescueOptions, console: Console, image_bytes: int = 0,
+             image_device: str = "") -> RescueOutcome:
     listed, problems = list_remote(runner, mount, roots)
     plan = plan_transfer(listed, {}, exclude)
-    opts.bundle_dir.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(opts.bundle_dir).free
     console.print(f"would take {plan.files} files, {plan.nbytes / 1e6:.1f} MB "
-                  f"({len(roots)} roots); free here: {free / 1e6:.0f} MB")
+                  f"({len(roots)} roots)"
+                  + (f" and an image of {image_device}, {image_bytes / 1e6:.0f} MB"
+                     if opts.image else ""))
     for r in roots:
         console.print(f"  /{r.path.decode('utf-8', 'replace')}  [dim]{r.why}[/]")
-    if plan.nbytes * 1.1 + (64 << 20) > free:
-        raise LocalSpaceError(
-            f"{opts.bundle_dir} has {free / 1e6:.0f} MB free but the rescue needs about "
-            f"{plan.nbytes * 1.1 / 1e6:.0f} MB: free space or give --bundle-dir elsewhere."
-        )
+    console.print(check_space(opts.bundle_dir, plan.nbytes, image_bytes, image_device))
     return RescueOutcome(None, files=plan.files, nbytes=plan.nbytes, problems=problems)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)

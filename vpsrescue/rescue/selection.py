@@ -55,6 +55,36 @@ def shell_glob(pattern: bytes) -> bytes:
     return b"".join(out)
 
 
+def user_pattern(option: str, pattern: bytes) -> bytes:
+    """An --include/--exclude pattern as the user typed it, checked before anything runs:
+    its form relative to the old root, or one sentence.
+
+    The old disk is the whole world here: a pattern with a ``..`` part points out of it
+    (and, unchecked, was refused deep in the transfer as if the rescue host's stream were
+    hostile), and one that is only ``/`` would take, or leave out, everything."""
+    shown = os.fsdecode(pattern)
+    parts = [p for p in pattern.split(b"/") if p not in (b"", b".")]
+    if b".." in parts:
+        raise SelectionError(
+            f"--{option} {shown!r} has a '..' part, which points outside the old disk: give "
+            f"the path as it is on the old server, e.g. /srv/www or /home/*/public_html.")
+    if not parts:
+        raise SelectionError(
+            f"--{option} {shown!r} names the whole old disk: give a directory or file of it "
+            f"(fab rescue --image takes a byte-for-byte image of the whole disk).")
+    rel = b"/".join(parts)
+    if option == "include":
+        shell_glob(rel)  # an unsafe bracket expression is refused now, not remotely
+    return rel
+
+
+def user_patterns(include: Iterable[bytes], exclude: Iterable[bytes]
+                  ) -> tuple[list[bytes], list[bytes]]:
+    """:func:`user_pattern` for every --include and --exclude."""
+    return ([user_pattern("include", p) for p in include],
+            [user_pattern("exclude", p) for p in exclude])
+
+
 @dataclass(frozen=True)
 class Root:
     """One selected path, relative to the old root; ``glob`` roots are expanded remotely."""

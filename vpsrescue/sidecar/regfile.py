@@ -6,6 +6,9 @@ hives), so this is our own. It follows what regedit writes and imports:
 - ``Windows Registry Editor Version 5.00``: UTF-16LE with a BOM and CRLF line ends
   (as File → Export writes it; UTF-8 is accepted on reading); ``REGEDIT4``: the ANSI
   code page (cp1252 unless told otherwise).
+- every key block ends with a blank line, so a whole export ends with CRLF CRLF: a
+  file that ends after a key or value line was cut off and is refused
+  (:class:`RegTruncatedError`), even when the cut fell exactly at a line end.
 - ``[KEY]`` opens a key, ``[-KEY]`` deletes a whole key; ``"Name"=…`` sets a value,
   ``@=…`` the default value, ``"Name"=-`` deletes it.
 - data: ``"string"`` (REG_SZ), ``dword:0000000a``, ``hex:…`` (REG_BINARY) and
@@ -271,10 +274,16 @@ def _keys(lines: Iterator[tuple[int, str, bool]], unicode: bool, ansi: str,
           source: str) -> Iterator[RegKey]:
     current: RegKey | None = None
     values: list[RegValue] = []
+    closed = True  # the blank line regedit writes after every key block was seen
+    lineno = 0
     for lineno, line, is_last in lines:
         where = f"{source} line {lineno}"
-        if not line or line.startswith(";"):
+        if not line:
+            closed = True
             continue
+        if line.startswith(";"):
+            continue
+        closed = False
         if line.startswith("["):
             if not line.endswith("]"):
                 _bad(where, is_last, "a key line must end with ']'")
@@ -296,6 +305,14 @@ def _keys(lines: Iterator[tuple[int, str, bool]], unicode: bool, ansi: str,
                                  f"fix the file or export the key again.")
         values.append(_parse_value(line, unicode, ansi, where, is_last))
     if current is not None:
+        if not closed:
+            # Cut exactly at a line end, every line still parses: only the missing blank
+            # line shows that the rest of this key (values, subkeys) and all after it
+            # are gone. A backup made from it would silently lack them.
+            raise RegTruncatedError(
+                f"{source} ends at line {lineno} without the blank line regedit ends every "
+                f"key with, so it was cut off (the rest of [{current.path[-60:]}] and any "
+                f"key after it are missing): copy or export it again.")
         yield RegKey(current.path, current.delete, tuple(values))
 
 

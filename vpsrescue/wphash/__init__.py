@@ -100,6 +100,29 @@ def hash_for(password: bytes, wordpress_version: str) -> str:
     return phpass_hash(password)
 
 
+_PHPASS_RE = re.compile(r"\$[PH]\$[./0-9A-Za-z]{31}", re.ASCII)
+_BCRYPT_RE = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./0-9A-Za-z]{53}", re.ASCII)
+_MD5_RE = re.compile(r"[0-9a-f]{32}", re.ASCII)
+FORMATS = "$P$/$H$ (phpass), $wp$2y$ (WordPress 6.8 bcrypt), $2y$ (bcrypt), 32 hex digits (md5)"
+
+
+def hash_format(stored: str) -> str | None:
+    """Which of WordPress's hash formats ``stored`` is laid out as, or None.
+
+    A string in none of them can never match any password in WordPress: saying "does
+    not match" would send the operator looking for the wrong password instead of the
+    wrong column (or a hash cut off when it was copied)."""
+    if _PHPASS_RE.fullmatch(stored):
+        return "phpass"
+    if stored.startswith("$wp") and _BCRYPT_RE.fullmatch(stored[3:]):
+        return "wp-bcrypt"
+    if _BCRYPT_RE.fullmatch(stored):
+        return "bcrypt"
+    if _MD5_RE.fullmatch(stored):
+        return "md5"
+    return None
+
+
 def check(password: bytes, stored: str) -> bool:
     """wp_check_password() of WordPress 6.8: the password as given (no trim), ``stored``
     an md5 hex (set by hand in phpMyAdmin), ``$wp$``, ``$P$`` or a plain bcrypt hash.
