@@ -17,11 +17,24 @@ from vpsrescue.errors import VpsrescueError
 sys.dont_write_bytecode = True
 
 
+def _print_task_help(name: str) -> None:
+    """Print `fab --help NAME` and exit 0. Invoke hands `fab NAME --help` to a task as the
+    value of its required positional argument (pyinvoke/invoke#982); such a task calls
+    this when that value is --help or -h."""
+    from fabric.main import make_program
+
+    make_program().run(["fab", "--help", name])  # prints the help and exits
+
+
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Show a VpsrescueError as its one sentence and a non-zero exit, no traceback."""
+    """Show a VpsrescueError as its one sentence and a non-zero exit, no traceback; and
+    `fab TASK --help` as the task's help when Invoke handed it over as a positional value."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if any(v in ("--help", "-h") for v in (*args[1:], *kwargs.values())
+               if isinstance(v, str)):
+            _print_task_help(getattr(wrapper, "task_name", fn.__name__))
         try:
             return fn(*args, **kwargs)
         except VpsrescueError as exc:
@@ -100,80 +113,6 @@ lab.add_task(lab_ssh, "ssh")
 lab.add_task(lab_purge, "purge")
 lab.add_task(lab_disk, "disk")
 
-# ---------------------------------------------------------------------------- dump
-@task(
-    iterable=["replace"],
-    help={
-        "src": "the dump to convert: .sql or .sql.gz (only read)",
-        "dst": "where to write the utf8mb4 dump (.gz to compress; mode 0600); appears only "
-               "when complete",
-        "mode": "auto (decide per value, default), relabel, transcode or none",
-        "replace": "OLD=NEW search-replace, serialized/JSON-safe, http/https/scheme-less "
-                   "(repeatable)",
-        "prefix": "OLD:NEW table prefix rename (tables, prefix-bound option/usermeta keys)",
-        "collation": "utf8mb4 collation for converted tables (default utf8mb4_unicode_520_ci)",
-        "stats": "write per-table/column counts and undecidable values as JSON to this file",
-        "json": "print the counts as JSON instead of the summary",
-    },
-)
-@user_errors
-def convert_dump(c: Context, src: str = "", dst: str = "", mode: str = "auto",
-                 replace: Any = None, prefix: str = "", collation: str = "", stats: str = "",
-                 json: bool = False) -> None:
-    """Convert a latin1 (or double-encoded) WordPress dump into a correct utf8mb4 dump."""
-    from vpsrescue.dump import cli
-
-    cli.convert(src, dst, mode=mode, replace=replace or (), prefix=prefix,
-                collation=collation, stats=stats, as_json=json)
-
-
-# ---------------------------------------------------------------------------- sidecar
-sidecar = Collection("sidecar")
-
-
-@task(help={"python": "interpreter GoAgent runs with (default: python2, python or python3 "
-                      "on PATH)",
-            "json": "print JSON instead of a report",
-            "host_key": "with -H: the host's expected SSH key fingerprint (SHA256:…) when "
-                        "the inventory does not pin it"})
-@user_errors
-def goagent(c: Context, python: str = "", json: bool = False, host_key: str = "") -> None:
-    """GoAgent HTTPS: is this Python + gevent hit by the SSLContext/sslwrap failure? (exit 0/1/2)"""
-    from vpsrescue.sidecar import cli
-
-    cli.goagent(c, python=python, as_json=json, host_key=host_key)
-
-
-@task(help={"reg": "regedit export (.reg) of the Net class key {4D36E972-…}",
-            "out": "new directory for the backup/delete .reg, fix script and checklist",
-            "check": "only report what was found; write nothing"})
-@user_errors
-def wan_miniport(c: Context, reg: str = "", out: str = "", check: bool = False) -> None:
-    """Windows 8.x VPN: find the broken WAN Miniport subkeys in an export and write the fix."""
-    from vpsrescue.sidecar import cli
-
-    cli.wan_miniport(reg=reg, out=out, check=check)
-
-
-sidecar.add_task(goagent, "goagent")
-sidecar.add_task(wan_miniport, "wan-miniport")
-
-# ---------------------------------------------------------------------------- bundle
-bundle = Collection("bundle")
-
-
-@task(help={"path": "the bundle directory (bundle-<host>-<time>/)",
-            "json": "print the JSON report on stdout instead of the table",
-            "out": "where to write the JSON report (default: <bundle>/verify.json)"})
-@user_errors
-def bundle_verify(c: Context, path: str, json: bool = False, out: str = "") -> None:
-    """Rehash every file of a bundle against its manifest; non-zero exit on any mismatch."""
-    from vpsrescue import bundle_cli
-
-    bundle_cli.verify_cli(path, out=out, as_json=json)
-
-
-bundle.add_task(bundle_verify, "verify")
 
 # ---------------------------------------------------------------------------- rescue
 @task(
@@ -202,16 +141,25 @@ def rescue(c: Context, host_key: str = "", device: str = "", bundle_dir: str = "
                database=not no_database, image=image)
 
 
+# ---------------------------------------------------------------------------- bundle
+bundle = Collection("bundle")
+
+
+@task(help={"path": "the bundle directory (bundle-<host>-<time>/)",
+            "json": "print the JSON report on stdout instead of the table",
+            "out": "where to write the JSON report (default: <bundle>/verify.json)"})
+@user_errors
+def bundle_verify(c: Context, path: str, json: bool = False, out: str = "") -> None:
+    """Rehash every file of a bundle against its manifest; non-zero exit on any mismatch."""
+    from vpsrescue import bundle_cli
+
+    bundle_cli.verify_cli(path, out=out, as_json=json)
+
+
+bundle.add_task(bundle_verify, "verify")
+
+
 # ---------------------------------------------------------------------------- triage
-def _print_task_help(name: str) -> None:
-    """Print `fab --help NAME` and exit 0. Invoke hands `fab NAME --help` to a task as the
-    value of its required positional argument (pyinvoke/invoke#982); such a task calls
-    this when that value is --help or -h."""
-    from fabric.main import make_program
-
-    make_program().run(["fab", "--help", name])  # prints the help and exits
-
-
 @task(
     help={"path": "a bundle (bundle-<host>-<time>/, or its files/) or a directory laid out "
                   "as the old disk (e.g. its read-only mount)",
@@ -225,11 +173,36 @@ def _print_task_help(name: str) -> None:
 @user_errors
 def triage(c: Context, path: str, out: str = "", dump: Any = None, json: bool = False) -> None:
     """Find the intruder's backdoors, keys, jobs and accounts; report and quarantine list."""
-    if path in ("--help", "-h"):
-        _print_task_help("triage")
     from vpsrescue.triage import cli
 
     cli.triage(path, out=out, dumps=dump or [], as_json=json)
+
+
+# ---------------------------------------------------------------------------- convert-dump
+@task(
+    iterable=["replace"],
+    help={
+        "src": "the dump to convert: .sql or .sql.gz (only read)",
+        "dst": "where to write the utf8mb4 dump (.gz to compress; mode 0600); appears only "
+               "when complete",
+        "mode": "auto (decide per value, default), relabel, transcode or none",
+        "replace": "OLD=NEW search-replace, serialized/JSON-safe, http/https/scheme-less "
+                   "(repeatable)",
+        "prefix": "OLD:NEW table prefix rename (tables, prefix-bound option/usermeta keys)",
+        "collation": "utf8mb4 collation for converted tables (default utf8mb4_unicode_520_ci)",
+        "stats": "write per-table/column counts and undecidable values as JSON to this file",
+        "json": "print the counts as JSON instead of the summary",
+    },
+)
+@user_errors
+def convert_dump(c: Context, src: str = "", dst: str = "", mode: str = "auto",
+                 replace: Any = None, prefix: str = "", collation: str = "", stats: str = "",
+                 json: bool = False) -> None:
+    """Convert a latin1 (or double-encoded) WordPress dump into a correct utf8mb4 dump."""
+    from vpsrescue.dump import cli
+
+    cli.convert(src, dst, mode=mode, replace=replace or (), prefix=prefix,
+                collation=collation, stats=stats, as_json=json)
 
 
 # ---------------------------------------------------------------------------- restore
@@ -285,14 +258,52 @@ def wp_hash(c: Context, wp_version: str = "6.8", check: str = "", stdin: bool = 
     cli.wp_hash(wp_version=wp_version, check=check, stdin=stdin)
 
 
+# ---------------------------------------------------------------------------- sidecar
+sidecar = Collection("sidecar")
+
+
+@task(help={"python": "interpreter GoAgent runs with (default: python2, python or python3 "
+                      "on PATH)",
+            "json": "print JSON instead of a report",
+            "host_key": "with -H: the host's expected SSH key fingerprint (SHA256:…) when "
+                        "the inventory does not pin it"})
+@user_errors
+def goagent(c: Context, python: str = "", json: bool = False, host_key: str = "") -> None:
+    """GoAgent HTTPS: is this Python + gevent hit by the SSLContext/sslwrap failure? (exit 0/1/2)"""
+    from vpsrescue.sidecar import cli
+
+    cli.goagent(c, python=python, as_json=json, host_key=host_key)
+
+
+@task(help={"reg": "regedit export (.reg) of the Net class key {4D36E972-…}",
+            "out": "new directory for the backup/delete .reg, fix script and checklist",
+            "check": "only report what was found; write nothing"})
+@user_errors
+def wan_miniport(c: Context, reg: str = "", out: str = "", check: bool = False) -> None:
+    """Windows 8.x VPN: find the broken WAN Miniport subkeys in an export and write the fix."""
+    from vpsrescue.sidecar import cli
+
+    cli.wan_miniport(reg=reg, out=out, check=check)
+
+
+sidecar.add_task(goagent, "goagent")
+sidecar.add_task(wan_miniport, "wan-miniport")
+
+
 # ---------------------------------------------------------------------------- collection
+# In flow order: lab, rescue, bundle, triage, convert-dump, restore, verify; then the
+# password tool and the workstation sidecar.
 ns = Collection()
 ns.add_collection(lab)
-ns.add_collection(sidecar)
-ns.add_task(convert_dump)
-ns.add_collection(bundle)
 ns.add_task(rescue)
+ns.add_collection(bundle)
 ns.add_task(triage)
-ns.add_task(wp_hash, "wp-hash")
+ns.add_task(convert_dump)
 ns.add_task(restore)
 ns.add_task(verify)
+ns.add_task(wp_hash, "wp-hash")
+ns.add_collection(sidecar)
+
+# Each task's body learns the name it is called by, for its --help (see user_errors).
+for _name in ns.task_names:
+    ns[_name].body.task_name = _name

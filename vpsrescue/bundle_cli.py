@@ -15,10 +15,6 @@ from .errors import BundleError
 
 
 def verify_cli(path: str, *, out: str = "", as_json: bool = False) -> None:
-    if path.startswith("-"):  # invoke hands `fab bundle.verify --help` its flag as PATH
-        raise BundleError(f"{path} is an option, not a bundle: the bundle directory comes "
-                          "first (fab bundle.verify PATH [--json] [--out FILE]); fab --help "
-                          "bundle.verify lists the options.")
     report = verify(path)
     target = Path(out) if out else Bundle(path).bundle_verify_path
     write_verify_json(report, target)

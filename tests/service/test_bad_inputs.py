@@ -166,10 +166,10 @@ CASES: dict[str, Case] = {
     "bundle.verify missing bundle": Case("bundle.verify {missing}", "{missing}"),
     "bundle.verify a file": Case("bundle.verify {file}", "{file}"),
     "bundle.verify manifest is a list": Case("bundle.verify {listed}", "list"),
-    "bundle.verify json to read-only": Case("bundle.verify {bundle} --json {ro}/verify.json",
-                                            "read-only"),
-    "bundle.verify json to full disk": Case("bundle.verify {bundle} --json {full}/v.json",
-                                            "{full}/v.json"),
+    "bundle.verify out to read-only": Case("bundle.verify {bundle} --out {ro}/verify.json",
+                                           "read-only"),
+    "bundle.verify out to full disk": Case("bundle.verify {bundle} --out {full}/v.json",
+                                           "{full}/v.json"),
     "bundle.verify bundle on read-only": Case("bundle.verify {ro_bundle}", "read-only"),
     # -- triage
     "triage --help": Case(f"triage {HELP}"),
@@ -179,11 +179,16 @@ CASES: dict[str, Case] = {
     "triage out on read-only": Case("triage {bundle} --out {ro}/triage"),
     # -- convert-dump
     "convert-dump --help": Case(f"convert-dump {HELP}"),
-    "convert-dump missing src": Case("convert-dump {missing}.sql {base}/out1.sql", "{missing}"),
-    "convert-dump src is a directory": Case("convert-dump {empty} {base}/out2.sql", "{empty}"),
-    "convert-dump dst read-only": Case("convert-dump {dump} {ro}/out.sql", "read-only"),
-    "convert-dump dst on full disk": Case("convert-dump {dump} {full}/out.sql", "{full}"),
-    "convert-dump dst under a file": Case("convert-dump {dump} {file}/out.sql"),
+    "convert-dump missing src": Case(
+        "convert-dump --src {missing}.sql --dst {base}/out1.sql", "{missing}"),
+    "convert-dump src is a directory": Case(
+        "convert-dump --src {empty} --dst {base}/out2.sql", "{empty}"),
+    "convert-dump dst read-only": Case(
+        "convert-dump --src {dump} --dst {ro}/out.sql", "read-only"),
+    "convert-dump dst on full disk": Case(
+        "convert-dump --src {dump} --dst {full}/out.sql", "{full}"),
+    "convert-dump dst under a file": Case(
+        "convert-dump --src {dump} --dst {file}/out.sql"),
     # -- restore (the inventory's hosts cannot be reached)
     "restore missing bundle": Case("restore --bundle {missing}", "{missing}"),
     "restore --plan missing bundle": Case("restore --plan --bundle {missing}", "{missing}"),
