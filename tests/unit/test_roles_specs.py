@@ -5,6 +5,7 @@ runs in real ansible-playbook on this machine; only the facts it reads are set."
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,8 +88,8 @@ def _play(tmp_path: Path, role: str, major: str, distribution: str = "Debian"
             {"ansible.builtin.debug": {"msg": "LOADED {{ __loaded | to_json }}"},
              "vars": {"__loaded": "{{ query('ansible.builtin.vars', *__names) }}",
                       "__names": sorted(_yaml(_release_files(ROLES / role)[0]))}}]}]))
-    env = {"ANSIBLE_ROLES_PATH": str(ROLES), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_LOCALHOST_WARNING": "0", "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROLES), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_FORCE_COLOR": "0"}
     return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"),
                            "-i", "localhost,", str(play)], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=300)
