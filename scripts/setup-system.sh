@@ -12,6 +12,7 @@ PACKAGES=(
   apt-cacher-ng
   gcc libc6-dev
   patch
+  locales
 )
 
 if [ "$(id -u)" != 0 ]; then

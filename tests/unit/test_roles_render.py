@@ -31,10 +31,11 @@ from ansible.template import Templar, generate_ansible_template_vars, trust_as_t
 
 from vpsrescue.dump.wp_oracle import wordpress_tree
 
+from ..conftest import PROJECT_ROOT
+
 pytestmark = pytest.mark.unit
 
-PROJECT = Path(__file__).resolve().parents[2]
-ROLES = PROJECT / "roles"
+ROLES = PROJECT_ROOT / "roles"
 SALT_NAMES = ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
               "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
 # WP-CLI's salt alphabet; each salt opens with something a template engine or a shell
@@ -62,8 +63,6 @@ def contract_vars(tmp_path: Path) -> dict[str, Any]:
     return {
         "vpsrescue_locales": ["C.UTF-8", "en_US.UTF-8", "zh_CN.UTF-8"],
         "vpsrescue_default_locale": "en_US.UTF-8",
-        "vpsrescue_import_user": "vpsrescue_import",
-        "vpsrescue_import_password": _unsafe("imp'{{x}}\\"),
         "vpsrescue_sites": [
             {"host": "blog.example.org", "aliases": ["www.blog.example.org"],
              "db_name": "blogexampleorg", "db_user": "blogexampleorg_wp",
@@ -259,6 +258,115 @@ def test_mariadb_settings_are_accepted_by_mariadbd(
     assert effective["collation-server"].strip() == "utf8mb4_unicode_520_ci"
 
 
+def _task(role: str, dest_part: str, tasks: str = "main.yml") -> dict[str, Any]:
+    """The template task of `role` whose dest contains `dest_part`."""
+    for task in yaml.safe_load((ROLES / role / "tasks" / tasks).read_text()):
+        args = task.get("ansible.builtin.template") or {}
+        if dest_part in str(args.get("dest", "")):
+            return args  # type: ignore[no-any-return]
+    raise AssertionError(f"{role}: no template task writes {dest_part}")
+
+
+def _validate_argv(args: dict[str, Any], path: Path) -> list[str]:
+    """The task's validate command with %s filled in, split as Ansible splits it."""
+    import shlex
+    assert "%s" in args["validate"], args
+    return shlex.split(args["validate"].replace("%s", str(path)))
+
+
+def test_mariadb_settings_are_validated_before_they_are_written(
+        tmp_path: Path, contract: dict[str, Any]) -> None:
+    """The role's validate: the server parses Debian's files and then the new one, as
+    at start; a misspelled option, a bad number or a broken group is refused, so the
+    file that would keep MariaDB from starting is never written."""
+    args = _task("vpsrescue_mariadb", "60-vpsrescue.cnf")
+    priv = tmp_path / "files"
+    priv.mkdir()
+    good = tmp_path / "good.cnf"
+    good.write_text(render("vpsrescue_mariadb", "60-vpsrescue.cnf.j2", contract,
+                           vpsrescue_mariadb_secure_file_priv=str(priv)))
+    argv = _validate_argv(args, good)
+    assert argv[0] == "/usr/sbin/mariadbd" and Path(argv[0]).is_file()
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    for broken in (good.read_text().replace("bind-address", "bind-adress"),
+                   good.read_text().replace("[mariadbd]", "[mariadbd"),
+                   good.read_text() + "\n[mariadbd]\nmax_connections = lots\n"):
+        bad = tmp_path / "bad.cnf"
+        bad.write_text(broken)
+        res = subprocess.run(_validate_argv(args, bad), capture_output=True, text=True,
+                             timeout=120)
+        assert res.returncode != 0, broken
+
+
+def test_every_service_config_the_roles_write_is_validated() -> None:
+    """A config under /etc/apache2, /etc/mysql, /etc/php or /etc/wordpress that does not
+    parse takes a service down at its next start: each one is checked before it is
+    written, not only by a handler after."""
+    checked = []
+    for path in sorted(ROLES.glob("*/tasks/*.yml")):
+        for task in _walk_tasks(yaml.safe_load(path.read_text()) or []):
+            for module in ("ansible.builtin.template", "ansible.builtin.copy"):
+                args = task.get(module) or {}
+                dest = str(args.get("dest", ""))
+                if dest.startswith(("/etc/apache2/", "/etc/mysql/", "/etc/php/",
+                                    "/etc/wordpress/", '"/etc/apache2/', '"/etc/wordpress/')):
+                    assert "%s" in str(args.get("validate", "")), f"{path}: {task['name']}"
+                    checked.append(dest)
+    assert len(checked) >= 5, checked
+
+
+def _walk_tasks(tasks: list[Any]) -> Iterator[dict[str, Any]]:
+    for task in tasks:
+        yield task
+        for key in ("block", "rescue", "always"):
+            yield from _walk_tasks(task.get(key) or [])
+
+
+# ------------------------------------------------------------------ base: locales
+
+def _named(role: str, name: str) -> dict[str, Any]:
+    for task in yaml.safe_load((ROLES / role / "tasks" / "main.yml").read_text()):
+        if task.get("name") == name:
+            return task  # type: ignore[no-any-return]
+    raise AssertionError(f"{role}: no task named {name!r}")
+
+
+def test_base_generates_only_locales_the_target_lists_and_reports_the_rest() -> None:
+    """The role's own expressions (Ansible's Templar, the real SUPPORTED of this Debian
+    12 machine): a name the release lacks is reported, not handed to locale_gen (which
+    fails the whole play on it), and LANG falls back to C.UTF-8 when its locale is lacking."""
+    import base64
+    supported = Path("/usr/share/i18n/SUPPORTED").read_bytes()
+    sort = _named("vpsrescue_base", "Sort the wanted locales into those this release has and "
+                  "those it lacks")
+    report = _named("vpsrescue_base", "Report the locales this release cannot generate")
+    gen = _named("vpsrescue_base", "Generate the locales the restored sites use")
+    role_vars = yaml.safe_load((ROLES / "vpsrescue_base" / "vars" / "main.yml").read_text())
+    for default in ("ja_JP.UTF-8", "ja.UTF-8"):
+        variables: dict[str, Any] = {
+            **role_vars, **{k: trust_as_template(v) for k, v in sort["vars"].items()},
+            "vpsrescue_locales": ["C.UTF-8", "ja_JP.UTF-8", "ja.UTF-8", "ckb_IQ", "zh_CN",
+                                  "ca_ES@valencia", "tlh_QS.UTF-8"],
+            "vpsrescue_default_locale": default,
+            "__vpsrescue_base_supported_file": {"content": base64.b64encode(supported).decode()}}
+        templar = Templar(loader=DataLoader(), variables=variables)
+        facts = {k: templar.template(trust_as_template(v))
+                 for k, v in sort["ansible.builtin.set_fact"].items()}
+        assert facts["__vpsrescue_base_generate"] == ["ja_JP.UTF-8", "ckb_IQ", "zh_CN",
+                                                       "ca_ES@valencia"]
+        assert facts["__vpsrescue_base_lacking"] == ["ja.UTF-8", "tlh_QS.UTF-8"]
+        templar = Templar(loader=DataLoader(), variables={**variables, **facts})
+        assert templar.template(trust_as_template("{{ " + report["when"] + " }}")) is True
+        assert gen["community.general.locale_gen"]["name"] == "{{ __vpsrescue_base_generate }}"
+        msg = templar.template(trust_as_template(report["ansible.builtin.debug"]["msg"]))
+        assert "ja.UTF-8, tlh_QS.UTF-8" in msg
+        lang = render("vpsrescue_base", "locale.j2", {**variables, **facts})
+        want = "C.UTF-8" if default == "ja.UTF-8" else default
+        assert lang.splitlines()[-1] == f"LANG={want}"
+        assert ("LANG is C.UTF-8 instead of ja.UTF-8" in msg) == (default == "ja.UTF-8")
+
+
 # ------------------------------------------------------------------ Apache vhost
 
 SECTION_RE = re.compile(r"^\s*<(/?)(\w+)(?:\s+([^>]*))?>\s*$")
@@ -379,20 +487,13 @@ def apache2(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     return root / "usr/sbin/apache2", env
 
 
-def test_vhosts_pass_apache2_configtest(
-        apache2: tuple[Path, dict[str, str]], contract: dict[str, Any], tmp_path: Path) -> None:
-    binary, env = apache2
+def _apache_conf(apache2: tuple[Path, dict[str, str]], tmp_path: Path,
+                 includes: list[Path]) -> Path:
+    """A minimal server config loading the modules the web role enables, then `includes`."""
+    binary, _ = apache2
     mods = binary.parents[2] / "usr/lib/apache2/modules"
     if not mods.is_dir():  # pragma: no cover - system apache2
         mods = Path("/usr/lib/apache2/modules")
-    includes = []
-    for name, text in [("security.conf", render("vpsrescue_web", "security.conf.j2", contract)),
-                       ("000-catch-all.conf", render("vpsrescue_web", "000-catch-all.conf.j2",
-                                                     contract))] + [
-            (f"{s['host']}.conf", render("vpsrescue_web", "vhost.conf.j2", contract, site=s))
-            for s in contract["vpsrescue_sites"]]:
-        (tmp_path / name).write_text(text)
-        includes.append(f"Include {tmp_path / name}")
     conf = tmp_path / "apache2.conf"
     conf.write_text("\n".join([
         f"ServerRoot {tmp_path}", "Listen 127.0.0.1:8080", f"PidFile {tmp_path}/pid",
@@ -402,7 +503,28 @@ def test_vhosts_pass_apache2_configtest(
             "headers", "mime")),
         "LogFormat \"%h %l %u %t \\\"%r\\\" %>s %O\" combined",
         "LogFormat \"%v:%p %h %l %u %t \\\"%r\\\" %>s %O\" vhost_combined",
-        *includes, ""]))
+        *(f"Include {p}" for p in includes), ""]))
+    return conf
+
+
+def _web_configs(contract: dict[str, Any], tmp_path: Path) -> dict[str, Path]:
+    """Each config the web role writes, rendered, by the dest part of its task."""
+    out = {}
+    for key, template, extra in [
+            ("vpsrescue-security.conf", "security.conf.j2", {}),
+            ("000-vpsrescue-catch-all.conf", "000-catch-all.conf.j2", {})] + [
+            (f"vpsrescue-{{{{ site.host }}}}.conf#{s['host']}", "vhost.conf.j2", {"site": s})
+            for s in contract["vpsrescue_sites"]]:
+        path = tmp_path / (key.split("#")[-1] + ".conf")
+        path.write_text(render("vpsrescue_web", template, contract, **extra))
+        out[key] = path
+    return out
+
+
+def test_vhosts_pass_apache2_configtest(
+        apache2: tuple[Path, dict[str, str]], contract: dict[str, Any], tmp_path: Path) -> None:
+    binary, env = apache2
+    conf = _apache_conf(apache2, tmp_path, list(_web_configs(contract, tmp_path).values()))
     res = subprocess.run([str(binary), "-t", "-f", str(conf)], capture_output=True, text=True,
                          env=env, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -412,6 +534,29 @@ def test_vhosts_pass_apache2_configtest(
     res = subprocess.run([str(binary), "-t", "-f", str(conf)], capture_output=True, text=True,
                          env=env, timeout=60)
     assert res.returncode != 0
+
+
+def test_apache_configs_are_validated_in_the_running_configuration_before_written(
+        apache2: tuple[Path, dict[str, str]], contract: dict[str, Any], tmp_path: Path) -> None:
+    """The role's validate (apache2ctl passes its arguments to apache2 after Debian's
+    envvars): the new file is read after the whole configuration, so a file that only
+    parses without the server's modules, or does not parse at all, is never written."""
+    binary, env = apache2
+    conf = _apache_conf(apache2, tmp_path, [])
+    for key, path in _web_configs(contract, tmp_path).items():
+        argv = _validate_argv(_task("vpsrescue_web", key.split("#")[0]), path)
+        assert argv[:2] == ["apache2ctl", "-t"], argv
+        res = subprocess.run([str(binary), "-f", str(conf), *argv[1:]], capture_output=True,
+                             text=True, env=env, timeout=60)
+        assert res.returncode == 0, (key, res.stdout + res.stderr)
+        broken = tmp_path / "broken.conf"
+        for text in (path.read_text() + "\nServerTokns Prod\n",
+                     path.read_text().replace("</", "<", 1)):
+            broken.write_text(text)
+            argv = _validate_argv(_task("vpsrescue_web", key.split("#")[0]), broken)
+            res = subprocess.run([str(binary), "-f", str(conf), *argv[1:]],
+                                 capture_output=True, text=True, env=env, timeout=60)
+            assert res.returncode != 0, (key, text)
 
 
 # ------------------------------------------------------------------ role hygiene
@@ -462,6 +607,6 @@ def test_every_role_variable_is_documented_and_private_ones_marked() -> None:
 def test_playbook_and_roles_pass_ansible_lint_production_profile() -> None:
     lint = Path(sys.executable).parent / "ansible-lint"
     res = subprocess.run([str(lint), "--profile", "production", "--nocolor",
-                          "playbooks/", "roles/"], cwd=PROJECT, capture_output=True,
+                          "playbooks/", "roles/"], cwd=PROJECT_ROOT, capture_output=True,
                          text=True, timeout=600)
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]

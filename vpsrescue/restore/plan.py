@@ -20,6 +20,7 @@ from typing import Any
 from ..bundle import SYMLINK, Bundle
 from ..errors import RestorePlanError
 from .content import describe
+from .locale import plan_locales, read_language_codes, read_supported
 
 # Debian releases a fresh VPS may run, with their PHP and packaged WordPress.
 TARGETS: dict[str, dict[str, str]] = {
@@ -195,11 +196,10 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
             sp.notes.append(f"no dump of database {db_name} in the bundle: the site is "
                             "restored with its files only")
         plan.sites.append(sp)
-    loc = facts.get("locales") or {}
-    plan.locales = sorted({g.split()[0] for g in loc.get("generated", []) if g.strip()}
-                          | {"C.UTF-8"})
-    plan.default_locale = (loc.get("default") or {}).get("LANG") or "C.UTF-8"
+    loc = plan_locales(facts.get("locales") or {}, {sp.host: sp.wplang for sp in plan.sites},
+                       read_supported(), read_language_codes())
+    plan.locales, plan.default_locale = loc.locales, loc.default
+    plan.warnings.extend(loc.warnings)
     for sp in plan.sites:
-        if sp.wplang and not any(x.startswith(sp.wplang + ".") for x in plan.locales):
-            plan.locales.append(f"{sp.wplang}.UTF-8")
+        sp.notes.extend(loc.site_notes.get(sp.host, []))
     return plan
