@@ -60,10 +60,16 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
-    """Bring the 'test' lab up with the default old disk; tear it down whatever happens."""
-    inst = LabInstance("test")
+    """Bring the 'test' lab up with the default old disk; tear it down whatever happens.
+
+    VPSRESCUE_TEST_LAB=dev1 (or dev2) runs the suite's lab tests on another instance, so
+    two developers' runs do not meet; never the user's 'lab'."""
+    name = os.environ.get("VPSRESCUE_TEST_LAB", "test")
+    if name == "lab":
+        pytest.fail("VPSRESCUE_TEST_LAB=lab would take over the user's lab: name another")
+    inst = LabInstance(name)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # teardown on SIGTERM too
-    env = instance_env("test")
+    env = instance_env(name)
     os.environ.update({k: env[k] for k in ("VPSRESCUE_LAB", "VPSRESCUE_INVENTORY")})
     try:
         state = lifecycle.up(inst, log=lambda m: None)

@@ -21,8 +21,9 @@ RUN_ROOT = Path("/run/vpsrescue")
 DATA_ROOT = Path("/var/lib/vpsrescue")
 PROXY_PORT = 3142
 
-# Each instance gets two /30 networks starting at this host number.
-INSTANCE_BASES = {"lab": 0, "test": 8, "cycle": 16}
+# Each instance gets two /30 networks starting at this host number. dev1, dev2, dev3 are
+# for developers running lab tests side by side (VPSRESCUE_TEST_LAB picks the suite's).
+INSTANCE_BASES = {"lab": 0, "test": 8, "cycle": 16, "dev1": 24, "dev2": 32, "dev3": 40}
 
 
 @dataclass(frozen=True)
