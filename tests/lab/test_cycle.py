@@ -114,13 +114,13 @@ def test_a_taken_proxy_port_is_one_sentence_and_leaves_nothing(small_disk: Path)
     assert leftovers() == []
 
 
-def test_a_taken_address_is_one_sentence() -> None:
+def test_a_taken_address_is_one_sentence(small_disk: Path) -> None:
     addr = CYCLE.rescue.host_address
     subprocess.run(["ip", "link", "add", "vpsr-cycle-x", "type", "veth", "peer", "name",
                     "vpsr-cycle-y"], check=True)
     try:
         subprocess.run(["ip", "addr", "add", f"{addr}/32", "dev", "vpsr-cycle-x"], check=True)
-        up = fab("lab.up", "--disk", "/nonexistent.img")
+        up = fab("lab.up", "--disk", str(small_disk))  # a real image: the address must stop it
         assert up.returncode != 0
         assert f"Address {addr} is already on interface vpsr-cycle-x" in up.stderr
         assert "Traceback" not in up.stderr

@@ -155,14 +155,16 @@ def _stream(conn_params: dict[str, Any], dump_path: Path, staging: str,
 
         def writer() -> None:
             assert proc.stdin is not None
+            done = False  # the end marker was taken: never wait for a second one
             try:
                 while (item := q.get()) is not None:
                     if not failed:
                         proc.stdin.write(item)
-                proc.stdin.close()
+                done = True
+                proc.stdin.close()  # may raise too (a killed client): done is set first
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 failed.append(exc)
-                while q.get() is not None:
+                while not done and q.get() is not None:
                     pass
 
         thread = threading.Thread(target=writer, daemon=True)
