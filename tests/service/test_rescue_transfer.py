@@ -24,7 +24,7 @@ from vpsrescue.rescue.loopsshd import LoopbackSshd
 from vpsrescue.rescue.selection import Root
 from vpsrescue.rescue.transfer import LocalRunner, OpenSSHRunner, ParamikoRunner, transfer
 
-from ..conftest import small_tmpfs
+from ..conftest import PROJECT_ROOT, small_tmpfs
 
 pytestmark = pytest.mark.service
 
@@ -199,7 +199,7 @@ def test_sigkilled_transfer_resumes_to_the_same_manifest(tmp_path: Path,
 
     b = Bundle.create(tmp_path / "killed", "old")
     child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_CHILD, str(Path(__file__).parents[2]), str(b.path),
+        [sys.executable, "-c", KILLED_CHILD, str(PROJECT_ROOT), str(b.path),
          str(old_root)], stdout=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
