@@ -14,6 +14,7 @@ from vpsrescue.bundle import Bundle
 
 from ..conftest import PROJECT_ROOT, fab
 from ..oldroot import OldRoot
+from .restore_bundle import make_bundle
 
 pytestmark = pytest.mark.unit
 
@@ -135,10 +136,8 @@ def test_out_inside_the_scanned_tree_is_refused(tmp_path: Path) -> None:
 
 def test_a_bundles_files_is_triaged_as_the_bundle_report_in_its_triage(tmp_path: Path
                                                                         ) -> None:
-    b = Bundle.create(tmp_path, "old")
-    (b.files_dir / "etc").mkdir()
-    (b.files_dir / "etc/passwd").write_text(PASSWD)
-    b.write_facts({"os_release": {"PRETTY_NAME": "Debian GNU/Linux 11 (bullseye)"}})
+    b = make_bundle(tmp_path, [], tree={b"/etc/passwd": PASSWD.encode()}, triaged=False,
+                    facts={"os_release": {"PRETTY_NAME": "Debian GNU/Linux 11 (bullseye)"}})
     before = listing(b.files_dir)
     proc = fab("triage", str(b.files_dir), "--out", str(b.files_dir / "triage"))
     refused(proc, "is inside the tree being triaged")

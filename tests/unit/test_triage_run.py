@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vpsrescue.bundle import Bundle
+from vpsrescue.bundle import Bundle, write_json
 from vpsrescue.errors import BundleError, TriageError, WriteError
 from vpsrescue.triage.model import Context, Finding
 from vpsrescue.triage.report import write_report
@@ -18,6 +18,7 @@ from vpsrescue.triage.run import run_checks, triage_bundle, triage_tree
 
 from ..conftest import fab
 from ..oldroot import OldRoot
+from .restore_bundle import make_bundle
 
 pytestmark = pytest.mark.unit
 
@@ -129,14 +130,12 @@ def test_fab_triage_on_a_plain_directory_needs_out(tmp_path: Path) -> None:
 
 
 def test_a_bundles_dpkg_verify_becomes_findings(tmp_path: Path) -> None:
-    b = Bundle.create(tmp_path, "old")
+    b = make_bundle(tmp_path, [], tree={b"/etc/passwd": b"root:x:0:0:root:/root:/bin/bash\n"},
+                    triaged=False)
     bundle = b.path
-    (b.files_dir / "etc").mkdir()
-    (b.files_dir / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    b.write_facts({})
-    (bundle / "triage" / "dpkg-verify.json").write_text(json.dumps({"packages": 2, "mismatches": [
+    write_json(b.triage_dir / "dpkg-verify.json", {"packages": 2, "mismatches": [
         {"package": "openssh-server", "path": "usr/sbin/sshd", "problem": "changed"},
-        {"package": "base-files", "path": "etc/issue", "problem": "missing"}]}))
+        {"package": "base-files", "path": "etc/issue", "problem": "missing"}]})
     report = triage_bundle(bundle, [check_info])
     got = [(f.kind, f.severity, f.path, f.quarantine) for f in report.findings]
     assert got == [("modified_binary", "critical", "/usr/sbin/sshd", True),

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vpsrescue.bundle import Manifest, ManifestEntry
 from vpsrescue.triage import system
 from vpsrescue.triage.model import Context, Finding, Site
 from vpsrescue.triage.system import accounts, commands, logs, persistence
 from vpsrescue.triage.system import files as system_files
 
 from ..oldroot import OldRoot
+from .restore_bundle import make_bundle
 
 pytestmark = pytest.mark.unit
 
@@ -398,16 +398,11 @@ def test_suid_unowned_found_packaged_and_dirs_quiet(tmp_path: Path) -> None:
 
 def test_suid_in_a_bundle_comes_from_the_manifest(tmp_path: Path) -> None:
     """files/ has setuid bits stripped; the manifest keeps the original mode."""
-    bundle = tmp_path / "bundle"
-    files = bundle / "files"
-    (files / "var/www/site").mkdir(parents=True)
-    (files / "var/www/site/tool").write_bytes(ELF)
-    (files / "var/www/site/index.php").write_bytes(b"<?php\n")
-    m = Manifest(host="old")
-    m.add(ManifestEntry(path=b"var/www/site/tool", type="file", size=len(ELF), mode=0o4755))
-    m.add(ManifestEntry(path=b"var/www/site/index.php", type="file", size=6, mode=0o644))
-    m.save(bundle / "manifest.json")
-    found = list(system_files.check_suid(Context(files)))
+    b = make_bundle(tmp_path, [], tree={b"/var/www/site/tool": ELF,
+                                        b"/var/www/site/index.php": b"<?php\n"},
+                    modes={b"/var/www/site/tool": 0o4755}, triaged=False)
+    assert not os.stat(b.files_dir / "var/www/site/tool").st_mode & 0o7111
+    found = list(system_files.check_suid(Context(b.files_dir)))
     assert [(f.path, f.evidence) for f in found] == [("/var/www/site/tool", "mode 4755")]
 
 
