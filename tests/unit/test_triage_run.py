@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vpsrescue.bundle import Bundle, write_json
+from vpsrescue.bundle import Bundle, write_bytes, write_json
 from vpsrescue.errors import BundleError, TriageError, WriteError
 from vpsrescue.triage.model import Context, Finding
 from vpsrescue.triage.report import write_report
@@ -96,7 +96,7 @@ def test_not_a_bundle_or_tree_is_refused(tmp_path: Path) -> None:
 def test_a_bundle_gives_its_sites_and_dumps_to_the_checks(tmp_path: Path) -> None:
     b = Bundle.create(tmp_path, "old")
     bundle = b.path
-    (b.db_dir / "blog.sql.gz").write_bytes(b"")
+    write_bytes(b.db_dir / "blog.sql.gz", b"")
     b.write_facts({"wordpress": [
         {"root": "/var/www/blog", "content_dir": "", "table_prefix": "wpzh_",
          "db_name": "blog", "server_names": ["blog.example.org"]}]})
