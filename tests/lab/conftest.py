@@ -31,9 +31,10 @@ class Lab:
     env: dict[str, str]
 
     def fab(self, *args: str, check: bool = False, timeout: float = 600,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+            env: dict[str, str] | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
         """The project's fab with this lab's environment (or ``env``)."""
-        res = fab(*args, env=env or self.env, timeout=timeout)
+        res = fab(*args, env=env or self.env, input=input, timeout=timeout)
         if check and res.returncode != 0:
             raise AssertionError(f"fab {' '.join(args)} failed: {res.stdout}{res.stderr}")
         return res
