@@ -1,6 +1,7 @@
-"""The one builder of old roots for the triage tests: a directory laid out as the old
-disk has it (files, links, accounts, a real dpkg database), paths given as the old
-system's absolute paths. Each test plants what it needs; ground truth stays beside it."""
+"""The one builder of old roots for the tests (triage, discovery, dpkg verification): a
+directory laid out as the old disk has it (files, links, accounts, a real dpkg database),
+paths given as the old system's absolute paths. Each test plants what it needs; the
+ground truth stays beside it in the test."""
 
 from __future__ import annotations
 
