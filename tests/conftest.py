@@ -41,6 +41,22 @@ def small_tmpfs(parent: Path, size: str, mode: str = "0700") -> Iterator[Path]:
         subprocess.run(["umount", str(mnt)], check=True)
 
 
+@contextmanager
+def read_only_dir(parent: Path) -> Iterator[Path]:
+    """A real read-only place: a read-only tmpfs (we run as root, and root ignores mode
+    bits). Always unmounted."""
+    if os.geteuid() != 0:
+        pytest.fail("the read-only tests need root (as the whole suite does) to mount tmpfs")
+    mnt = parent / "ro"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "vpsr-ro", str(mnt)],
+                   check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
 FAB = str(PROJECT_ROOT / ".venv" / "bin" / "fab")
 
 

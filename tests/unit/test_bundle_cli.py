@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fab
-from tests.unit.test_bundle import _bundle_with_files, read_only_dir
+from tests.conftest import fab, read_only_dir
+from tests.unit.test_bundle import _bundle_with_files
 
 pytestmark = pytest.mark.unit
 
