@@ -54,6 +54,20 @@ class OldRoot:
         os.symlink(target, local)
         return local
 
+    def hardlink(self, path: str, existing: str) -> Path:
+        """A second name for the old root's file ``existing``."""
+        local = self.path(path)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        os.link(self.path(existing), local)
+        return local
+
+    def fifo(self, path: str) -> Path:
+        """A named pipe: opening it for reading would hang a careless reader."""
+        local = self.path(path)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(local)
+        return local
+
     def dir(self, path: str, *, mode: int | None = None) -> Path:
         local = self.path(path)
         local.mkdir(parents=True, exist_ok=True)
