@@ -1,4 +1,4 @@
-"""The one builder of old roots for the tests (triage, discovery, dpkg verification): a
+"""The one builder of old roots for the tests (triage, discovery, dpkg verify, transfer): a
 directory laid out as the old disk has it (files, links, accounts, a real dpkg database),
 paths given as the old system's absolute paths. Each test plants what it needs; the
 ground truth stays beside it in the test."""
@@ -20,8 +20,8 @@ def _raw(data: Data) -> bytes:
 
 
 class OldRoot:
-    """An old root at ``tmp_path / name``; every method takes the old system's path
-    ("/etc/passwd") and returns the local one."""
+    """An old root at ``tmp_path / name``. Methods take the old system's path
+    ("/etc/passwd"); those that make one return its local path."""
 
     def __init__(self, tmp_path: Path, name: str = "root") -> None:
         self.root = tmp_path / name
