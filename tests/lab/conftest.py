@@ -19,8 +19,9 @@ import pytest
 from vpsrescue.lab import lifecycle
 from vpsrescue.lab.model import LabInstance
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-FAB = str(PROJECT_ROOT / ".venv" / "bin" / "fab")
+from ..conftest import FAB as FAB  # the lab tests' one fab and project root
+from ..conftest import PROJECT_ROOT as PROJECT_ROOT
+from ..conftest import fab
 
 
 @dataclass
@@ -30,9 +31,10 @@ class Lab:
     env: dict[str, str]
 
     def fab(self, *args: str, check: bool = False, timeout: float = 600,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run([FAB, *args], cwd=PROJECT_ROOT, env=env or self.env,
-                             capture_output=True, text=True, timeout=timeout)
+            env: dict[str, str] | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """The project's fab with this lab's environment (or ``env``)."""
+        res = fab(*args, env=env or self.env, input=input, timeout=timeout)
         if check and res.returncode != 0:
             raise AssertionError(f"fab {' '.join(args)} failed: {res.stdout}{res.stderr}")
         return res

@@ -17,7 +17,9 @@ from vpsrescue.lab import lifecycle
 from vpsrescue.lab.model import PROXY_PORT, LabInstance
 from vpsrescue.lab.system import pids_with_cmdline
 
-from .conftest import FAB, PROJECT_ROOT, instance_env
+from ..conftest import FAB, PROJECT_ROOT
+from ..conftest import fab as project_fab
+from .conftest import instance_env
 
 pytestmark = pytest.mark.lab
 
@@ -27,8 +29,8 @@ ENV = instance_env("cycle")
 
 def fab(*args: str, env: dict[str, str] | None = None,
         timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([FAB, *args], cwd=PROJECT_ROOT, env=env or ENV, capture_output=True,
-                          text=True, timeout=timeout)
+    """The project's fab with the cycle instance's environment (or ``env``)."""
+    return project_fab(*args, env=env or ENV, timeout=timeout)
 
 
 def leftovers() -> list[str]:

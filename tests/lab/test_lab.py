@@ -14,7 +14,7 @@ from vpsrescue.errors import HostKeyError
 from vpsrescue.inventory import hosts_in_group, load_inventory
 from vpsrescue.ssh import connect
 
-from .conftest import FAB, PROJECT_ROOT, Lab
+from .conftest import Lab
 
 pytestmark = pytest.mark.lab
 
@@ -150,7 +150,6 @@ def test_status_reports_both_hosts_running(lab: Lab) -> None:
 
 
 def test_lab_ssh_opens_a_shell_on_the_named_host(lab: Lab) -> None:
-    res = subprocess.run([FAB, "lab.ssh", "lab-vps"], cwd=PROJECT_ROOT, env=lab.env,
-                         input="hostname; exit\n", capture_output=True, text=True, timeout=60)
+    res = lab.fab("lab.ssh", "lab-vps", input="hostname; exit\n", timeout=60)
     assert res.returncode == 0, res.stderr
     assert "lab-vps" in res.stdout.split()

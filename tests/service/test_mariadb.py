@@ -12,6 +12,8 @@ import pytest
 
 from vpsrescue.mariadb import ThrowawayMariaDB
 
+from ..conftest import PROJECT_ROOT
+
 pytestmark = pytest.mark.service
 
 
@@ -26,7 +28,7 @@ def test_a_killed_parent_takes_its_server_down(tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(
         "import sys, time\n"
-        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        f"sys.path.insert(0, {str(PROJECT_ROOT)!r})\n"
         "from vpsrescue.mariadb import ThrowawayMariaDB\n"
         f"db = ThrowawayMariaDB({str(tmp_path / 'data')!r}, initialize=True).start()\n"
         "print(db.proc.pid, flush=True)\n"

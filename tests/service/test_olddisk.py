@@ -27,6 +27,8 @@ from vpsrescue.olddisk import OldDiskImage
 from vpsrescue.olddisk.build import sha256_file
 from vpsrescue.olddisk.inspect import load_truth
 
+from ..conftest import FAB, PROJECT_ROOT, fab
+
 pytestmark = pytest.mark.service
 
 
@@ -418,13 +420,11 @@ def test_the_booby_trap_is_armed(truth: dict[str, Any], old_root: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ fab lab.disk
-PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_fab_lab_disk_copies_image_and_truth(olddisk: OldDiskImage, tmp_path: Path) -> None:
     out = tmp_path / "copies" / "old.img"
-    res = subprocess.run([str(PROJECT / ".venv/bin/fab"), "lab.disk", "--out", str(out)],
-                         cwd=PROJECT, capture_output=True, text=True)
+    res = fab("lab.disk", "--out", str(out))
     assert res.returncode == 0, res.stderr
     assert f"image: {out}" in res.stdout
     truth_copy = out.with_name("old.img.truth.json")
@@ -438,8 +438,7 @@ def test_fab_lab_disk_with_an_unusable_out_path_says_so(olddisk: OldDiskImage,
                                                         tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    res = subprocess.run([str(PROJECT / ".venv/bin/fab"), "lab.disk", "--out",
-                          str(blocker / "old.img")], cwd=PROJECT, capture_output=True, text=True)
+    res = fab("lab.disk", "--out", str(blocker / "old.img"))
     assert res.returncode != 0
     assert "Traceback" not in res.stderr
     assert "writable directory" in res.stderr and len(res.stderr.strip().splitlines()) == 1
@@ -449,8 +448,8 @@ def test_fab_lab_disk_with_an_unusable_out_path_says_so(olddisk: OldDiskImage,
 def test_fab_lab_disk_as_a_normal_user_asks_for_root() -> None:
     res = subprocess.run(
         ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-         str(PROJECT / ".venv/bin/fab"), "lab.disk", "--force"],
-        cwd=PROJECT, capture_output=True, text=True, env={**os.environ, "HOME": "/tmp"})
+         FAB, "lab.disk", "--force"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, env={**os.environ, "HOME": "/tmp"})
     assert res.returncode == 1
     assert res.stderr.strip() == ("vpsrescue: building the old disk needs root "
                                   "(chroot, mounts, mkfs): run it as root.")

@@ -24,7 +24,8 @@ from vpsrescue.rescue.loopsshd import LoopbackSshd
 from vpsrescue.rescue.selection import Root
 from vpsrescue.rescue.transfer import LocalRunner, OpenSSHRunner, ParamikoRunner, transfer
 
-from ..conftest import small_tmpfs
+from ..conftest import PROJECT_ROOT, small_tmpfs
+from ..oldroot import OldRoot
 
 pytestmark = pytest.mark.service
 
@@ -36,22 +37,20 @@ def old_root() -> Iterator[Path]:
     """An old root readable by 'nobody' too (for the unreadable-file case)."""
     base = Path(tempfile.mkdtemp(prefix="vpsr-old-", dir="/var/tmp"))
     os.chmod(base, 0o755)
-    root = base / "old"
-    site = root / "var/www/site"
-    (site / "wp-content/uploads/2024/01").mkdir(parents=True)
+    old = OldRoot(base, "old")
+    root = old.root
+    site = "/var/www/site"
     for i in range(300):
-        (site / "wp-content/uploads/2024/01" / f"img-{i}.jpg").write_bytes(
-            hashlib.sha256(b"%d" % i).digest() * (i + 1))
-    (site / "wp-content/uploads/video.mp4").write_bytes(os.urandom(6 << 20))
-    (site / "index.php").write_bytes(b"<?php\n")
-    os.link(site / "index.php", site / "index2.php")
-    os.symlink("/etc/passwd", site / "link-out")
-    os.mkfifo(site / "pipe")
-    with open(os.fsencode(site) + b"/\xe9t\xe9.php", "wb") as f:
-        f.write(b"latin1 name")
-    (root / "etc/php/7.4").mkdir(parents=True)
-    (root / "etc/php/7.4/php.ini").write_text("[PHP]\n")
-    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/bash\n")
+        old.file(f"{site}/wp-content/uploads/2024/01/img-{i}.jpg",
+                 hashlib.sha256(b"%d" % i).digest() * (i + 1))
+    old.file(f"{site}/wp-content/uploads/video.mp4", os.urandom(6 << 20))
+    old.file(f"{site}/index.php", b"<?php\n")
+    old.hardlink(f"{site}/index2.php", f"{site}/index.php")
+    old.link(f"{site}/link-out", "/etc/passwd")
+    old.fifo(f"{site}/pipe")
+    old.file(os.fsdecode(b"/var/www/site/\xe9t\xe9.php"), b"latin1 name")
+    old.file("/etc/php/7.4/php.ini", "[PHP]\n")
+    old.passwd("root:x:0:0::/root:/bin/bash\n")
     for dirpath, dirs, _files in os.walk(root):
         for d in dirs:
             os.chmod(os.path.join(dirpath, d), 0o755)
@@ -199,7 +198,7 @@ def test_sigkilled_transfer_resumes_to_the_same_manifest(tmp_path: Path,
 
     b = Bundle.create(tmp_path / "killed", "old")
     child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_CHILD, str(Path(__file__).parents[2]), str(b.path),
+        [sys.executable, "-c", KILLED_CHILD, str(PROJECT_ROOT), str(b.path),
          str(old_root)], stdout=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 60

@@ -1,6 +1,6 @@
-"""Small bundles for the restore tests, made by the bundle API as fab rescue makes them:
-files in files/ with their manifest entries (sha256 of the bytes written), facts,
-triage's report, and the manifest finished complete (or not)."""
+"""Small bundles for the tests (restore's first, triage's too), made by the bundle API as
+fab rescue makes them: files in files/ with their manifest entries (sha256 of the bytes
+written), facts, triage's report, and the manifest finished complete (or not)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from vpsrescue.bundle import (
     SYMLINK,
     Bundle,
     ManifestEntry,
+    files_mode,
     sha256_file,
     write_json,
 )
@@ -31,9 +32,12 @@ class Link:
 def make_bundle(tmp: Path, sites: list[dict[str, Any]], findings: list[dict[str, Any]] = (),  # type: ignore[assignment]
                 *, tree: dict[bytes, bytes | Link | None] | None = None,
                 complete: bool = True, triaged: bool = True,
-                mtimes: dict[bytes, int] | None = None) -> Bundle:
+                mtimes: dict[bytes, int] | None = None, modes: dict[bytes, int] | None = None,
+                facts: dict[str, Any] | None = None) -> Bundle:
     """``tree``: old-disk path -> file bytes, a :class:`Link`, or None for a directory;
-    parents get directory entries of their own."""
+    parents get directory entries of their own. ``modes``: a file's mode on the old disk
+    (the manifest's; files/ keeps the bits files_mode leaves). ``facts``: more of
+    facts.json (over the sites and locales)."""
     tmp.mkdir(parents=True, exist_ok=True)
     b = Bundle.create(tmp, "old.example", when=1700000000)
     m = b.load_manifest()
@@ -55,13 +59,15 @@ def make_bundle(tmp: Path, sites: list[dict[str, Any]], findings: list[dict[str,
             os.symlink(spec.target, local)
             m.add(ManifestEntry(rel, SYMLINK, 0, 0o777, 0, 0, mtime, link=spec.target))
         else:
+            mode = (modes or {}).get(path, 0o644)
             with open(local, "wb") as f:
                 f.write(spec)
-            m.add(ManifestEntry(rel, FILE, len(spec), 0o644, 33, 33, mtime,
+            os.chmod(local, files_mode(mode))
+            m.add(ManifestEntry(rel, FILE, len(spec), mode, 33, 33, mtime,
                                 sha256_file(local)))
     b.write_facts({"wordpress": sites,
                    "locales": {"generated": ["en_US.UTF-8 UTF-8"],
-                               "default": {"LANG": "en_US.UTF-8"}}})
+                               "default": {"LANG": "en_US.UTF-8"}}, **(facts or {})})
     if triaged:
         q = sorted({f["path"] for f in findings if f["quarantine"]})
         write_json(b.triage_report_path, {"complete": True, "findings": list(findings),

@@ -7,16 +7,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import small_tmpfs
+from tests.conftest import readonly_tmpfs, small_tmpfs
 from vpsrescue.bundle import (
     FILE,
     JOURNAL,
@@ -195,21 +192,8 @@ def test_verify_and_finish_marks_complete_only_when_everything_matches(tmp_path:
     assert bad.load_manifest().complete is False
 
 
-@contextmanager
-def read_only_dir(parent: Path) -> Iterator[Path]:
-    """A real read-only place (root ignores mode bits, not a read-only mount)."""
-    mnt = parent / "ro"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "vpsr-ro", str(mnt)],
-                   check=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
-
-
 def test_a_bundle_in_a_read_only_place_is_one_sentence(tmp_path: Path) -> None:
-    with read_only_dir(tmp_path) as ro:
+    with readonly_tmpfs(tmp_path) as ro:
         with pytest.raises(WriteError, match="the file system is read-only"):
             Bundle.create(ro, "h")
         with pytest.raises(WriteError, match="read-only"):

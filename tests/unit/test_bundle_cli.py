@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fab
-from tests.unit.test_bundle import _bundle_with_files, read_only_dir
+from tests.conftest import fab, readonly_tmpfs
+from tests.unit.test_bundle import _bundle_with_files
 
 pytestmark = pytest.mark.unit
 
@@ -51,7 +51,7 @@ def test_verify_of_a_non_bundle_is_one_clear_sentence(tmp_path: Path) -> None:
 
 def test_a_report_to_a_read_only_place_is_one_sentence(tmp_path: Path) -> None:
     b = _bundle_with_files(tmp_path)
-    with read_only_dir(tmp_path) as ro:
+    with readonly_tmpfs(tmp_path) as ro:
         r = fab("bundle.verify", str(b.path), "--out", str(ro / "report.json"))
         assert r.returncode == 1 and "Traceback" not in r.stderr
         assert r.stderr.strip().count("\n") == 0

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import stat
 from pathlib import Path
 
 import pytest
 
-from vpsrescue.bundle import Bundle
+from vpsrescue.bundle import Bundle, write_bytes
 from vpsrescue.dump.convert import convert_dump
 
 from ..conftest import fab
@@ -58,11 +59,7 @@ def test_the_converted_dump_and_its_stats_are_0600_like_their_source(tmp_path: P
 def test_converted_dumps_in_a_bundle_are_0600(tmp_path: Path) -> None:
     bundle = Bundle.create(tmp_path, "old.example")
     src = bundle.db_dir / "wordpress.sql.gz"
-    src.parent.mkdir(parents=True, exist_ok=True)
-    import gzip
-
-    src.write_bytes(gzip.compress(DUMP))
-    src.chmod(0o600)
+    write_bytes(src, gzip.compress(DUMP), mode=0o600)  # as rescue leaves a dump
     bundle.converted_dir.mkdir(mode=0o700)
     dst = bundle.converted_dir / "wordpress.sql.gz"
     convert_dump(src, dst, stats_path=bundle.converted_dir / "wordpress.stats.json")

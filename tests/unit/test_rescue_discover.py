@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from vpsrescue.rescue.discover import debian_config_for, default_selection, disc
 from vpsrescue.rescue.probe import dumps_command, probe_command, read_facts_from
 from vpsrescue.rescue.selection import ListedPath, parse_listing
 from vpsrescue.rootview import LocalTree
+
+from ..oldroot import OldRoot
 
 pytestmark = pytest.mark.unit
 
@@ -71,14 +72,12 @@ $table_prefix = 'hacked_';
 
 
 def make_old_root(tmp: Path, wp_pkg: Path) -> Path:
-    root = tmp / "old"
+    old = OldRoot(tmp, "old")
     share = wp_pkg / "usr/share/wordpress"
     # 1. a plain install under /var/www/blog from the sample config, with a backdoor
-    blog = root / "var/www/blog"
-    (blog / "wp-includes").mkdir(parents=True)
-    shutil.copy(share / "wp-includes/version.php", blog / "wp-includes/version.php")
-    shutil.copy(share / "wp-settings.php", blog / "wp-settings.php")
-    (blog / "wp-content/uploads").mkdir(parents=True)
+    for rel in ("wp-includes/version.php", "wp-settings.php"):
+        old.file(f"/var/www/blog/{rel}", (share / rel).read_bytes())
+    old.dir("/var/www/blog/wp-content/uploads")
     sample = (share / "wp-config-sample.php").read_text()
     for k, v in SAMPLE_REPLACEMENTS.items():
         sample = sample.replace(k, v)
@@ -88,65 +87,51 @@ def make_old_root(tmp: Path, wp_pkg: Path) -> Path:
     sample = sample.replace("/* That's all, stop editing!",
                             "define( 'WPLANG', 'de_DE' );\n# define('DB_HOST', 'x');\n"
                             "/* That's all, stop editing!")
-    (blog / "wp-config.php").write_bytes(sample.encode() + BACKDOOR)
+    old.file("/var/www/blog/wp-config.php", sample.encode() + BACKDOOR)
     # 2. Debian's package layout, config chosen by host name
-    deb = root / "usr/share/wordpress"
-    (deb / "wp-includes").mkdir(parents=True)
-    shutil.copy(share / "wp-config.php", deb / "wp-config.php")
-    shutil.copy(share / "wp-settings.php", deb / "wp-settings.php")
-    shutil.copy(share / "wp-includes/version.php", deb / "wp-includes/version.php")
-    etc_wp = root / "etc/wordpress"
-    etc_wp.mkdir(parents=True)
+    for rel in ("wp-config.php", "wp-settings.php", "wp-includes/version.php"):
+        old.file(f"/usr/share/wordpress/{rel}", (share / rel).read_bytes())
     example = (wp_pkg / "usr/share/doc/wordpress/examples/config-default.php").read_text()
     shop = (example.replace("database_name_here", "shop").replace("username_here", "shop")
             .replace("password_here", "s3cret").replace("'put your unique phrase here'",
                                                          "'k-" + "x" * 60 + "'", 1))
-    (etc_wp / "config-example.org.php").write_text(shop)
-    (etc_wp / "config-default.php").write_text(
-        "<?php\ndefine('DB_NAME', 'wordpress');\ndefine('DB_USER', 'wordpress');\n"
-        "define('DB_PASSWORD', 'debian-default');\n$table_prefix = 'wp_';\n")
+    old.file("/etc/wordpress/config-example.org.php", shop)
+    old.file("/etc/wordpress/config-default.php",
+             "<?php\ndefine('DB_NAME', 'wordpress');\ndefine('DB_USER', 'wordpress');\n"
+             "define('DB_PASSWORD', 'debian-default');\n$table_prefix = 'wp_';\n")
     # 3. Apache sites: with and without .conf, one disabled, one through Alias
-    sa, se = root / "etc/apache2/sites-available", root / "etc/apache2/sites-enabled"
-    sa.mkdir(parents=True)
-    se.mkdir(parents=True)
-    (sa / "blog").write_text(
-        "<VirtualHost *:80>\n  ServerName blog.example.net\n  ServerAlias www.blog.example.net\n"
-        "  DocumentRoot \"/var/www/blog/\"\n  <Directory /var/www/blog>\n"
-        "    AllowOverride All\n  </Directory>\n</VirtualHost>\n")
-    (sa / "shop.conf").write_text(
-        "# Debian wordpress\n<VirtualHost *:80>\n\tServerName www.example.org\n"
-        "\tDocumentRoot /usr/share/wordpress/\n"
-        "\tAlias /wp-content /var/lib/wordpress/wp-content\n"
-        "\t<Directory /usr/share/wordpress>\n\t\tRequire all granted\n\t</Directory>\n"
-        "</VirtualHost>\n")
-    (sa / "000-default.conf").write_text(
-        "<VirtualHost *:80>\n\tDocumentRoot /var/www/html\n</VirtualHost>\n")
-    os.symlink("../sites-available/blog", se / "blog")
-    os.symlink("../sites-available/shop.conf", se / "shop.conf")
+    sa = "/etc/apache2/sites-available"
+    old.file(f"{sa}/blog",
+             "<VirtualHost *:80>\n  ServerName blog.example.net\n"
+             "  ServerAlias www.blog.example.net\n"
+             "  DocumentRoot \"/var/www/blog/\"\n  <Directory /var/www/blog>\n"
+             "    AllowOverride All\n  </Directory>\n</VirtualHost>\n")
+    old.file(f"{sa}/shop.conf",
+             "# Debian wordpress\n<VirtualHost *:80>\n\tServerName www.example.org\n"
+             "\tDocumentRoot /usr/share/wordpress/\n"
+             "\tAlias /wp-content /var/lib/wordpress/wp-content\n"
+             "\t<Directory /usr/share/wordpress>\n\t\tRequire all granted\n\t</Directory>\n"
+             "</VirtualHost>\n")
+    old.file(f"{sa}/000-default.conf",
+             "<VirtualHost *:80>\n\tDocumentRoot /var/www/html\n</VirtualHost>\n")
+    old.link("/etc/apache2/sites-enabled/blog", "../sites-available/blog")
+    old.link("/etc/apache2/sites-enabled/shop.conf", "../sites-available/shop.conf")
     # 4. system files
-    (root / "etc/php/7.4/apache2").mkdir(parents=True)
-    (root / "etc/php/7.4/apache2/php.ini").write_text("[PHP]\n")
-    (root / "etc/php/8.2").mkdir(parents=True)
-    (root / "var/lib/dpkg").mkdir(parents=True)
-    shutil.copy("/var/lib/dpkg/status", root / "var/lib/dpkg/status")
-    (root / "etc/locale.gen").write_text(
-        "# locales\n# en_GB.UTF-8 UTF-8\nen_US.UTF-8 UTF-8\nde_DE.UTF-8 UTF-8\n")
-    (root / "etc/default").mkdir(parents=True)
-    (root / "etc/default/locale").write_text(
-        '#  File generated by update-locale\nLANG="de_DE.UTF-8"\n')
-    (root / "etc/passwd").write_text(
-        "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
-        "mysql:x:104:110:MySQL Server,,,:/nonexistent:/bin/false\n"
-        "toor:x:0:0::/tmp:/bin/sh\nalice:x:1000:1000:Alice,,,:/home/alice:/bin/bash\n")
-    (root / "etc/group").write_text("root:x:0:\nwww-data:x:33:alice\nalice:x:1000:\n")
-    (root / "var/lib/wordpress/wp-content/uploads").mkdir(parents=True)
-    (root / "root").mkdir()
-    (root / "root/backup-2021.sql.gz").write_bytes(b"\x1f\x8b old")
-    (root / "var/backups").mkdir(parents=True)
-    (root / "var/backups/blog.sql").write_bytes(b"-- dump")
-    os.utime(root / "root/backup-2021.sql.gz", (1609459200, 1609459200))
-    os.utime(root / "var/backups/blog.sql", (1700000000, 1700000000))
-    return root
+    old.file("/etc/php/7.4/apache2/php.ini", "[PHP]\n")
+    old.dir("/etc/php/8.2")
+    old.file("/var/lib/dpkg/status", Path("/var/lib/dpkg/status").read_bytes())
+    old.file("/etc/locale.gen",
+             "# locales\n# en_GB.UTF-8 UTF-8\nen_US.UTF-8 UTF-8\nde_DE.UTF-8 UTF-8\n")
+    old.file("/etc/default/locale", '#  File generated by update-locale\nLANG="de_DE.UTF-8"\n')
+    old.passwd("root:x:0:0:root:/root:/bin/bash\n"
+               "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
+               "mysql:x:104:110:MySQL Server,,,:/nonexistent:/bin/false\n"
+               "toor:x:0:0::/tmp:/bin/sh\nalice:x:1000:1000:Alice,,,:/home/alice:/bin/bash\n")
+    old.file("/etc/group", "root:x:0:\nwww-data:x:33:alice\nalice:x:1000:\n")
+    old.dir("/var/lib/wordpress/wp-content/uploads")
+    old.file("/root/backup-2021.sql.gz", b"\x1f\x8b old", mtime=1609459200)
+    old.file("/var/backups/blog.sql", b"-- dump", mtime=1700000000)
+    return old.root
 
 
 @pytest.fixture

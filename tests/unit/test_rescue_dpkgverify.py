@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from vpsrescue.rescue.dpkgverify import verify
+
+from ..oldroot import OldRoot
 
 pytestmark = pytest.mark.unit
 
@@ -19,18 +20,13 @@ def local_shell(cmd: str) -> tuple[int, str, str]:
 
 
 def test_changed_missing_and_intact_files_are_told_apart(tmp_path: Path) -> None:
-    root = tmp_path / "old root"  # a space, as mount points may have
-    info = root / "var/lib/dpkg/info"
-    info.mkdir(parents=True)
-    (root / "usr/bin").mkdir(parents=True)
-    files = {"usr/bin/ls": b"real ls", "usr/bin/ps": b"real ps", "usr/bin/odd name": b"x"}
-    for rel, data in files.items():
-        (root / rel).write_bytes(data)
-    (info / "coreutils.md5sums").write_text(
-        "".join(f"{hashlib.md5(d).hexdigest()}  {r}\n" for r, d in files.items())
-        + f"{hashlib.md5(b'gone').hexdigest()}  usr/bin/gone\n")
-    (info / "procps.md5sums").write_text(f"{hashlib.md5(b'x').hexdigest()}  usr/bin/odd name\n")
-    (root / "usr/bin/ps").write_bytes(b"trojaned ps")  # the attacker's change
+    old = OldRoot(tmp_path, "old root")  # a space, as mount points may have
+    root = old.root
+    files = {"/usr/bin/ls": b"real ls", "/usr/bin/ps": b"real ps", "/usr/bin/odd name": b"x"}
+    old.files(files)
+    old.debian_package("coreutils", {**files, "/usr/bin/gone": b"gone"}, write=False)
+    old.debian_package("procps", {"/usr/bin/odd name": b"x"}, write=False)
+    old.file("/usr/bin/ps", b"trojaned ps")  # the attacker's change
     found, packages = verify(local_shell, str(root))
     assert packages == 2
     got = {(m.package, m.path, m.problem) for m in found}

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import fab
 from tests.unit.restore_bundle import Link, make_bundle
-from vpsrescue.bundle import Bundle
+from vpsrescue.bundle import Bundle, write_bytes
 from vpsrescue.errors import SecretsError, VpsrescueError
 from vpsrescue.restore import secrets
 from vpsrescue.restore.plan import plan_restore
@@ -75,9 +75,10 @@ def test_admins_get_new_passwords_and_planted_ones_are_removed(tmp_path: Path) -
 def test_the_converted_dump_is_preferred_and_locales_cover_wplang(tmp_path: Path) -> None:
     b = _bundle(tmp_path, [_site("/srv/blog", "blog.example.org", "6.2", "blog"),
                            _site("/srv/shop", "shop.example.org", "6.2", "shop")])
-    (b / "db" / "blog.sql.gz").write_bytes(b"")
-    (b / "db" / "converted" / "blog.sql.gz").write_bytes(b"")
-    (b / "db" / "shop.sql.gz").write_bytes(b"")
+    bundle = Bundle(b)
+    for dump in (bundle.db_dir / "blog.sql.gz", bundle.converted_dir / "blog.sql.gz",
+                 bundle.db_dir / "shop.sql.gz"):
+        write_bytes(dump, b"")
     plan = plan_restore(b)
     assert [(s.dump, s.dump_converted) for s in plan.sites] == [
         ("db/converted/blog.sql.gz", True), ("db/shop.sql.gz", False)]
@@ -100,7 +101,7 @@ def test_bundles_that_cannot_be_restored_are_one_sentence(tmp_path: Path, case: 
                 [site, dict(site, root="/var/www/b")] if case == "twice" else [site],
                 complete=case != "incomplete", triaged=case != "untriaged")
     if case == "notbundle":
-        (b / "manifest.json").unlink()
+        Bundle(b).manifest_path.unlink()
     with pytest.raises(VpsrescueError, match=needle):
         plan_restore(b, "buster" if case == "release" else "bookworm")
 

@@ -26,6 +26,8 @@ from vpsrescue.rootview import MAX_LINKS, LocalTree, MemoryTree, RootView
 from vpsrescue.triage import system
 from vpsrescue.triage.model import Context
 
+from ..oldroot import OldRoot
+
 pytestmark = pytest.mark.unit
 
 OLD_PASSWD = b"root:x:0:0:the old disk's root:/root:/bin/bash\n"
@@ -285,13 +287,13 @@ def test_the_probe_drops_what_the_rescue_host_read_through_a_link(tmp_path: Path
     """etc/apache2 -> /somewhere: tar on the rescue host reaches etc/apache2/ports.conf
     through the host's own kernel, i.e. outside the old root. The in-memory view must
     not pass that off as the old disk's file (the local view finds nothing there)."""
-    root = tmp_path / "old"
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "ports.conf").write_bytes(b"Listen 80 (not the old disk's)\n")
-    (root / "etc").mkdir(parents=True)
-    (root / "etc/passwd").write_bytes(OLD_PASSWD)
-    (root / "etc/apache2").symlink_to(outside)  # absolute: outside when the host follows it
+    old = OldRoot(tmp_path, "old")
+    root = old.root
+    old.file("/etc/passwd", OLD_PASSWD)
+    old.link("/etc/apache2", str(outside))  # absolute: outside when the host follows it
     probe = subprocess.run([b"/bin/sh", b"-c", probe_command(os.fsencode(root))],
                            capture_output=True, check=True).stdout
     import io
@@ -316,17 +318,14 @@ def test_memory_tree_entries_below_a_link_are_not_inside_the_root() -> None:
 def test_a_check_reads_a_home_behind_a_symlinked_home(tmp_path: Path) -> None:
     """/home -> /srv/home (a VPS with homes on a data disk): the user's login key is
     inside the old root, and the SSH check must see it."""
-    root = tmp_path / "old"
-    (root / "etc").mkdir(parents=True)
-    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n"
-                                     "alice:x:1000:1000:Alice:/home/alice:/bin/bash\n")
-    keys = root / "srv/home/alice/.ssh"
-    keys.mkdir(parents=True)
-    (keys / "authorized_keys").write_text(
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKd4cmYfVtjdCf4V2Tm5b2MWWKJ6xX9rLvPXWp5NDDtC "
-        "intruder@box\n")
-    (root / "home").symlink_to("/srv/home")
-    found = list(system.check_ssh(Context(root)))
+    old = OldRoot(tmp_path, "old")
+    old.passwd("root:x:0:0:root:/root:/bin/bash\n"
+               "alice:x:1000:1000:Alice:/home/alice:/bin/bash\n")
+    old.file("/srv/home/alice/.ssh/authorized_keys",
+             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKd4cmYfVtjdCf4V2Tm5b2MWWKJ6xX9rLvPXWp5NDDtC "
+             "intruder@box\n")
+    old.link("/home", "/srv/home")
+    found = list(system.check_ssh(old.ctx()))
     assert [(f.kind, f.path, f.extra["user"]) for f in found] == [
         ("authorized_key", "/home/alice/.ssh/authorized_keys", "alice")]
 

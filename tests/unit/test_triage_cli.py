@@ -13,6 +13,8 @@ import pytest
 from vpsrescue.bundle import Bundle
 
 from ..conftest import PROJECT_ROOT, fab
+from ..oldroot import OldRoot
+from .restore_bundle import make_bundle
 
 pytestmark = pytest.mark.unit
 
@@ -32,12 +34,15 @@ def listing(root: Path) -> list[tuple[str, int]]:
     return sorted(out)
 
 
+def system_root(tmp_path: Path) -> OldRoot:
+    old = OldRoot(tmp_path, "old")
+    old.os_release(OS_RELEASE)
+    old.passwd(PASSWD)
+    return old
+
+
 def system_tree(tmp_path: Path) -> Path:
-    root = tmp_path / "old"
-    (root / "etc").mkdir(parents=True)
-    (root / "etc/os-release").write_text(OS_RELEASE)
-    (root / "etc/passwd").write_text(PASSWD)
-    return root
+    return system_root(tmp_path).root
 
 
 def refused(proc: object, *words: str) -> None:
@@ -52,20 +57,19 @@ def refused(proc: object, *words: str) -> None:
 def test_an_empty_directory_is_refused_not_reported_all_clear(tmp_path: Path) -> None:
     """An unmounted mount point is an empty directory: 'complete, 0 findings' would be an
     all-clear for nothing."""
-    (tmp_path / "mnt").mkdir()
+    mnt = OldRoot(tmp_path, "mnt").root
     out = tmp_path / "report"
-    proc = fab("triage", str(tmp_path / "mnt"), "--out", str(out))
+    proc = fab("triage", str(mnt), "--out", str(out))
     refused(proc, "is empty", "no system", "no WordPress site", "no PHP file", "mounted")
     assert not out.exists()  # no report: nothing passed off as complete
 
 
 def test_a_directory_of_unrelated_files_is_refused(tmp_path: Path) -> None:
-    root = tmp_path / "photos"
-    (root / "2024").mkdir(parents=True)
-    (root / "2024/beach.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 100)
-    (root / "notes.txt").write_text("not an old disk\n")
-    (root / "etc").mkdir()  # an etc/ alone is not a system
-    (root / "etc/motd").write_text("hello\n")
+    old = OldRoot(tmp_path, "photos")
+    root = old.root
+    old.file("/2024/beach.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 100)
+    old.file("/notes.txt", "not an old disk\n")
+    old.file("/etc/motd", "hello\n")  # an etc/ alone is not a system
     out = tmp_path / "report"
     proc = fab("triage", str(root), "--out", str(out))
     refused(proc, "holds 3 file(s) but no system")
@@ -75,9 +79,9 @@ def test_a_directory_of_unrelated_files_is_refused(tmp_path: Path) -> None:
 def test_a_directory_with_only_php_is_accepted_and_its_php_is_read(tmp_path: Path) -> None:
     """A copy of a web root (no system, no site discovery can name): scanned as one web
     root, so the web shell in it is found and the report says the file was read."""
-    root = tmp_path / "copy"
-    root.mkdir()
-    (root / "x.php").write_bytes(SHELL)
+    old = OldRoot(tmp_path, "copy")
+    root = old.root
+    old.file("/x.php", SHELL)
     out = tmp_path / "report"
     proc = fab("triage", str(root), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -93,9 +97,9 @@ def test_a_directory_with_only_php_is_accepted_and_its_php_is_read(tmp_path: Pat
 
 
 def test_the_summary_and_the_reports_say_what_was_looked_at(tmp_path: Path) -> None:
-    root = system_tree(tmp_path)
-    (root / "var/www/html").mkdir(parents=True)
-    (root / "var/www/html/index.php").write_bytes(b"<?php echo 'hi';\n")
+    old = system_root(tmp_path)
+    root = old.root
+    old.file("/var/www/html/index.php", b"<?php echo 'hi';\n")
     out = tmp_path / "report"
     proc = fab("triage", str(root), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -132,10 +136,8 @@ def test_out_inside_the_scanned_tree_is_refused(tmp_path: Path) -> None:
 
 def test_a_bundles_files_is_triaged_as_the_bundle_report_in_its_triage(tmp_path: Path
                                                                         ) -> None:
-    b = Bundle.create(tmp_path, "old")
-    (b.files_dir / "etc").mkdir()
-    (b.files_dir / "etc/passwd").write_text(PASSWD)
-    b.write_facts({"os_release": {"PRETTY_NAME": "Debian GNU/Linux 11 (bullseye)"}})
+    b = make_bundle(tmp_path, [], tree={b"/etc/passwd": PASSWD.encode()}, triaged=False,
+                    facts={"os_release": {"PRETTY_NAME": "Debian GNU/Linux 11 (bullseye)"}})
     before = listing(b.files_dir)
     proc = fab("triage", str(b.files_dir), "--out", str(b.files_dir / "triage"))
     refused(proc, "is inside the tree being triaged")

@@ -17,6 +17,8 @@ from vpsrescue.mariadb import ThrowawayMariaDB
 from vpsrescue.triage import database
 from vpsrescue.triage.model import Context, Finding, Site
 
+from ..oldroot import OldRoot
+
 # WordPress's own table definitions (wp-admin/includes/schema.php), as MySQL shows them.
 SCHEMA = """
 CREATE TABLE {p}users (
@@ -191,16 +193,14 @@ def blog_dump(mariadb: ThrowawayMariaDB, tmp_path_factory: pytest.TempPathFactor
 def old_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site's files: one plugin that registers its cron hook, and a mu-plugin that
     hides a login."""
-    root = tmp_path_factory.mktemp("old")
-    plugin = root / "usr/share/wordpress/wp-content/plugins/hello/hello.php"
-    plugin.parent.mkdir(parents=True)
-    plugin.write_bytes(b"<?php\nadd_action( 'hello_dolly_refresh', 'hello_dolly_refresh' );\n")
-    mu = root / "var/lib/wordpress/wp-content/mu-plugins/wp-session-helper.php"
-    mu.parent.mkdir(parents=True)
-    mu.write_bytes(b"<?php\nadd_action('pre_user_query', function ($q) {\n    global $wpdb;\n"
-                   b"    $q->query_where .= \" AND {$wpdb->users}.user_login != 'wpsupport'\";"
-                   b"\n});\n")
-    return root
+    old = OldRoot(tmp_path_factory.mktemp("old"))
+    old.file("/usr/share/wordpress/wp-content/plugins/hello/hello.php",
+             b"<?php\nadd_action( 'hello_dolly_refresh', 'hello_dolly_refresh' );\n")
+    old.file("/var/lib/wordpress/wp-content/mu-plugins/wp-session-helper.php",
+             b"<?php\nadd_action('pre_user_query', function ($q) {\n    global $wpdb;\n"
+             b"    $q->query_where .= \" AND {$wpdb->users}.user_login != 'wpsupport'\";"
+             b"\n});\n")
+    return old.root
 
 
 @pytest.fixture(scope="module")

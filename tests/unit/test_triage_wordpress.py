@@ -4,7 +4,6 @@ leaves its genuine look-alike alone (excerpts of WordPress 5.7's own code)."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import pytest
 
 from vpsrescue.triage import wordpress
 from vpsrescue.triage.model import Context, Site
+
+from ..oldroot import OldRoot
 
 pytestmark = pytest.mark.unit
 
@@ -99,21 +100,18 @@ RewriteRule ^old-page$ https://www.example.org/new-page [R=301,L]
 }
 
 
-def put(root: Path, path: str, data: bytes) -> None:
-    p = root / path.lstrip("/")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(data)
+def site_root(tmp_path: Path, extra: dict[str, bytes] | None = None) -> OldRoot:
+    """SITE with WordPress's own look-alikes and an image in uploads, plus ``extra``."""
+    old = OldRoot(tmp_path, "old")
+    old.files(CORE_LOOKALIKES, under=SITE.root)
+    old.file(f"{CONTENT}/uploads/2019/09/cafe-menu.jpg",
+             b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\0" * 64)
+    old.files(extra or {})
+    return old
 
 
 def site_tree(tmp_path: Path, extra: dict[str, bytes] | None = None) -> Context:
-    root = tmp_path / "old"
-    for rel, data in CORE_LOOKALIKES.items():
-        put(root, f"{SITE.root}/{rel}", data)
-    put(root, f"{CONTENT}/uploads/2019/09/cafe-menu.jpg",
-        b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\0" * 64)
-    for path, data in (extra or {}).items():
-        put(root, path, data)
-    return Context(root, sites=[SITE])
+    return site_root(tmp_path, extra).ctx([SITE])
 
 
 def test_genuine_site_gives_no_finding(tmp_path: Path) -> None:
@@ -192,18 +190,17 @@ def test_benign_lookalikes_in_a_plugin_are_not_flagged(tmp_path: Path, code: byt
 def test_debian_layout_symlinks_are_followed_inside_the_old_root(tmp_path: Path) -> None:
     """themes/x -> /usr/share/wordpress/... (absolute) means the old disk's path: the
     finding names the real file, and nothing of this machine is read."""
-    root = tmp_path / "old"
+    old = OldRoot(tmp_path, "old")
     site = Site(root="/usr/share/wordpress", content_dir="/var/lib/wordpress/wp-content",
                 server_names=["blog.example.org"])
     real = "/srv/pkg/themes/twentytwentyone/functions.php"  # not a path on this machine
     assert not os.path.exists(real)
-    put(root, "/usr/share/wordpress/index.php", b"<?php define('WP_USE_THEMES', true);")
-    put(root, real, b"<?php\n@eval(gzinflate(base64_decode('y0zT')));\n")
-    (root / "var/lib/wordpress/wp-content/themes").mkdir(parents=True)
-    os.symlink("/srv/pkg/themes/twentytwentyone",
-               root / "var/lib/wordpress/wp-content/themes/twentytwentyone")
-    os.symlink("/etc/passwd", root / "var/lib/wordpress/wp-content/themes/dangling.php")
-    ctx = Context(root, sites=[site])
+    old.file("/usr/share/wordpress/index.php", b"<?php define('WP_USE_THEMES', true);")
+    old.file(real, b"<?php\n@eval(gzinflate(base64_decode('y0zT')));\n")
+    old.link("/var/lib/wordpress/wp-content/themes/twentytwentyone",
+             "/srv/pkg/themes/twentytwentyone")
+    old.link("/var/lib/wordpress/wp-content/themes/dangling.php", "/etc/passwd")
+    ctx = old.ctx([site])
     found = list(wordpress.check_php_code(ctx))
     assert [(f.path, f.kind) for f in found] == [(real, "php_backdoor")]
 
@@ -297,7 +294,7 @@ def test_wp_config_with_code_after_wp_settings(tmp_path: Path) -> None:
 
 def test_debian_config_files_are_checked_and_debians_own_wp_config_is_not_flagged(
         tmp_path: Path) -> None:
-    root = tmp_path / "old"
+    old = OldRoot(tmp_path, "old")
     debian_wp_config = b"""<?php
 $debian_server = preg_replace('/:.*/', "", $_SERVER['HTTP_HOST']);
 $debian_file = '/etc/wordpress/config-'.strtolower($debian_server).'.php';
@@ -313,15 +310,15 @@ if (!defined('ABSPATH'))
 require_once(ABSPATH . 'wp-settings.php');
 ?>
 """
-    put(root, "/usr/share/wordpress/wp-config.php", debian_wp_config)
-    put(root, "/etc/wordpress/config-blog.example.org.php",
-        b"<?php\ndefine('DB_NAME', 'blog');\n$table_prefix = 'wp_';\n?>\n")
-    put(root, "/etc/wordpress/config-shop.example.org.php",
-        b"<?php\ndefine('DB_NAME', 'shop');\n"
-        b"if (isset($_COOKIE['wpx'])) { $f = base64_decode($_COOKIE['wpx']); @$f(); }\n")
+    old.file("/usr/share/wordpress/wp-config.php", debian_wp_config)
+    old.file("/etc/wordpress/config-blog.example.org.php",
+             b"<?php\ndefine('DB_NAME', 'blog');\n$table_prefix = 'wp_';\n?>\n")
+    old.file("/etc/wordpress/config-shop.example.org.php",
+             b"<?php\ndefine('DB_NAME', 'shop');\n"
+             b"if (isset($_COOKIE['wpx'])) { $f = base64_decode($_COOKIE['wpx']); @$f(); }\n")
     site = Site(root="/usr/share/wordpress", content_dir="/var/lib/wordpress/wp-content",
                 server_names=["blog.example.org"])
-    found = list(wordpress.check_config(Context(root, sites=[site])))
+    found = list(wordpress.check_config(old.ctx([site])))
     assert [(f.path, f.kind) for f in found] == [
         ("/etc/wordpress/config-shop.example.org.php", "php_backdoor")]
     assert "base64_decode" in found[0].title
@@ -341,32 +338,17 @@ def test_code_after_a_closed_comment_on_the_same_line_is_code(tmp_path: Path) ->
     assert [f.kind for f in wordpress.check_php_code(ctx)] == ["webshell"]  # runs the cookie
 
 
-def _debian_package(root: Path, files: dict[str, bytes], shipped: dict[str, bytes]) -> None:
-    """The wordpress package as dpkg records it (.list and .md5sums), with what it
-    shipped; ``files`` are the files on the disk now."""
-    for p, data in files.items():
-        put(root, p, data)
-    info = root / "var/lib/dpkg/info"
-    info.mkdir(parents=True, exist_ok=True)
-    dirs = sorted({d for p in shipped for d in
-                   ("/".join(p.split("/")[:i]) for i in range(2, p.count("/") + 1))})
-    (info / "wordpress.list").write_text("/.\n" + "".join(f"{d}\n" for d in dirs)
-                                         + "".join(f"{p}\n" for p in shipped))
-    (info / "wordpress.md5sums").write_text("".join(
-        f"{hashlib.md5(d).hexdigest()}  {p.lstrip('/')}\n" for p, d in shipped.items()))
-
-
 def test_packaged_wordpress_modified_and_extra_php_files(tmp_path: Path) -> None:
-    root = tmp_path / "old"
+    old = OldRoot(tmp_path, "old")
     pristine = {"/usr/share/wordpress/index.php": b"<?php\ndefine( 'WP_USE_THEMES', true );\n",
                 "/usr/share/wordpress/wp-includes/version.php": b"<?php\n$wp_version = '5.7';\n",
                 "/usr/share/wordpress/wp-includes/user.php": b"<?php\nfunction wp_signon() {}\n"}
     on_disk = dict(pristine)
     on_disk["/usr/share/wordpress/wp-includes/user.php"] += b"function wp_x() { return 1; }\n"
-    on_disk["/usr/share/wordpress/wp-includes/class-wp-cache.php"] = b"<?php\n$a = 1;\n"
-    _debian_package(root, on_disk, pristine)
+    old.debian_package("wordpress", on_disk, shipped=pristine)
+    old.file("/usr/share/wordpress/wp-includes/class-wp-cache.php", b"<?php\n$a = 1;\n")
     site = Site(root="/usr/share/wordpress", content_dir="/var/lib/wordpress/wp-content")
-    found = {f.path: f for f in wordpress.check_php_code(Context(root, sites=[site]))}
+    found = {f.path: f for f in wordpress.check_php_code(old.ctx([site]))}
     assert {p: (f.kind, f.severity, f.quarantine) for p, f in found.items()} == {
         "/usr/share/wordpress/wp-includes/user.php": ("modified_package_file", "medium", True),
         "/usr/share/wordpress/wp-includes/class-wp-cache.php": ("php_unowned", "high", True),
@@ -381,10 +363,11 @@ def test_auto_prepend_file_none_is_not_flagged(tmp_path: Path) -> None:
 
 
 def test_a_link_to_the_root_in_uploads_is_reported_and_not_walked(tmp_path: Path) -> None:
-    ctx = site_tree(tmp_path, {"/usr/lib/php/PEAR.php": b"<?php eval(base64_decode($x));"})
-    os.symlink("/", ctx.root / CONTENT.lstrip("/") / "uploads/2019/09/root.txt")
-    os.symlink("../../wp-config.php", ctx.root / CONTENT.lstrip("/") / "uploads/cfg.txt")
-    os.symlink("2019/09/cafe-menu.jpg", ctx.root / CONTENT.lstrip("/") / "uploads/menu.jpg")
+    old = site_root(tmp_path, {"/usr/lib/php/PEAR.php": b"<?php eval(base64_decode($x));"})
+    old.link(f"{CONTENT}/uploads/2019/09/root.txt", "/")
+    old.link(f"{CONTENT}/uploads/cfg.txt", "../../wp-config.php")
+    old.link(f"{CONTENT}/uploads/menu.jpg", "2019/09/cafe-menu.jpg")
+    ctx = old.ctx([SITE])
     links = {f.path.rsplit("/", 1)[1]: f for f in wordpress.check_uploads_links(ctx)}
     assert set(links) == {"root.txt", "cfg.txt"}  # not the link that stays in uploads
     assert (links["root.txt"].kind, links["root.txt"].quarantine) == ("symlink", True)
