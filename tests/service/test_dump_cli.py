@@ -47,4 +47,4 @@ def test_stats_to_a_read_only_place_leave_no_dump_behind(read_only: Path,
               str(read_only / "s.json"))
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert "read-only" in res.stderr and "stats" in res.stderr
-    assert not dst.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.sql", "ro"]
+    assert not dst.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.sql", "readonly"]
