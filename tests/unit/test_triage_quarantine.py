@@ -139,9 +139,9 @@ def test_a_torrent_payload_in_a_web_root_is_quarantined_by_the_triage_run(
             fh.truncate(60 << 20)  # sparse: large by size, nothing on disk
     os.makedirs(root / "usr/share/wordpress")
     report = run_checks(Context(root, sites=[BLOG, DEBIAN]), [check_bittorrent])
+    assert report.quarantine() == sorted(hidden)
     found = {f.path: f for f in report.findings}
     assert {p: found[p].severity for p in hidden} == {p: "medium" for p in hidden}
-    assert report.quarantine() == sorted(hidden)
     assert all(found[p].quarantine for p in hidden)
     assert {r["policy"] for p in hidden for r in report.quarantine_reasons[p]} == {"payload"}
     data = report.to_json()
