@@ -130,3 +130,26 @@ def test_a_report_from_before_the_policy_keeps_nothing(bundle: Bundle) -> None:
                                            "quarantine": [PLUGIN]})
     proc, _ = _plan(bundle, PLUGIN)
     assert proc.returncode != 0 and "run fab triage again" in proc.stderr
+
+
+def test_the_restore_journal_records_what_was_kept_and_who_decided(bundle: Bundle) -> None:
+    from vpsrescue.restore.plan import plan_restore
+    from vpsrescue.restore.run import RestoreOutcome, journal
+
+    assert fab("triage", str(bundle.path)).returncode == 0
+    plan = plan_restore(bundle, "bookworm", keep=[PLUGIN.lstrip("/")],
+                        decided_by="alice on laptop (fab restore --keep)")
+    archive = bundle.archive_path("blog.example.org")
+    archive.parent.mkdir(parents=True)
+    out = RestoreOutcome("lab-vps", "bookworm", plan, bundle.secrets_path)
+    got = journal(bundle, out, {"blog.example.org": archive}, {"blog.example.org": "0" * 64})
+    assert [(k["path"], k["site"], k["decided_by"]) for k in got["kept"]] == [
+        (PLUGIN, "blog.example.org", "alice on laptop (fab restore --keep)")]
+    # and verify, reading that journal, expects the kept file on the server
+    bundle.write_journal("restore", got)
+    site = plan.to_json()["sites"][0]
+    site["kept"] = []  # a later --plan without --keep does not change what was restored
+    from vpsrescue.verify.run import quarantined_for
+
+    assert PLUGIN not in quarantined_for(bundle, site)
+    assert PAYLOAD in quarantined_for(bundle, site)
