@@ -139,11 +139,13 @@ def render_markdown(data: dict[str, Any]) -> str:
     q = data["quarantine"]
     reasons = data.get("quarantine_reasons") or {}
     lines += ["## Quarantine", "",
-              f"{len(q)} file(s) are never restored unless you name them explicitly "
-              "(see quarantine.txt):" if q else "Nothing is quarantined.", ""]
+              f"{len(q)} file(s) are never restored (see quarantine.txt), but for those "
+              "marked *keepable*, which `fab restore --keep PATH` takes back:"
+              if q else "Nothing is quarantined.", ""]
     for p in q:
         why = "; ".join(sorted({r["why"] for r in reasons.get(p, [])}))
-        lines.append(f"- `{p}`" + (f": {why}" if why else ""))
+        keep = reasons.get(p) and all(r.get("keepable") for r in reasons[p])
+        lines.append(f"- `{p}`" + (f": {why}" if why else "") + (" *keepable*" if keep else ""))
     return "\n".join(lines) + "\n"
 
 
