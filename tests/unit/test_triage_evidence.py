@@ -113,3 +113,15 @@ def test_the_report_says_what_was_read_and_how_long_and_why_quarantined(
                                        "never restored"}]
     assert f"- `{PLUGIN}`: judged critical" in md
     assert "yes (judged)" in md and "yes (judged)" in html
+
+
+def test_a_long_layer_is_shown_cut_with_what_was_left_out(tmp_path: Path) -> None:
+    r = _report()
+    r.findings[0].extra["layer"] = "A" * 10_000 + "<script>"
+    write_report(r, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    md = (tmp_path / "report.md").read_text()
+    for text in (html, md):
+        assert "A" * 4000 in text and "A" * 4001 not in text
+        assert "(6,008 more characters)" in text
+    assert "<script" not in html

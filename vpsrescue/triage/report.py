@@ -47,6 +47,18 @@ def coverage_line(data: dict[str, Any]) -> str:
 EVIDENCE_KEYS = ("rule", "line", "offset", "layer", "why")
 
 
+#: How much of a decoded layer the reports show (a decoded blob can be megabytes; the
+#: start is what a person reads, report.json keeps what the check gave).
+LAYER_SHOWN = 4000
+
+
+def shown_layer(f: dict[str, Any]) -> str:
+    layer = str((f.get("extra") or {}).get("layer") or "")
+    if len(layer) <= LAYER_SHOWN:
+        return layer
+    return layer[:LAYER_SHOWN] + f"\n… ({len(layer) - LAYER_SHOWN:,} more characters)"
+
+
 def where_in_file(f: dict[str, Any]) -> str:
     """"line 12, byte 345" (what the finding's extra says; "" when it says nothing)."""
     x = f.get("extra") or {}
@@ -90,7 +102,7 @@ def _md_evidence(f: dict[str, Any]) -> list[str]:
     if x.get("why"):
         out.append(f"  - why it matters: {_md_cell(str(x['why']))}")
     if x.get("layer"):
-        layer = str(x["layer"])
+        layer = shown_layer(f)
         fence = _fence(layer)
         out += ["  - the decoded text that triggered it:", "", f"  {fence}text"]
         out += [f"  {ln}" for ln in layer.splitlines()] + [f"  {fence}", ""]
@@ -163,7 +175,7 @@ def _html_evidence(e: Any, f: dict[str, Any]) -> str:
         parts.append(f"<div>why it matters: {e(str(x['why']))}</div>")
     if x.get("layer"):
         parts.append("<details><summary>decoded text that triggered it</summary>"
-                     f"<pre>{e(str(x['layer']))}</pre></details>")
+                     f"<pre>{e(shown_layer(f))}</pre></details>")
     return "".join(parts)
 
 
