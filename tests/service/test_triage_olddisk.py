@@ -62,6 +62,34 @@ def test_quarantine_holds_the_intruders_files_and_no_genuine_file(
             md5sums[path], path
 
 
+# what the fixture's quarantine held before the policy moved into triage/quarantine.py
+QUARANTINED_BEFORE = {
+    "/var/lib/wordpress/wp-content/uploads/2023/11/wp-cache.php",
+    "/usr/share/wordpress/wp-content/themes/twentytwentyone/functions.php",
+    "/var/www/news.example.net/wp-content/uploads/2019/09/.sess.php",
+    "/var/www/news.example.net/.htaccess", "/var/tmp/.X11-unix/kworkerd",
+    "/var/tmp/.X11-unix/config.json", "/usr/lib/x86_64-linux-gnu/libkeyutils.so.1.3.2",
+    "/usr/sbin/sshd", "/usr/local/bin/mysqldump", "/usr/local/bin/wp",
+    "/var/lib/transmission-daemon/downloads/Big.Buck.Bunny.2008.1080p.BluRay.x264.mkv",
+    "/var/lib/wordpress/wp-content/mu-plugins/wp-session-helper.php",
+}
+
+
+def test_the_policy_keeps_the_old_quarantine_and_adds_its_own(report: Report) -> None:
+    """Nothing quarantined before is let through; the planted /etc/ld.so.preload
+    (critical) is added; every quarantined path says why; nothing here may be kept."""
+    q = set(report.quarantine())
+    assert QUARANTINED_BEFORE <= q
+    assert q - QUARANTINED_BEFORE == {"/etc/ld.so.preload"}
+    assert set(report.quarantine_reasons) == q
+    policies = {p: {r["policy"] for r in rs} for p, rs in report.quarantine_reasons.items()}
+    assert "payload" in policies[
+        "/var/lib/transmission-daemon/downloads/Big.Buck.Bunny.2008.1080p.BluRay.x264.mkv"]
+    assert not any(r["keepable"] for rs in report.quarantine_reasons.values() for r in rs)
+    # the shared files that hold one bad record are reported, not quarantined
+    assert not q & {"/etc/passwd", "/root/.ssh/authorized_keys", "/var/log/auth.log.1"}
+
+
 def test_the_report_files_and_no_trap_fired(report: Report, truth: dict[str, Any],
                                            tmp_path: Path) -> None:
     out = write_report(report, tmp_path / "triage")

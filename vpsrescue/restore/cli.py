@@ -7,7 +7,10 @@ one JSON object per line.
 
 from __future__ import annotations
 
+import getpass
 import json
+import socket
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -35,6 +38,9 @@ def print_plan(plan: RestorePlan, con: Console) -> None:
                   + (f"{s.dump}" + ("" if s.dump_converted else ", converted to utf8mb4 "
                                     "on the way") if s.dump else "nothing: no dump"))
         t.add_row("left behind", "\n".join(s.quarantined) or "-")
+        for k in s.kept:
+            who = next((d["decided_by"] for d in plan.kept if d["path"] == k), "the operator")
+            t.add_row("[yellow]kept[/]", f"{k} (quarantined; kept by {who})")
         t.add_row("new passwords", ", ".join(s.admins) or "-")
         t.add_row("removed", ", ".join(s.remove_admins) or "-")
         for n in s.notes:
@@ -46,10 +52,21 @@ def print_plan(plan: RestorePlan, con: Console) -> None:
         con.print(f"[yellow]warning[/]: {w}")
 
 
-def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False) -> None:
+def decided_by() -> str:
+    """Who takes a quarantined file back, for the plan and the journal."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "an unnamed user"
+    return f"{user} on {socket.gethostname()} (fab restore --keep)"
+
+
+def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False,
+              keep: Sequence[str] = ()) -> None:
     """Decide, write the plan into the bundle, show it; fails (after showing) when a site's
     files no longer match the manifest, since restore would refuse them."""
-    plan = plan_restore(bundle, release, check_files=True)
+    plan = plan_restore(bundle, release, check_files=True, keep=keep,
+                        decided_by=decided_by() if keep else "")
     out = bundle.write_plan(plan.to_json())
     if as_json:
         print_json(plan.to_json())
@@ -63,14 +80,18 @@ def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False)
 
 
 def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
-            con: Console, as_json: bool = False) -> None:
+            con: Console, as_json: bool = False, keep: Sequence[str] = ()) -> None:
     from .run import restore_host
 
+    if keep:  # a wrong --keep is one sentence before any connection is made
+        plan_restore(bundle, release or "bookworm", keep=keep)
+    who = decided_by() if keep else ""
     for conn, host in task_connections(c, "web", host_key):
         con.rule(f"restore onto {host.name} ({host.address})")
         try:
             out = restore_host(conn, host, bundle, release,
-                               lambda m: con.print(m, markup=False, highlight=False))
+                               lambda m: con.print(m, markup=False, highlight=False),
+                               keep=keep, decided_by=who)
         finally:
             conn.close()
         bundle.write_plan(out.plan.to_json())
@@ -86,6 +107,8 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
                   + (", ".join(out.skipped) + " unchanged" if out.skipped else ""))
         for ch in out.account_changes:
             t.add_row("accounts", ch)
+        for k in out.plan.kept:
+            t.add_row("kept", f"{k['path']} (quarantined; kept by {k['decided_by']})")
         t.add_row("new credentials", f"{out.secrets_file} (mode 0600: keep it safe)")
         t.add_row("journal", str(out.journal))
         con.print(t)
@@ -93,11 +116,12 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
 
 
 def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
-        host_key: str = "", as_json: bool = False) -> None:
-    """What `fab restore` does with its options."""
+        host_key: str = "", as_json: bool = False, keep: Sequence[str] = ()) -> None:
+    """What `fab restore` does with its options. ``keep``: quarantined paths the operator
+    takes back (only files left behind for a medium finding in a web root)."""
     con = Console(stderr=True)
     b = Bundle.open(bundle) if bundle else default_bundle()
     if plan:
-        show_plan(b, release or "bookworm", con, as_json)
+        show_plan(b, release or "bookworm", con, as_json, keep=keep)
         return
-    restore(c, b, release or None, host_key or None, con, as_json)
+    restore(c, b, release or None, host_key or None, con, as_json, keep=keep)

@@ -2,7 +2,8 @@
 
 The plan is data (JSON, and the variables the Ansible roles read): per site, where its
 files come from and go, which WordPress core it runs on the target's PHP, which
-database dump is imported, which quarantined files are left behind and which accounts
+database dump is imported, which quarantined files are left behind (triage's one list,
+less what the operator keeps with ``--keep``, who decided and when) and which accounts
 get new passwords. `fab restore --plan` prints it; nothing here connects anywhere.
 Everything is read through :class:`~vpsrescue.bundle.Bundle`; with ``check_files`` the
 plan also rehashes each site's wp-content against the manifest and lists what no longer
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bundle import SYMLINK, Bundle
+from ..bundle import SYMLINK, Bundle, utc_iso
 from ..errors import RestorePlanError
+from ..triage.quarantine import keepable, left_behind
 from .content import describe
 from .locale import plan_locales, read_language_codes, read_supported
 
@@ -58,6 +61,7 @@ class SitePlan:
     dump: str | None  # bundle-relative path of the dump to import (None: none found)
     dump_converted: bool  # already utf8mb4 (db/converted/), else convert during restore
     quarantined: list[str] = field(default_factory=list)  # old paths left behind
+    kept: list[str] = field(default_factory=list)  # quarantined, but the operator keeps them
     packages: list[str] = field(default_factory=list)  # Debian packages its links need
     # wp-content files whose bytes no longer match the manifest ("/path (problem)"):
     # restore refuses the site until the bundle is whole again
@@ -77,6 +81,8 @@ class RestorePlan:
     locales: list[str] = field(default_factory=list)
     default_locale: str = "C.UTF-8"
     warnings: list[str] = field(default_factory=list)
+    # the operator's --keep decisions: path, site, who decided and when, triage's reasons
+    kept: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": "vpsrescue-restore-plan", "version": 1, **asdict(self)}
@@ -125,11 +131,42 @@ def packaged_themes(bundle: Bundle, content_dir: str) -> list[str]:
     return sorted(out)
 
 
+def _norm(path: str) -> str:
+    return os.path.normpath("/" + path.strip().lstrip("/"))
+
+
+def checked_keep(triage: dict[str, Any], keep: Sequence[str], bundle: Bundle) -> list[str]:
+    """The paths of ``--keep``, each checked against triage's quarantine: one sentence
+    for a path that is not quarantined (a typo would otherwise keep nothing, silently)
+    or that the policy never lets back (judged high, PHP in uploads, a payload, listed)."""
+    quarantine = set(triage.get("quarantine", []))
+    reasons = triage.get("quarantine_reasons") or {}
+    out = []
+    for raw in keep:
+        p = _norm(raw)
+        if p not in quarantine:
+            raise RestorePlanError(
+                f"{raw} is not in the quarantine of {bundle.path}: --keep only takes back "
+                "a quarantined file; give its path as triage/quarantine.txt lists it.")
+        if not keepable(reasons.get(p, [])):
+            why = "; ".join(sorted({f"{r['policy']} ({r['severity']}, {r['rule']})"
+                                    for r in reasons.get(p, [])})) or \
+                "the report predates the quarantine policy: run fab triage again"
+            raise RestorePlanError(
+                f"{p} is never restored ({why}): --keep only takes back a file left behind "
+                "for a medium finding in a web root; restore the site without it.")
+        out.append(p)
+    return sorted(set(out))
+
+
 def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
-                 check_files: bool = False) -> RestorePlan:
+                 check_files: bool = False, keep: Sequence[str] = (),
+                 decided_by: str = "") -> RestorePlan:
     """The plan for ``bundle`` on a server of ``release``. ``check_files`` rehashes
     each site's wp-content against the manifest (SitePlan.damaged); restore itself does
-    that while it builds the archives, so it plans without."""
+    that while it builds the archives, so it plans without. ``keep``: quarantined paths
+    the operator takes back (only those left behind for a medium finding in a web
+    root); ``decided_by`` names who decided, for the plan and the restore journal."""
     if release not in TARGETS:
         raise RestorePlanError(f"unknown target release {release!r}: use "
                                f"{' or '.join(TARGETS)}.")
@@ -152,6 +189,8 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
                              "triage/report.md before going live")
     findings = triage.get("findings", [])
     quarantine = set(triage.get("quarantine", []))
+    kept = checked_keep(triage, keep, bundle)
+    reasons = triage.get("quarantine_reasons") or {}
     sites = facts.get("wordpress") or []
     if not sites:
         raise RestorePlanError("the bundle holds no WordPress site (facts.json lists none): "
@@ -171,8 +210,9 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
                           and not f["path"].startswith(content + "/")})
         core, why = _core(site.get("version"), php, release, tampered)
         dump, converted = bundle.dump_for(db_name)
-        in_site = [q for q in sorted(quarantine)
-                   if q.startswith((root + "/", content + "/"))]
+        in_site = left_behind(quarantine, (root, content), kept)
+        site_kept = [k for k in kept if k not in in_site and
+                     left_behind([k], (root, content))]
         site_admins = [f for f in findings if f["kind"] == "wp_admin"
                        and f.get("extra", {}).get("site") == root and
                        f.get("extra", {}).get("login")]
@@ -185,6 +225,7 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
                       db_user=(db_name[:28] + "_wp") if db_name else "wordpress_wp",
                       table_prefix=prefix, wplang=site.get("wplang") or "",
                       dump=dump, dump_converted=converted, quarantined=in_site,
+                      kept=site_kept,
                       packages=packaged_themes(bundle, content),
                       admins=admins, remove_admins=planted)
         if check_files:
@@ -192,10 +233,18 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
             sp.damaged = [describe(p) for p in bundle.damaged_members(
                 e for e in bundle.iter_site_entries(content)
                 if not any(e.path == q or e.path.startswith(q + b"/") for q in skip))]
+        for k in site_kept:
+            if not left_behind([k], [content]):
+                sp.notes.append(f"{k} is kept, but it is not in wp-content: restore copies "
+                                "only wp-content (the core comes from "
+                                + ("the bundle" if core == "bundle" else "Debian") + ")")
         if dump is None:
             sp.notes.append(f"no dump of database {db_name} in the bundle: the site is "
                             "restored with its files only")
         plan.sites.append(sp)
+        when = utc_iso()
+        plan.kept += [{"path": k, "site": host, "decided_by": decided_by or "the operator",
+                       "at": when, "reasons": reasons.get(k, [])} for k in site_kept]
     loc = plan_locales(facts.get("locales") or {}, {sp.host: sp.wplang for sp in plan.sites},
                        read_supported(), read_language_codes())
     plan.locales, plan.default_locale = loc.locales, loc.default

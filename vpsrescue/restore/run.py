@@ -15,6 +15,7 @@ time (Ansible reports changed=0, an import whose dump is unchanged is skipped).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,9 @@ def detect_release(conn: Any) -> str:
 
 
 def restore_host(conn: Any, host: InventoryHost, bundle: Bundle, release: str | None,
-                 log: Log) -> RestoreOutcome:
+                 log: Log, keep: Sequence[str] = (), decided_by: str = "") -> RestoreOutcome:
     release = release or detect_release(conn)
-    plan = plan_restore(bundle, release)
+    plan = plan_restore(bundle, release, keep=keep, decided_by=decided_by)
     bundled = [sp.host for sp in plan.sites if sp.core == "bundle"]
     if bundled:
         raise RestoreError(f"{', '.join(bundled)} would run on its rescued core, which "
@@ -94,4 +95,5 @@ def journal(bundle: Bundle, o: RestoreOutcome, archives: dict[str, Path],
     return {"format": JOURNAL_FORMAT, "version": 1, "host": o.host,
             "release": o.release, "restored": utc_iso(),
             "ansible_changed": o.ansible_changed, "imported": o.imported,
-            "skipped": o.skipped, "accounts": o.account_changes, "entries": entries}
+            "skipped": o.skipped, "accounts": o.account_changes, "entries": entries,
+            "kept": o.plan.kept}

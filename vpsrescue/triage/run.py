@@ -169,6 +169,8 @@ class Report:
     coverage: Coverage = field(default_factory=Coverage)
     #: the scanned tree on this machine (a bundle's files/): never written to
     root: str = ""
+    #: quarantined path -> why (quarantine.py's policy decides, once, for all findings)
+    quarantine_reasons: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -180,7 +182,14 @@ class Report:
 
     def quarantine(self) -> list[str]:
         """Old-disk paths that must never be restored, sorted, each once."""
-        return sorted({f.path for f in self.findings if f.quarantine and f.path})
+        return sorted(self.quarantine_reasons)
+
+    def judge(self, sites: Sequence[Site], listed: Iterable[str] = ()) -> None:
+        """Apply the quarantine policy (quarantine.py) to every finding, once the
+        findings are all in: each finding's ``quarantine`` and the reasons per path."""
+        from .quarantine import Policy
+
+        self.quarantine_reasons = Policy(sites, listed).apply(self.findings)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -188,7 +197,8 @@ class Report:
             "started": self.started, "seconds": round(self.seconds, 3),
             "complete": self.complete, "counts": self.counts(),
             "coverage": asdict(self.coverage),
-            "quarantine": self.quarantine(), "sites": self.sites, "checks": self.checks,
+            "quarantine": self.quarantine(), "quarantine_reasons": self.quarantine_reasons,
+            "sites": self.sites, "checks": self.checks,
             "errors": self.errors, "findings": [f.to_json() for f in self.findings],
         }
 
@@ -214,9 +224,10 @@ def _check_name(check: Check) -> str:
 
 def run_checks(ctx: Context, checks: Sequence[Check] | None = None, source: str = "",
                progress: Callable[[str, int, int], None] | None = None,
-               coverage: Coverage | None = None) -> Report:
+               coverage: Coverage | None = None, listed: Iterable[str] = ()) -> Report:
     """Every check over ``ctx``; one that fails is recorded in ``errors`` (the report is
-    then incomplete) and the others still run."""
+    then incomplete) and the others still run. Then the quarantine policy, once, over
+    all findings (``listed``: paths the operator wants never restored)."""
     checks = list(checks) if checks is not None else all_checks()
     cov = coverage if coverage is not None else Coverage(sites=len(ctx.sites))
     report = Report(source=source or str(ctx.root), root=str(ctx.root), coverage=cov,
@@ -233,6 +244,7 @@ def run_checks(ctx: Context, checks: Sequence[Check] | None = None, source: str 
             report.errors.append({"check": name, "error": f"{type(exc).__name__}: {exc}"})
         report.checks.append(name)
     report.findings.sort(key=_order)
+    report.judge(ctx.sites, listed)
     report.seconds = time.monotonic() - t0
     if isinstance(ctx, CountingContext):
         cov.files_read = len(ctx.bytes_read)
@@ -268,7 +280,8 @@ def discover_sites(root: Path) -> list[Site]:
 
 def triage_tree(root: Path | str, dumps: Sequence[Path] = (),
                 checks: Sequence[Check] | None = None,
-                progress: Callable[[str, int, int], None] | None = None) -> Report:
+                progress: Callable[[str, int, int], None] | None = None,
+                listed: Iterable[str] = ()) -> Report:
     root = Path(root)
     if not root.is_dir():
         raise TriageError(f"{root} is not a directory: give a bundle or the old root's "
@@ -278,11 +291,14 @@ def triage_tree(root: Path | str, dumps: Sequence[Path] = (),
     cov = survey(ctx, facts.get("os_release"))
     _refuse_if_empty(cov, str(root))
     _web_root_if_bare(ctx, cov)
-    return run_checks(ctx, checks, source=str(root), progress=progress, coverage=cov)
+    return run_checks(ctx, checks, source=str(root), progress=progress, coverage=cov,
+                      listed=listed)
 
 
 def triage_bundle(bundle: Path | str, checks: Sequence[Check] | None = None,
-                  progress: Callable[[str, int, int], None] | None = None) -> Report:
+                  progress: Callable[[str, int, int], None] | None = None,
+                  listed: Iterable[str] = ()) -> Report:
+    listed = list(listed)
     b = Bundle.open(bundle)
     if not b.files_dir.is_dir():
         raise TriageError(f"{b.files_dir} is missing: the bundle holds no rescued files; "
@@ -293,11 +309,13 @@ def triage_bundle(bundle: Path | str, checks: Sequence[Check] | None = None,
     cov = survey(ctx, facts.get("os_release"))
     _refuse_if_empty(cov, f"{b.path} (its files/)")
     _web_root_if_bare(ctx, cov)
-    report = run_checks(ctx, checks, source=str(b.path), progress=progress, coverage=cov)
+    report = run_checks(ctx, checks, source=str(b.path), progress=progress, coverage=cov,
+                        listed=listed)
     seen = {(f.kind, f.path) for f in report.findings}
     extra = [f for f in dpkg_verify_findings(b) if (f.kind, f.path) not in seen]
     if extra:
         report.findings = sorted(report.findings + extra, key=_order)
+        report.judge(ctx.sites, listed)
     return report
 
 
@@ -317,6 +335,5 @@ def dpkg_verify_findings(bundle: Bundle) -> list[Finding]:
             "rescue.dpkg_verify", "modified_binary" if binary else "modified_package_file",
             "critical" if binary and m["problem"] == "changed" else "medium", p,
             f"{p} {m['problem']} against package {m['package']}'s md5sums",
-            f"dpkg md5sums: {m['problem']}", quarantine=m["problem"] == "changed",
-            extra={"package": m["package"]}))
+            f"dpkg md5sums: {m['problem']}", extra={"package": m["package"]}))
     return out

@@ -27,6 +27,7 @@ from ..bundle import CONTENT_TYPES, Bundle, utc_iso
 from ..errors import VerifyError
 from ..inventory import InventoryHost
 from ..mariadb import quote_ident, quote_string, server_sql
+from ..triage.quarantine import left_behind
 
 # Tables whose rows restore must not change (options and usermeta lose the old salts
 # and session tokens, and WordPress's upgrade may add options: reported, not compared).
@@ -177,13 +178,30 @@ def check_rows(report: VerifyReport, got: dict[str, int], site: dict[str, Any],
         report.add(host, f"rows {name}", ok, detail)
 
 
+def kept_paths(bundle: Bundle, site: dict[str, Any]) -> list[str]:
+    """What the operator took back for this site (``fab restore --keep``): the last
+    restore's journal says what really went to the server; the plan when there is none."""
+    if bundle.step_journal_path("restore").is_file():
+        return [k["path"] for k in bundle.load_journal("restore").get("kept", [])
+                if k.get("site") == site["host"]]
+    return list(site.get("kept", []))
+
+
+def quarantined_for(bundle: Bundle, site: dict[str, Any]) -> list[str]:
+    """The site's files that must not be on the server: triage's one quarantine list
+    (read afresh: a triage re-run after the restore counts), less what was kept — the
+    same rule restore's plan applies (triage.quarantine.left_behind)."""
+    return left_behind(bundle.quarantine(), (site["old_root"], site["old_content_dir"]),
+                       kept_paths(bundle, site))
+
+
 def check_files(report: VerifyReport, conn: Any, bundle: Bundle, site: dict[str, Any],
                 content_root: str) -> None:
     host = site["host"]
     old = site["old_content_dir"].rstrip("/")
     target = f"{content_root}/{host}/wp-content"
-    want = {p: h for p, h in _manifest_files(bundle, old).items()
-            if p not in set(site["quarantined"])}
+    quarantined = set(quarantined_for(bundle, site))
+    want = {p: h for p, h in _manifest_files(bundle, old).items() if p not in quarantined}
     res = conn.run(f"python3 -c {shlex.quote(HASH_TREE)} {shlex.quote(target)}",
                    hide=True, warn=True)
     if res.failed:
@@ -200,7 +218,7 @@ def check_files(report: VerifyReport, conn: Any, bundle: Bundle, site: dict[str,
     report.add(host, "files as rescued", not missing and not changed,
                f"{len(want)} files: {len(missing)} missing, {len(changed)} differ"
                + (f" (e.g. {(missing + changed)[0]})" if missing or changed else ""))
-    planted = sorted(set(site["quarantined"]) & set(have))
+    planted = sorted(quarantined & set(have))
     report.add(host, "quarantine absent", not planted,
                "none of the quarantined files is there" if not planted else
                f"{len(planted)} quarantined file(s) on the server: {planted[0]}")

@@ -285,12 +285,16 @@ def check_bittorrent(ctx: Context) -> Iterable[Finding]:
             yield Finding(name, "bittorrent", "high", p,
                           "transmission's remote control is open to everyone",
                           evidence=", ".join(problems))
+    # web roots: a site's root and its wp-content, which Debian's layout keeps apart
+    # (/usr/share/wordpress and /var/lib/wordpress/wp-content): a payload hidden in
+    # uploads is found wherever the site keeps them
+    web_roots = {"/var/www"}
     for site in ctx.sites:
-        download_dirs.add(site.root.rstrip("/"))
-    download_dirs.add("/var/www")
+        web_roots.update(d.rstrip("/") or "/" for d in (site.root, site.content_dir) if d)
+    download_dirs |= web_roots
     seen: set[str] = set()
     for d in sorted(download_dirs):
-        web = d == "/var/www" or any(d == s.root.rstrip("/") for s in ctx.sites)
+        web = d in web_roots
         for p, st in ctx.walk(d):
             if p in seen or not stat.S_ISREG(st.st_mode):
                 continue
