@@ -13,7 +13,7 @@ from ..model import SEVERITIES, Finding
 from .engine import Hit, scan_php
 from .rules import RULES, Rule
 
-__all__ = ["RULES", "Hit", "Rule", "could_run_as_php", "finding_for", "judge"]
+__all__ = ["RULES", "Hit", "Rule", "could_run_as_php", "finding_for", "judge", "plain"]
 
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 PHP_NAME = re.compile(r"\.(?:php\d?|phtml|pht|phar|phps|inc)$", re.I)

@@ -62,7 +62,8 @@ TRANSPARENT = frozenset((b"trim", b"ltrim", b"rtrim", b"stripslashes", b"stripcs
                          b"str_replace", b"substr", b"array_values", b"reset", b"end",
                          b"current", b"array_shift", b"array_pop", b"file", b"unserialize",
                          b"json_decode", b"urlencode", b"strval", b"preg_split", b"split",
-                         b"array_unique", b"array_filter", b"array_merge", b"basename"))
+                         b"array_unique", b"array_filter", b"array_merge", b"basename",
+                         b"array", b"compact"))
 CODE_RUNNERS = EXEC | frozenset((b"assert", b"create_function", b"eval", b"preg_replace"))
 NON_PHP_EXT = re.compile(rb"\.(?:jpe?g|png|gif|ico|bmp|webp|svg|txt|log|dat|tmp|css|js|"
                          rb"json|xml|zip|gz|bak|swp|old|mp3|mp4|pdf|ttf|woff2?)$", re.I)
@@ -274,7 +275,7 @@ class Layer:
                 flags = flags | {"phpcode"}
         if all(x.known for x in parts):
             data = b"".join(x.data or b"" for x in parts)
-            return Value(data if len(data) <= MAX_VALUE else None, flags), p
+            return Value(data if len(data) <= MAX_VALUE else None, flags | {"assembled"}), p
         return Value(None, flags), p
 
     def term(self, p: int, depth: int) -> tuple[Value, int]:
@@ -436,8 +437,9 @@ class Layer:
         if fn is not None and fn.known and fn.data and (not index or index[0].known):
             name = fn.data.strip().lower().lstrip(b"\\")
             if re.fullmatch(rb"[a-z_][a-z0-9_]*", name):
-                if name in DANGEROUS and name not in (b"include", b"require", b"mail",
-                                                      b"fwrite", b"file_get_contents"):
+                if name in DANGEROUS and fn.flags & {"hidden", "decoded", "assembled"} and \
+                        name not in (b"include", b"require", b"mail", b"fwrite",
+                                     b"file_get_contents"):
                     self.hit("php.hidden-call", pos, b"$" + var + b" = '" + name + b"'")
                 return self.judge_call(pos, name, args, depth, hidden=True), q
         return Value(None, _join(*args)), q
@@ -606,6 +608,7 @@ class Layer:
             rb"|(?P<call>(?<![\w$>:\\])(?:\\\s*)?[a-z_][a-z0-9_]*\s*\()"
             rb"|(?P<vcall>\$[a-z_\x80-\xff][\w\x80-\xff]*\s*(?:\[[^\]\n;]{0,80}\]\s*)*\()"
             rb"|(?P<fe>\bforeach\s*\()"
+            rb"|(?P<fn>\bfunction\s+&?\s*[a-z_][a-z0-9_]*\s*\()"
             rb"|(?P<bt>`)")
         p = 0
         n = len(low)
@@ -628,8 +631,10 @@ class Layer:
                     self.consts[name + b"[" + key.group(1).strip(b"'\"").lower() + b"]"] = v
                 elif b"[" not in low[m.start():m.end()] or not v.known:
                     self.consts[name] = v
-                if "request" in v.flags:
+                if "request" in v.flags and not key:
                     self.tainted.add(name)
+                elif not key:
+                    self.tainted.discard(name)
                 p = max(q, m.end())
             elif kind == "inc":
                 v, q = self.expr(m.end(), 0)
@@ -650,6 +655,10 @@ class Layer:
                     continue
                 v, q = self.term(m.start() + (m.group(0).find(word)), 0)
                 p = m.end() if word in _CONTAINERS else max(q, m.end())
+            elif kind == "fn":
+                # a new function: its variables are not the ones seen before
+                self.tainted = set(self.global_taint)
+                p = m.end()
             elif kind == "fe":
                 v, q = self.expr(m.end(), 0)
                 mm = re.match(rb"\s*as\s+\$(\w+)(?:\s*=>\s*\$(\w+))?", low[q:q + 200])
@@ -669,6 +678,7 @@ class Layer:
                 self.backtick(m.start(), end)
                 p = end
         self.static_rules()
+        self.tainted |= self.global_taint
 
     def user_functions(self) -> tuple[set[bytes], set[bytes]]:
         """(functions that return fetched content, functions that run a parameter as a
@@ -708,6 +718,7 @@ class Layer:
             self.tainted.update(re.findall(rb"\$([a-z_]\w*)", low))
             self.tainted -= {b"this"}
         self.tainted.discard(b"this")
+        self.global_taint = set(self.tainted)
 
     def static_rules(self) -> None:
         """Rules over the whole layer: spelled-out names, string arithmetic, panels,
