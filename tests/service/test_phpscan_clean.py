@@ -31,6 +31,8 @@ CLEAN = [
     ("trixie", "wordpress"), ("trixie", "wordpress-theme-twentytwentyfive"),
     ("trixie", "wordpress-theme-twentytwentyfour"),
     ("trixie", "wordpress-theme-twentytwentythree"),
+    # WordPress's own PHP dependency in Debian (wp-includes/ID3 links to it)
+    ("bullseye", "php-getid3"), ("bookworm", "php-getid3"), ("trixie", "php-getid3"),
     ("bookworm", "dokuwiki"), ("bookworm", "mediawiki"), ("bookworm", "roundcube-core"),
     ("bookworm", "php-laravel-framework"),
 ]

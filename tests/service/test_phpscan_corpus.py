@@ -79,7 +79,7 @@ def site_with_core(tmp_path: Path) -> tuple[Path, str]:
     """An old root with one WordPress site (Debian's pristine 6.1.9 code) at /var/www/site."""
     root = tmp_path / "old"
     site = root / "var/www/site"
-    shutil.copytree(wordpress_tree("6.1.9"), site, symlinks=False)
+    shutil.copytree(wordpress_tree("6.1.9"), site, symlinks=True)  # links: dangling here
     (site / "wp-config.php").write_text(
         "<?php\ndefine('DB_NAME', 'wp');\ndefine('DB_USER', 'wp');\n"
         "define('DB_PASSWORD', 'x');\ndefine('DB_HOST', 'localhost');\n"

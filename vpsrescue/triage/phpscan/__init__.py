@@ -18,12 +18,16 @@ __all__ = ["RULES", "Hit", "Rule", "could_run_as_php", "finding_for", "judge", "
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 PHP_NAME = re.compile(r"\.(?:php\d?|phtml|pht|phar|phps|inc)$", re.I)
 _OPEN_TAG = re.compile(rb"<\?(?:php\b|=)", re.I)
+_CODE_AFTER = re.compile(rb"[\t\n\r\x20-\x7e]{24}|[\t\n\r\x20-\x7e]*\Z")
 
 
 def could_run_as_php(name: str, head: bytes) -> bool:
     """Would PHP run this file if it were included or served with a PHP handler? A PHP
     name, or any file (an .ico, a .jpg, no extension) holding a ``<?php``/``<?=`` tag."""
-    return PHP_NAME.search(name) is not None or _OPEN_TAG.search(head) is not None
+    if PHP_NAME.search(name):
+        return True
+    # a tag followed by text: "<?=" turns up by chance in fonts and compressed data
+    return any(_CODE_AFTER.match(head, m.end()) for m in _OPEN_TAG.finditer(head))
 
 
 def judge(data: bytes) -> list[Hit]:
@@ -52,7 +56,7 @@ def finding_for(check: str, path: str, data: bytes, hits: list[Hit], *,
     name = path.rsplit("/", 1)[-1]
     lead = rows[0]
     return Finding(check, kind, first.rule.severity, path, f"{first.rule.title}: {name}",
-                   lead["layer"], quarantine=quarantine,
+                   str(lead["layer"]), quarantine=quarantine,
                    extra={"rule": lead["rule"], "line": lead["line"], "offset": lead["offset"],
                           "layer": lead["layer"], "why": lead["why"],
                           "rules": [r["rule"] for r in rows], "hits": rows})

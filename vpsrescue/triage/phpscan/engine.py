@@ -249,7 +249,8 @@ class Layer:
                     data = bytes(x & y for x, y in zip(a, b, strict=False))
                 else:
                     n = max(len(a), len(b))
-                    data = bytes(x | y for x, y in zip(a.ljust(n, b"\0"), b.ljust(n, b"\0"), strict=True))
+                    data = bytes(x | y for x, y in zip(a.ljust(n, b"\0"), b.ljust(n, b"\0"),
+                                                       strict=True))
                 v = Value(data, flags)
             else:
                 v = Value(None, flags)
@@ -302,7 +303,8 @@ class Layer:
         if kind == "num":
             return Value(str(_php_int(t)).encode()), e
         if kind == "op" and t in (b"@", b"+", b"~", b"!", b"-") or kind == "op" and t == b"(" \
-                and re.match(rb"\(\s*(?:string|int|integer|float|double|bool|boolean|array|object)\s*\)",
+                and re.match(rb"\(\s*(?:string|int|integer|float|double|bool|boolean|array|"
+                             rb"object)\s*\)",
                          self.low[s:s + 12]):
             numeric = False
             if t == b"(":
@@ -533,19 +535,19 @@ class Layer:
                 f.add("request")
             return Value(None, frozenset(f))
         if name in (b"file_put_contents", b"fwrite", b"fputs"):
-            data = args[1] if len(args) > 1 else UNKNOWN
+            written = args[1] if len(args) > 1 else UNKNOWN
             target = a0.flags | ({"php-target"} if name == b"file_put_contents" and (
                 a0.data and re.search(rb"\.(?:php\d?|phtml|inc)\s*$", a0.data, re.I)
                 or "php-name" in a0.flags) else set())
-            if data.known and data.data and re.search(rb"<\?(?:php|=)", data.data[:4096]):
-                if data.flags & {"decoded", "hidden"}:
-                    self.hit("php.dropper", pos, data.data[:160])
-                self.sublayer(pos, data.data, in_php=None)
-            elif data.flags & {"remote", "decoded", "request"} and (
-                    "phpcode" in data.flags or target & {"php-target", "self"}):
-                self.hit("php.dropper" if "request" not in data.flags else "php.request-write",
+            if written.known and written.data and re.search(rb"<\?(?:php|=)", written.data[:4096]):
+                if written.flags & {"decoded", "hidden"}:
+                    self.hit("php.dropper", pos, written.data[:160])
+                self.sublayer(pos, written.data, in_php=None)
+            elif written.flags & {"remote", "decoded", "request"} and (
+                    "phpcode" in written.flags or target & {"php-target", "self"}):
+                self.hit("php.dropper" if "request" not in written.flags else "php.request-write",
                          pos, self._text(pos))
-            elif "request" in data.flags and target & {"request", "self"}:
+            elif "request" in written.flags and target & {"request", "self"}:
                 self.hit("php.request-write", pos, self._text(pos))
             return UNKNOWN
         if name in (b"move_uploaded_file", b"copy"):
@@ -578,8 +580,8 @@ class Layer:
             return UNKNOWN
         if name in (b"fsockopen", b"stream_socket_client", b"pfsockopen"):
             port = args[1] if len(args) > 1 else UNKNOWN
-            target = a0.data or b""
-            if port.data in (b"25", b"587") or re.search(rb":(?:25|587)$", target):
+            host = a0.data or b""
+            if port.data in (b"25", b"587") or re.search(rb":(?:25|587)$", host):
                 self.smtp.append(pos)
             return UNKNOWN
         return UNKNOWN

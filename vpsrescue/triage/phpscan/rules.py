@@ -76,7 +76,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "a file manager or shell panel",
          "It shows the server's identity and limits (uname, safe_mode, free space, owner) "
          "and lets a visitor act on files or run commands."),
-    Rule("php.backtick", "high", "webshell",
+    Rule("php.backtick", "low", "webshell",
          "a shell command in backticks built from variables",
          "Backticks run a shell command; built from variables it is a command runner."),
     Rule("php.request-sql", "high", "webshell",
