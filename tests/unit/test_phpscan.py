@@ -82,7 +82,10 @@ B64 = base64.b64encode(deflate(b"system($_GET['c']);")).decode()
 ])
 def test_each_technique_is_found(src: bytes, rule: str) -> None:
     assert rule in RULES
-    assert rule in rules(src), [h.rule.id for h in judge(src)]
+    found = {h.rule.id for h in judge(src)}
+    assert rule in found, found
+    if rule != "php.backtick":  # low: getID3, packaged with WordPress, runs tools so
+        assert rule in rules(src)
 
 
 @pytest.mark.parametrize("src", [

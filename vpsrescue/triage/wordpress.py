@@ -17,11 +17,14 @@ command or eval, ``preg_replace`` with ``/e`` ...), never on one function alone.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import multiprocessing
 import os
 import posixpath
 import re
 import stat
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 from ..formats.apache import read_vhosts
 from ..formats.php import parse_php_config, php_tokens
@@ -53,6 +56,33 @@ def _php_finding(check: str, path: str, data: bytes, hits: list[Hit],
     if title:
         f.title = title
     return f
+
+
+#: files handed to the engine's worker processes at a time (memory stays flat: at most
+#: this many files' bytes are in flight)
+BATCH = 32
+
+
+def judged_in_parallel(files: Iterable[tuple[str, bytes]], workers: int | None = None
+                       ) -> Iterator[tuple[str, bytes, list[Hit]]]:
+    """(path, data, hits) for each file, judged on every core in batches; a small tree
+    (one batch) is judged here, without starting processes."""
+    n = workers or min(2, os.cpu_count() or 1)
+    it = iter(files)
+    batch = list(itertools.islice(it, BATCH))
+    if len(batch) < BATCH or n < 2:
+        for path, data in [*batch, *it]:
+            yield path, data, judge(data)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(n, mp_context=ctx) as pool:
+        pending = pool.map(judge, [d for _, d in batch])
+        while batch:
+            nxt = list(itertools.islice(it, BATCH))
+            following = pool.map(judge, [d for _, d in nxt]) if nxt else None
+            for (path, data), hits in zip(batch, pending, strict=True):
+                yield path, data, hits
+            batch, pending = nxt, following  # type: ignore[assignment]
 
 
 def _could_run(ctx: Context, path: str, st: os.stat_result) -> tuple[bool, bytes | None]:
@@ -268,13 +298,15 @@ def check_php_code(ctx: Context) -> Iterator[Finding]:
     mu = _mu_dirs(ctx)
     configs = {p for s in ctx.sites for p in _config_files(ctx, s)}
     packaged_roots = [s.root.rstrip("/") + "/" for s in ctx.sites if ctx.owned(s.root)]
-    for path, st in site_files(ctx, site_tops(ctx)):
-        if _area(path, areas) or path in configs or any(path.startswith(d) for d in mu):
-            continue
-        runnable, data = _could_run(ctx, path, st)
-        if not runnable or data is None:
-            continue
-        hits = php_hits(data)
+    def candidates() -> Iterator[tuple[str, bytes]]:
+        for path, st in site_files(ctx, site_tops(ctx)):
+            if _area(path, areas) or path in configs or any(path.startswith(d) for d in mu):
+                continue
+            runnable, data = _could_run(ctx, path, st)
+            if runnable and data is not None:
+                yield path, data
+
+    for path, data, hits in judged_in_parallel(candidates()):
         extra: dict[str, object] = {"rules": [h.rule.id for h in hits]}
         owner = ctx.dpkg_md5sums.get(path)
         modified = False

@@ -199,6 +199,8 @@ _DECOMPRESS = frozenset((b"gzinflate", b"gzuncompress", b"gzdecode", b"str_rot13
                          b"bzdecompress"))
 _NESTED = re.compile(rb"\s*\(\s*(?:@\s*)?(?:base64_decode|str_rot13|gzinflate|strrev|"
                      rb"convert_uudecode|hex2bin)\s*\(")
+_RUNS_VAR = re.compile(rb"(?<![\w$>:])(?:system|exec|shell_exec|passthru|popen|proc_open)"
+                       rb"\s*\(\s*(?:@\s*)?\$(\w+)")
 _PUNCT = re.compile(rb"[()\[\]{},]")
 
 
@@ -652,8 +654,9 @@ class Layer:
                 p = max(q, m.end())
             elif kind == "call":
                 word = re.match(rb"(?:\\\s*)?([a-z_][a-z0-9_]*)", m.group(0)).group(1)  # type: ignore[union-attr]
-                if word in _SKIP_WORDS:
-                    p = m.end()
+                if word in _SKIP_WORDS or (word not in _INTERESTING and word not in
+                                           self.scan_funcs[0] | self.scan_funcs[1]):
+                    p = m.end()  # its arguments are read by this loop as it goes on
                     continue
                 v, q = self.term(m.start() + (m.group(0).find(word)), 0)
                 p = m.end() if word in _CONTAINERS else max(q, m.end())
@@ -694,11 +697,9 @@ class Layer:
             if re.search(rb"\breturn\s+(?:@\s*)?(?:curl_exec|file_get_contents|"
                          rb"stream_get_contents)\s*\(", body):
                 fetch.add(m.group(1))
-            params = re.findall(rb"\$(\w+)", m.group(2))
-            for p in params:
-                if re.search(rb"(?<![\w$>:])(?:system|exec|shell_exec|passthru|popen|"
-                             rb"proc_open)\s*\(\s*(?:@\s*)?\$" + p + rb"\b", body):
-                    run.add(m.group(1))
+            params = set(re.findall(rb"\$(\w+)", m.group(2)))
+            if params and params & set(_RUNS_VAR.findall(body)):
+                run.add(m.group(1))
         return fetch, run
 
     def backtick(self, start: int, end: int) -> None:
@@ -785,6 +786,12 @@ class Layer:
 _MEDIA = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"RIFF", b"wOFF", b"wOF2",
           b"\x00\x01\x00\x00", b"OTTO", b"<svg", b"<?xml", b"\x00\x00\x01\x00", b"BM", b"%PDF",
           b"PK\x03\x04", b"0\x82", b"\x00\x00\x00")
+_INTERESTING = _PURE | EXEC | DECODERS | frozenset(CALLBACKS) | frozenset((
+    b"eval", b"assert", b"create_function", b"preg_replace", b"file_get_contents", b"file",
+    b"fopen", b"curl_exec", b"file_put_contents", b"fwrite", b"fputs", b"move_uploaded_file",
+    b"copy", b"mail", b"mysql_query", b"mysqli_query", b"pg_query", b"mssql_query",
+    b"sqlite_query", b"mysql_db_query", b"fsockopen", b"stream_socket_client",
+    b"pfsockopen"))
 _SKIP_WORDS = frozenset((b"if", b"while", b"for", b"foreach", b"switch", b"function",
                          b"array", b"list", b"isset", b"empty", b"unset", b"return", b"echo",
                          b"print", b"elseif", b"catch", b"fn", b"match", b"declare",
