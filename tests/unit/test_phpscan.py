@@ -38,6 +38,8 @@ B64 = base64.b64encode(deflate(b"system($_GET['c']);")).decode()
     (b"<?php $f = $_GET['f']; $f($_GET['a']);", "php.request-callable"),
     (b"<?php call_user_func($_REQUEST['f'], $_REQUEST['a']);", "php.request-callable"),
     (b"<?php array_map('assert', array($_POST['x']));", "php.request-exec"),
+    (b"<?php class A { function ex($c) { return shell_exec($c); } }\n"
+     b"$r = $a->ex($_GET['c']);", "php.request-exec"),
     (b"<?php usort($a, $_GET['cmp']);", "php.request-callable"),
     (f"<?php eval(gzinflate(base64_decode('{B64}')));".encode(), "php.eval-decoded"),
     # the same through a variable function whose name is spelled in hex escapes

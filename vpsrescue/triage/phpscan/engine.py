@@ -345,6 +345,9 @@ class Layer:
                 q = m2.end() if m2 else e2 + 1
                 if self.code[q:q + 1] == b"(":
                     args, q = self.args(q + 1, depth)
+                    method = m2.group(0).strip().lower() if m2 else b""
+                    if method in self.scan_funcs[1] and "request" in _join(*args):
+                        self.hit("php.request-exec", s, self._text(s))
                 return UNKNOWN, q
             if _REQ_RE.match(self.low, s):
                 return Value(None, frozenset(("request",))), q
