@@ -155,3 +155,11 @@ def test_lexer_keeps_offsets_and_resolves_escapes() -> None:
     assert len(code) == len(src)
     assert [s.value for s in strings] == [b"sys", b"tem"]
     assert code.index(b"$a") == src.index(b"$a") and b"html" not in code
+
+
+def test_a_low_hit_is_for_the_record_not_quarantined() -> None:
+    """getID3, which WordPress uses, runs tools in backticks: reported low, restored."""
+    src = b"<?php\n$out = `$commandline`;\n"
+    f = finding_for("wordpress.php_code", "/usr/share/php/getid3/getid3.lib.php", src,
+                    judge(src))
+    assert (f.severity, f.quarantine, f.extra["rule"]) == ("low", False, "php.backtick")

@@ -44,9 +44,13 @@ def plain(b: bytes, limit: int = 160) -> str:
 
 
 def finding_for(check: str, path: str, data: bytes, hits: list[Hit], *,
-                quarantine: bool = True) -> Finding:
-    """One finding for a file: its worst hit leads, every hit is in ``extra["hits"]``."""
+                quarantine: bool | None = None) -> Finding:
+    """One finding for a file: its worst hit leads, every hit is in ``extra["hits"]``.
+    Quarantined by default when the worst hit is medium or higher (a low hit, such as
+    backticks in getID3, is for the record)."""
     first = hits[0]
+    if quarantine is None:
+        quarantine = _RANK[first.rule.severity] <= _RANK["medium"]
     rows = []
     for h in hits:
         rows.append({"rule": h.rule.id, "severity": h.rule.severity,
