@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from vpsrescue.bundle import Bundle, write_json
-from vpsrescue.dump.wp_oracle import CACHE, _apt_download, wordpress_tree
+from vpsrescue.dump.wp_oracle import CACHE, apt_download, wordpress_tree
 from vpsrescue.restore.locale import (
     GLIBC_NAME,
     WP_CODE,
@@ -40,7 +40,7 @@ def _unpacked(package: str, suite: str, tmp: pytest.TempPathFactory) -> Path:
     debs.mkdir(parents=True, exist_ok=True)
     found = sorted(debs.glob(f"{package}_*.deb"))
     if not found:
-        err = _apt_download(package, suite, debs, CACHE)
+        err = apt_download(package, suite, debs, CACHE)
         found = sorted(debs.glob(f"{package}_*.deb"))
         assert found, f"apt-get download {package} ({suite}) failed: {err[-400:]}"
     root = tmp.mktemp(f"{package}-{suite}")

@@ -23,8 +23,9 @@ SUITES = {"6.1.9": "bookworm", "6.8.12": "trixie"}
 MIRROR = "http://deb.debian.org/debian"
 
 
-def _apt_download(package: str, suite: str, debs: Path, cache: Path) -> str:
-    """``apt-get download`` of ``package`` from ``suite`` into ``debs``; stderr."""
+def apt_download(package: str, suite: str, debs: Path, cache: Path = CACHE) -> str:
+    """``apt-get download`` of ``package`` from ``suite`` into ``debs``; stderr. Suites
+    other than the machine's own (bookworm) use a private apt state under ``cache``."""
     if suite == "bookworm":
         res = subprocess.run(["apt-get", "download", package], cwd=debs,
                              capture_output=True, text=True)
@@ -46,6 +47,42 @@ def _apt_download(package: str, suite: str, debs: Path, cache: Path) -> str:
     return res.stderr
 
 
+_apt_download = apt_download  # the older private name
+
+
+def debian_package_tree(package: str, suite: str, cache: Path = CACHE) -> Path:
+    """The files of Debian package ``package`` from ``suite``, unpacked once (never
+    installed) under ``cache``/unpacked/<suite>/<package>; the .deb is kept in
+    ``cache``/debs/<suite>/ so a second run needs no network."""
+    debs = cache / "debs" / suite
+    debs.mkdir(parents=True, exist_ok=True)
+    found = sorted(debs.glob(f"{package}_*.deb"))
+    if not found:
+        err = apt_download(package, suite, debs, cache)
+        found = sorted(debs.glob(f"{package}_*.deb"))
+        if not found:
+            raise MissingToolError(
+                f"could not fetch Debian's {package} package of {suite} into {debs} "
+                f"(apt-get download: {err.strip()[-200:] or 'no such package'}); "
+                "check the apt sources.")
+    dest = cache / "unpacked" / suite / found[-1].name.removesuffix(".deb")
+    if (dest / ".complete").is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{package}.", dir=dest.parent))
+    try:
+        subprocess.run(["dpkg-deb", "-x", str(found[-1]), str(tmp)], check=True,
+                       capture_output=True)
+        (tmp / ".complete").write_text(found[-1].name + "\n")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
 def wordpress_tree(version: str = DEFAULT_VERSION, cache: Path = CACHE) -> Path:
     """The WordPress code root (…/usr/share/wordpress) of Debian's package ``version``,
     downloaded and unpacked once into ``cache``."""
@@ -60,7 +97,7 @@ def wordpress_tree(version: str = DEFAULT_VERSION, cache: Path = CACHE) -> Path:
         if version not in SUITES:
             raise MissingToolError(f"no Debian release ships wordpress {version}; use one of "
                                    f"{', '.join(SUITES)}.")
-        err = _apt_download("wordpress", SUITES[version], debs, cache)
+        err = apt_download("wordpress", SUITES[version], debs, cache)
         found = sorted(debs.glob(f"wordpress_{version}*_all.deb"))
         if not found:
             raise MissingToolError(

@@ -291,3 +291,128 @@ def parse_version_php(src: bytes) -> tuple[str | None, int | None]:
                 db_version = value
     return version, db_version
 
+
+
+# ------------------------------------------------------------ a lexer with offsets
+@dataclass(frozen=True)
+class PhpString:
+    """One string literal of PHP code: where it is and what PHP makes of it."""
+
+    start: int  # byte offset of the opening quote
+    end: int  # just past the closing quote
+    value: bytes  # escapes resolved as PHP does
+    quote: str  # "'", '"', "`" (a shell command) or "<<<"
+    escaped: int  # \x / octal escapes that spell a printable ASCII character
+
+
+_LEX = re.compile(
+    rb"(?P<lc>(?://|#(?!\[))[^\r\n?]*(?:\?(?!>)[^\r\n?]*)*)"
+    rb"|(?P<bc>/\*.*?(?:\*/|\Z))"
+    rb"|(?P<sq>'[^'\\]*(?:\\.[^'\\]*)*(?:'|\Z))"
+    rb"|(?P<dq>\"[^\"\\]*(?:\\.[^\"\\]*)*(?:\"|\Z))"
+    rb"|(?P<bt>`[^`\\]*(?:\\.[^`\\]*)*(?:`|\Z))"
+    rb"|(?P<hd><<<[ \t]*(['\"]?)([A-Za-z_]\w*)\5\r?\n)"
+    rb"|(?P<close>\?>)", re.S)
+_LEX_START = re.compile(rb"[/#'\"`<?]")
+_OPEN = re.compile(rb"<\?(?:php\b|=)?", re.I)
+_INTERP_VAR = re.compile(rb"\$\{?[A-Za-z_\x80-\xff][\w\x80-\xff]*")
+_PRINTABLE_ESC = re.compile(rb"\\(?:x([0-9A-Fa-f]{1,2})|([0-7]{1,3}))")
+
+
+_BLANK = bytes(10 if c == 10 else 32 for c in range(256))
+
+
+def _blank(chunk: bytes) -> bytes:
+    """Spaces of the same length, newlines kept (line numbers and offsets stay true)."""
+    return chunk.translate(_BLANK)
+
+
+def php_lex(src: bytes, in_php: bool | None = None) -> tuple[bytes, list[PhpString]]:
+    """(code, strings): ``code`` is ``src`` with comments and inline HTML blanked and the
+    inside of every string literal blanked (the ``$variables`` of a double-quoted string
+    kept, as PHP interpolates them), same length, so a pattern found in ``code`` is PHP
+    code at that very offset of ``src``; ``strings`` are the literals, escapes resolved.
+
+    ``in_php``: start inside PHP (code handed to eval has no ``<?php``); by default
+    when ``src`` holds no ``<?`` at all.
+    """
+    if in_php is None:
+        in_php = b"<?" not in src
+    out: list[bytes] = []
+    strings: list[PhpString] = []
+    i, n = 0, len(src)
+    while i < n:
+        if not in_php:
+            m = _OPEN.search(src, i)
+            if m is None:
+                out.append(_blank(src[i:]))
+                break
+            out.append(_blank(src[i:m.start()]) + b" " * (m.end() - m.start()))
+            i = m.end()
+            in_php = True
+            continue
+        c = _LEX_START.search(src, i)
+        m = None
+        while c is not None:
+            m = _LEX.match(src, c.start())
+            if m is not None:
+                break
+            c = _LEX_START.search(src, c.start() + 1)
+        if m is None:
+            out.append(src[i:])
+            break
+        out.append(src[i:m.start()])
+        kind = m.lastgroup
+        tok = m.group(0)
+        if kind == "close":
+            out.append(b"; ")
+            in_php = False
+            i = m.end()
+            continue
+        if kind in ("lc", "bc"):
+            out.append(_blank(tok))
+            i = m.end()
+            continue
+        if kind == "hd":
+            label = m.group(6)
+            end = re.compile(rb"\r?\n[ \t]*" + re.escape(label) + rb"\b").search(src, m.end() - 1)
+            body_end = n if end is None else end.start()
+            stop = n if end is None else end.end()
+            body = src[m.end():body_end]
+            nowdoc = m.group(5) == b"'"
+            value = body if nowdoc else _DQ_ESC.sub(_dq_unescape, body)
+            strings.append(PhpString(m.start(), stop, value, "<<<", _count_escapes(body)))
+            out.append(_keep_vars(src[m.start():stop], not nowdoc))
+            i = stop
+            continue
+        inner = tok[1:-1] if len(tok) >= 2 and tok[-1:] == tok[:1] else tok[1:]
+        if kind == "sq":
+            value = _SQ_ESC.sub(rb"\1", inner)
+            esc = 0
+        else:
+            value = _DQ_ESC.sub(_dq_unescape, inner)
+            esc = _count_escapes(inner)
+        strings.append(PhpString(m.start(), m.end(), value, tok[:1].decode(), esc))
+        out.append(tok[:1] + _keep_vars(tok[1:-1], kind != "sq") + tok[-1:] if len(tok) >= 2
+                   else tok)
+        i = m.end()
+    code = b"".join(out)
+    return code, strings
+
+
+def _keep_vars(chunk: bytes, interpolates: bool) -> bytes:
+    if not interpolates:
+        return _blank(chunk)
+    out = bytearray(_blank(chunk))
+    for m in _INTERP_VAR.finditer(chunk):
+        out[m.start():m.end()] = m.group(0)
+    return bytes(out)
+
+
+def _count_escapes(raw: bytes) -> int:
+    n = 0
+    for m in _PRINTABLE_ESC.finditer(raw):
+        v = int(m.group(1), 16) if m.group(1) else int(m.group(2), 8) & 0xFF
+        if 0x30 <= v <= 0x7A:
+            n += 1
+    return n

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 from ..bundle import Bundle, read_json
 from ..errors import TriageError
 from .model import SEVERITIES, Context, Finding, Site
+from .phpscan import PHP_NAME, could_run_as_php
 
 REPORT_FORMAT = "vpsrescue-triage"
 REPORT_VERSION = 1
@@ -43,7 +44,7 @@ SYSTEM_MARKERS = ("/etc/os-release", "/usr/lib/os-release", "/etc/passwd",
                   "/var/lib/dpkg/status")
 #: Top-level directories that hold nothing of the old disk (virtual file systems).
 _VIRTUAL = ("proc", "sys", "dev", "run")
-_PHP = (".php", ".phtml", ".php3", ".php4", ".php5", ".php7", ".phar", ".inc")
+_PEEK_FILES = 100_000  # heads read in a tree with no PHP name, to find PHP by content
 
 
 @dataclass
@@ -122,12 +123,19 @@ def survey(ctx: Context, os_release: dict[str, str] | None = None) -> Coverage:
             if stat.S_ISDIR(st.st_mode):
                 yield from ctx.walk("/" + top)
 
+    unnamed: list[str] = []  # files PHP could still run (a <?php inside another name)
     for p, st in entries():
         if stat.S_ISREG(st.st_mode):
             cov.files += 1
             cov.bytes += st.st_size
-            if p.lower().endswith(_PHP):
+            if PHP_NAME.search(p.rsplit("/", 1)[-1]):
                 cov.php_files += 1
+            elif st.st_size and len(unnamed) < _PEEK_FILES:
+                unnamed.append(p)
+    if not cov.php_files and not ctx.sites:
+        # loose files named .ico, .txt or nothing at all: PHP runs them all the same
+        cov.php_files = sum(1 for p in unnamed
+                            if could_run_as_php(p.rsplit("/", 1)[-1], ctx.head(p, 64 << 10)))
     release = os_release or {}
     name = release.get("PRETTY_NAME") or release.get("NAME") or ""
     if not name:

@@ -16,19 +16,20 @@ command or eval, ``preg_replace`` with ``/e`` ...), never on one function alone.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
+import itertools
+import multiprocessing
 import os
 import posixpath
 import re
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
 
 from ..formats.apache import read_vhosts
 from ..formats.php import parse_php_config, php_tokens
 from .model import Context, Finding, Site
+from .phpscan import PHP_NAME, Hit, could_run_as_php, finding_for, judge
 
 PHP_EXTS = (".php", ".phtml", ".php3", ".php4", ".php5", ".php7", ".phar", ".pht", ".phps")
 MEDIA_EXTS = (".jpg", ".jpeg", ".png", ".gif", ".ico", ".bmp", ".webp", ".txt", ".svg")
@@ -36,101 +37,66 @@ PHP_LIMIT = 4 << 20  # bytes of a PHP file read (a backdoor is never larger)
 HEAD_LIMIT = 64 << 10  # bytes of a media file searched for "<?php"
 
 # ------------------------------------------------------------------ PHP rules
-# Rules run on the lower-cased bytes (PHP function names are case-insensitive; lower()
-# is much faster than re.I), and only on files holding all of their needle groups.
-_REQ = rb"\$_(?:get|post|request|cookie|files|server\s*\[\s*['\"]http_)"
-_DECODERS = (rb"(?:base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|strrev|hex2bin|"
-             rb"convert_uudecode|rawurldecode|urldecode|pack)")
-_EXEC = rb"(?:system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec)"
-_NOT_METHOD = rb"(?<![\w>$:])"  # a function call, not ->eval( or ::exec( or $eval(
+# The engine (vpsrescue/triage/phpscan) unwraps encoded layers and judges techniques;
+# these helpers put its hits into findings.
+def php_hits(data: bytes) -> list[Hit]:
+    """The engine's hits on ``data``, most severe first."""
+    return judge(data)
 
 
-@dataclass(frozen=True)
-class PhpRule:
-    name: str
-    kind: str  # "webshell" (runs request input) or "php_backdoor"
-    severity: str
-    regex: re.Pattern[bytes]
-    title: str
-    needles: tuple[tuple[bytes, ...], ...] = ()  # each group: one of them must occur
+def _php_finding(check: str, path: str, data: bytes, hits: list[Hit],
+                 severity: str | None = None, kind: str | None = None,
+                 title: str | None = None) -> Finding:
+    f = finding_for(check, path, data, hits)
+    f.evidence = _text(_excerpt(data, hits[0].offset, hits[0].offset + 1))[:300] or f.evidence
+    if severity:
+        f.severity = severity
+    if kind:
+        f.kind = kind
+    if title:
+        f.title = title
+    return f
 
 
-PHP_RULES: tuple[PhpRule, ...] = (
-    PhpRule("exec_request", "webshell", "critical", re.compile(
-        _NOT_METHOD + rb"(?:" + _EXEC + rb"|eval|assert|create_function)\s*\(\s*(?:@\s*)?"
-        rb"(?:(?:stripslashes|trim|base64_decode|urldecode)\s*\(\s*)?" + _REQ),
-        "request input is executed (a web shell)",
-        ((b"$_",), (b"system", b"exec", b"passthru", b"popen", b"proc_open", b"eval",
-                    b"assert", b"create_function"))),
-    PhpRule("backtick_request", "webshell", "critical", re.compile(
-        rb"`[^`\n]{0,200}" + _REQ), "request input in a shell backtick (a web shell)",
-        ((b"`",), (b"$_",))),
-    PhpRule("request_as_function", "webshell", "critical", re.compile(
-        _REQ + rb"[a-z]*\s*\[[^\]\n]{1,40}\]\s*\("),
-        "request input called as a function (a web shell)", ((b"$_",),)),
-    PhpRule("eval_decoded", "php_backdoor", "critical", re.compile(
-        _NOT_METHOD + rb"(?:eval|assert)\s*\(\s*(?:@\s*)?" + _DECODERS + rb"\s*\("),
-        "eval of decoded data (obfuscated code)", ((b"eval", b"assert"),)),
-    PhpRule("decode_chain", "php_backdoor", "high", re.compile(
-        _NOT_METHOD + rb"(?:gzinflate|gzuncompress|gzdecode|str_rot13)\s*\(\s*(?:@\s*)?"
-        rb"(?:base64_decode|str_rot13|gzinflate|strrev)\s*\("),
-        "nested decoders of a hidden payload",
-        ((b"gzinflate", b"gzuncompress", b"gzdecode", b"str_rot13"),)),
-    PhpRule("preg_replace_e", "php_backdoor", "critical", re.compile(
-        rb"preg_replace\s*\(\s*(['\"])([^\w\s\\'\"])(?:(?!\2).){0,200}\2[a-z]*e[a-z]*\1"),
-        "preg_replace with the /e modifier (evaluates code)", ((b"preg_replace",),)),
-    PhpRule("create_function_request", "webshell", "critical", re.compile(
-        rb"create_function\s*\([^;]{0,200}" + _REQ),
-        "create_function built from request input", ((b"create_function",),)),
-    PhpRule("base64_blob", "php_backdoor", "high", re.compile(
-        rb"['\"][a-z0-9+/]{600,}={0,2}['\"]"), "a long base64 blob in one string"),
-    PhpRule("include_non_php", "php_backdoor", "high", re.compile(
-        rb"@\s*(?:include|require)(?:_once)?\s*\(?\s*['\"][^'\"\n]{1,200}\.(?!php\b|inc\b)"
-        rb"[a-z0-9]{1,5}['\"]"), "@include of a file that is not PHP",
-        ((b"@",), (b"include", b"require"))),
-)
+#: files handed to the engine's worker processes at a time (memory stays flat: at most
+#: this many files' bytes are in flight)
+BATCH = 32
 
 
-def php_hits(data: bytes) -> list[tuple[PhpRule, bytes]]:
-    """Each rule that matches ``data``, with a short excerpt around its first match."""
-    low = data.lower()
-    out = []
-    for rule in PHP_RULES:
-        if not all(any(n in low for n in group) for group in rule.needles):
-            continue
-        for m in rule.regex.finditer(low):
-            if rule.name == "base64_blob" and _media_blob(data[m.start() + 1:m.end() - 1]):
-                continue
-            if not _in_comment(data, m.start()):
-                out.append((rule, _excerpt(data, m.start(), m.end())))
-                break
-    return out
+def judged_in_parallel(files: Iterable[tuple[str, bytes]], workers: int | None = None
+                       ) -> Iterator[tuple[str, bytes, list[Hit]]]:
+    """(path, data, hits) for each file, judged on every core in batches; a small tree
+    (one batch) is judged here, without starting processes."""
+    n = workers or min(2, os.cpu_count() or 1)
+    it = iter(files)
+    batch = list(itertools.islice(it, BATCH))
+    if len(batch) < BATCH or n < 2:
+        for path, data in [*batch, *it]:
+            yield path, data, judge(data)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(n, mp_context=ctx) as pool:
+        pending = pool.map(judge, [d for _, d in batch])
+        while batch:
+            nxt = list(itertools.islice(it, BATCH))
+            following = pool.map(judge, [d for _, d in nxt]) if nxt else None
+            for (path, data), hits in zip(batch, pending, strict=True):
+                yield path, data, hits
+            batch, pending = nxt, following  # type: ignore[assignment]
 
 
-_MEDIA_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"RIFF", b"wOFF", b"wOF2",
-                b"\x00\x01\x00\x00", b"OTTO", b"<svg", b"<?xml", b"\x00\x00\x01\x00", b"BM")
-
-
-def _media_blob(blob: bytes) -> bool:
-    """A base64 string that is an image or a font (icons plugins embed), not code."""
-    try:
-        head = base64.b64decode(blob[:64], validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return head.lstrip().startswith(_MEDIA_MAGIC)
-
-
-def _in_comment(data: bytes, pos: int) -> bool:
-    """Is ``pos`` in a comment, judged by its own line (doc blocks, //, #, an open /*)?
-    Core's doc comments quote `$_POST` and friends; code never starts a line with *."""
-    line = data[data.rfind(b"\n", 0, pos) + 1:pos]
-    head = line.lstrip()
-    if head.startswith(b"*"):
-        return b"*/" not in line  # "*/ eval(...)": the comment closed before the code
-    if head.startswith((b"//", b"#")):
-        return True
-    opened = line.rfind(b"/*")
-    return opened >= 0 and line.find(b"*/", opened) < 0
+def _could_run(ctx: Context, path: str, st: os.stat_result) -> tuple[bool, bytes | None]:
+    """Is ``path`` a file PHP could run (by its name, or a ``<?php`` inside whatever the
+    name), and its bytes if so."""
+    name = posixpath.basename(path)
+    if PHP_NAME.search(name):
+        return True, ctx.read(path, PHP_LIMIT)
+    if st.st_size == 0:
+        return False, None
+    head = ctx.read(path, HEAD_LIMIT) or b""
+    if not could_run_as_php(name, head):
+        return False, None
+    return True, head if st.st_size <= len(head) else ctx.read(path, PHP_LIMIT)
 
 
 def _excerpt(data: bytes, start: int, end: int, width: int = 120) -> bytes:
@@ -219,7 +185,7 @@ def _followable(target: str, link: str) -> bool:
 
 
 def _is_php(path: str) -> bool:
-    return path.lower().endswith(PHP_EXTS)
+    return PHP_NAME.search(posixpath.basename(path)) is not None
 
 
 def _writable_areas(ctx: Context) -> list[tuple[str, str]]:
@@ -275,12 +241,18 @@ def check_uploads_php(ctx: Context) -> Iterator[Finding]:
                     t.kind != "op" or t.value != b";" for t in php_tokens(data)):
                 # "<?php // Silence is golden": a placeholder, still not to be restored
                 sev, what = "medium", "PHP placeholder without code"
-            ev = hits[0][1] if hits else data.lstrip()[:160]
+            extra: dict[str, object] = {"area": where, "size": st.st_size,
+                                        "rules": [h.rule.id for h in hits]}
+            if hits:
+                f = _php_finding("wordpress.uploads_php", path, data, hits, severity=sev,
+                                 kind="webshell",
+                                 title=f"{what}{hidden} in wp-content/{where}: {name}")
+                f.extra.update(extra)
+                yield f
+                continue
             yield Finding("wordpress.uploads_php", "webshell", sev, path,
-                          f"{what}{hidden} in wp-content/{where}: {name}", _text(ev),
-                          quarantine=True,
-                          extra={"area": where, "size": st.st_size,
-                                 "rules": [r.name for r, _ in hits]})
+                          f"{what}{hidden} in wp-content/{where}: {name}",
+                          _text(data.lstrip()[:160]), quarantine=True, extra=extra)
         elif name.lower().endswith(MEDIA_EXTS) or name.startswith("."):
             head = ctx.read(path, HEAD_LIMIT) or b""
             i = head.find(b"<?php")
@@ -288,7 +260,8 @@ def check_uploads_php(ctx: Context) -> Iterator[Finding]:
                 yield Finding("wordpress.uploads_php", "php_backdoor", "high", path,
                               f"PHP code inside {name} in wp-content/{where}",
                               _text(_excerpt(head, i, i + 5)), quarantine=True,
-                              extra={"area": where})
+                              extra={"area": where,
+                                     "rules": [h.rule.id for h in php_hits(head)]})
 
 
 def check_uploads_links(ctx: Context) -> Iterator[Finding]:
@@ -325,15 +298,16 @@ def check_php_code(ctx: Context) -> Iterator[Finding]:
     mu = _mu_dirs(ctx)
     configs = {p for s in ctx.sites for p in _config_files(ctx, s)}
     packaged_roots = [s.root.rstrip("/") + "/" for s in ctx.sites if ctx.owned(s.root)]
-    for path, _st in site_files(ctx, site_tops(ctx)):
-        if not _is_php(path) or _area(path, areas) or path in configs \
-                or any(path.startswith(d) for d in mu):
-            continue
-        data = ctx.read(path, PHP_LIMIT)
-        if data is None:
-            continue
-        hits = php_hits(data)
-        extra: dict[str, object] = {"rules": [r.name for r, _ in hits]}
+    def candidates() -> Iterator[tuple[str, bytes]]:
+        for path, st in site_files(ctx, site_tops(ctx)):
+            if _area(path, areas) or path in configs or any(path.startswith(d) for d in mu):
+                continue
+            runnable, data = _could_run(ctx, path, st)
+            if runnable and data is not None:
+                yield path, data
+
+    for path, data, hits in judged_in_parallel(candidates()):
+        extra: dict[str, object] = {"rules": [h.rule.id for h in hits]}
         owner = ctx.dpkg_md5sums.get(path)
         modified = False
         if owner:
@@ -342,18 +316,18 @@ def check_php_code(ctx: Context) -> Iterator[Finding]:
             modified = hashlib.md5(full).hexdigest() != owner[1]
             extra["dpkg_md5_mismatch"] = modified
         if hits:
-            rule, ev = hits[0]
-            kind = "webshell" if any(r.kind == "webshell" for r, _ in hits) else "php_backdoor"
-            sev = "critical" if any(r.severity == "critical" for r, _ in hits) else "high"
-            yield Finding("wordpress.php_code", kind, sev, path,
-                          f"{rule.title}: {posixpath.basename(path)}", _text(ev),
-                          quarantine=True, extra=extra)
+            f = _php_finding("wordpress.php_code", path, data, hits)
+            f.extra.update({k: v for k, v in extra.items() if k != "rules"})
+            if not _is_php(path):
+                f.title += " (PHP inside a file not named .php)"
+            yield f
         elif modified:
             assert owner is not None
             yield Finding("wordpress.php_code", "modified_package_file", "medium", path,
                           f"{posixpath.basename(path)} differs from what package {owner[0]} "
                           "shipped (dpkg md5sums)", "", quarantine=True, extra=extra)
-        elif any(path.startswith(r) for r in packaged_roots) and not ctx.owned(path):
+        elif _is_php(path) and any(path.startswith(r) for r in packaged_roots) \
+                and not ctx.owned(path):
             yield Finding("wordpress.php_code", "php_unowned", "high", path,
                           f"PHP file {posixpath.basename(path)} inside the packaged WordPress "
                           "that no package ships", _text(data.lstrip()[:160]),
@@ -504,13 +478,16 @@ def check_mu_plugins(ctx: Context) -> Iterator[Finding]:
                 reasons.append("hides plugins from the plugin list")
                 ev = ev or _excerpt(data, hide_s.start(), hide_s.end())
             if hits:
-                reasons.append(hits[0][0].title)
-                ev = ev or hits[0][1]
+                reasons.append(hits[0].rule.title)
+                ev = ev or _excerpt(data, hits[0].offset, hits[0].offset + 1)
             if reasons:
-                sev = "critical" if any(r.severity == "critical" for r, _ in hits) else "high"
+                sev = "critical" if any(h.rule.severity == "critical" for h in hits) else "high"
+                mx: dict[str, object] = {"size": st.st_size}
+                if hits:
+                    mx.update(finding_for("", path, data, hits).extra)
                 yield Finding("wordpress.mu_plugins", "mu_plugin", sev, path,
                               f"must-use plugin {name} " + "; ".join(reasons), _text(ev),
-                              quarantine=True, extra={"size": st.st_size})
+                              quarantine=True, extra=mx)
             elif path.startswith(top) and "/" not in path[len(top):]:
                 m = re.search(rb"Plugin Name:\s*([^\n*]{1,80})", data)
                 yield Finding("wordpress.mu_plugins", "mu_plugin", "info", path,
@@ -568,11 +545,11 @@ def check_config(ctx: Context) -> Iterator[Finding]:
             if sus:
                 reasons.append("calls " + ", ".join(sus))
             if hits:
-                reasons.append(hits[0][0].title)
+                reasons.append(hits[0].rule.title)
             if not reasons:
                 continue
             sev = "critical" if hits else "high"
-            ev = hits[0][1] if hits else b""
+            ev = _excerpt(data, hits[0].offset, hits[0].offset + 1) if hits else b""
             if not ev:
                 m = re.search(rb"(?:" + b"|".join(re.escape(x.encode()) for x in sus) +
                               rb")\s*\([^\n]{0,100}" if sus else rb"wp-settings\.php[^\n]*\n"
@@ -580,7 +557,8 @@ def check_config(ctx: Context) -> Iterator[Finding]:
                 ev = m.group(0) if m else b""
             yield Finding("wordpress.config", "php_backdoor", sev, real,
                           f"{posixpath.basename(real)}: " + "; ".join(reasons), _text(ev),
-                          quarantine=True, extra={"rules": [r.name for r, _ in hits]})
+                          quarantine=True,
+                          extra=finding_for("", real, data, hits).extra if hits else {"rules": []})
 
 
 CHECKS = (check_uploads_php, check_uploads_links, check_php_code, check_htaccess, check_mu_plugins,
