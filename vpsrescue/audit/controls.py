@@ -185,6 +185,8 @@ def _filtering(f: Facts, family: str = "") -> bool:
 def _fw_present(f: Facts) -> Outcome:
     if not f.ran("nft"):
         return FAIL, "nft is not installed"
+    if f.sections["nft"].rc:
+        return FAIL, f"nft list ruleset failed: {f.text('nft').splitlines()[-1:]}"
     ch = _input_chains(f)
     return _ok(bool(ch), ", ".join(f"{c.family} {c.table} {c.name}" for c in ch)
                or "no chain hooks input (empty ruleset)")

@@ -87,17 +87,17 @@ def parse_run(output: str) -> LynisReport:
         return LynisReport(ran=False, note="the Lynis run gave no output")
     rep = parse_report(output[m.end():])
     rep.installed_now = m.group(1) == "yes"
+    notes = []
+    if rep.installed_now:
+        notes.append("Lynis (Debian's package) was installed on the server by this audit")
     if rep.hardening_index is None:
         rep.ran = False
-        rep.note = f"Lynis exited {m.group(2)} without a hardening index"
-    if rep.installed_now:
-        rep.note = "Lynis (Debian's package) was installed on the server by this audit"
+        notes.append(f"Lynis exited {m.group(2)} without a hardening index")
+    rep.note = "; ".join(notes)
     return rep
 
 
 def run_lynis(conn: Any) -> LynisReport:
-    import io
+    from .collect import exec_script
 
-    res = conn.run("sh -s", in_stream=io.StringIO(LYNIS_RUN), hide=True, warn=True,
-                   encoding="utf-8")
-    return parse_run(str(res.stdout))
+    return parse_run(exec_script(conn, LYNIS_RUN)[1])
