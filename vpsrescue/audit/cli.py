@@ -94,11 +94,12 @@ def run(c: Any, *, bundle: str = "", host_key: str = "", as_json: bool = False,
             con.print(_table(rep))
         ly = rep.lynis
         con.print(f"{rep.server}: {summary(rep)}")
-        if ly is not None:
-            con.print(f"Lynis: hardening index {ly.hardening_index}, {len(ly.warnings)} "
-                      f"warning(s), {len(ly.suggestions)} suggestion(s)" if ly.ran else
-                      f"Lynis did not run: {ly.note}"
-                      + (f" ({ly.note})" if ly.ran and ly.note else ""))
+        if ly is not None and ly.ran:
+            con.print(f"Lynis {ly.version}: hardening index {ly.hardening_index}, "
+                      f"{len(ly.warnings)} warning(s), {len(ly.suggestions)} suggestion(s)"
+                      + (f" ({ly.note})" if ly.note else ""))
+        elif ly is not None:
+            con.print(f"Lynis did not run: {ly.note}")
         con.print(f"report: {path} (and report.md, report.html)")
         failed += [f"{host.name}: {r.id}" for r in rep.failed]
     if failed:
