@@ -204,6 +204,7 @@ CASES: dict[str, Case] = {
                                 env=(("VPSRESCUE_INVENTORY", "{missing}/hosts.yml"),)),
     # -- audit
     "audit missing bundle": Case("audit --bundle {missing}", "{missing}"),
+    "audit unreachable host": Case("audit --bundle {bundle} --no-lynis", "127.0.0.1"),
     "audit no inventory": Case("audit --bundle {bundle}", "{missing}/hosts.yml",
                                env=(("VPSRESCUE_INVENTORY", "{missing}/hosts.yml"),)),
     # -- wp-hash: exit 2 for what cannot be hashed or checked

@@ -52,7 +52,8 @@ def evaluate(facts: Facts) -> list[Result]:
     for c in CONTROLS:
         try:
             status, evidence = c.check(facts)
-        except (KeyError, ValueError, IndexError) as exc:  # a fact in a form not foreseen
+        except (KeyError, ValueError, IndexError, TypeError, AttributeError) as exc:
+            # a fact in a form nobody foresaw: this control fails, the audit goes on
             status, evidence = FAIL, f"could not judge the fact read ({exc!r})"
         out.append(Result(c.id, c.title, status, evidence[:300], c.why))
     return out
