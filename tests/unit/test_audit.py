@@ -225,3 +225,17 @@ def test_reports_go_to_the_bundles_audit_dir_or_audits(tmp_path: Path) -> None:
     d = out_dir_for(host, None, several=False, root=tmp_path / "audits")
     assert re.fullmatch(r"lab-vps-\d{8}T\d{6}Z", d.name) and d.parent == tmp_path / "audits"
     assert d.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_bare_debian_13_server_is_judged_without_web_controls() -> None:
+    """Recorded on the lab's trixie vps before anything was installed: no Apache, no
+    MariaDB, no WordPress. The stack's controls are n/a, the system's are judged."""
+    f = parse_facts((DATA / "trixie-bare.txt").read_text())
+    assert f.os["VERSION_CODENAME"] == "trixie" and not f.sites
+    v = {r.id: r for r in evaluate(f)}
+    stack = [r for r in v.values() if r.id.split("-")[0] in ("db", "php", "web", "wp")]
+    assert stack and all(r.status == NA for r in stack)
+    assert v["f2b-wp-login"].status == NA and v["fim-web-roots"].status == NA
+    assert v["ssh-password-auth"].status == FAIL and v["os-shadow-perms"].status == PASS
+    assert v["upd-security-suite"].evidence == "suites: trixie"
+    assert not [r.id for r in v.values() if "could not judge" in r.evidence]
