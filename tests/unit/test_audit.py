@@ -239,3 +239,10 @@ def test_a_bare_debian_13_server_is_judged_without_web_controls() -> None:
     assert v["ssh-password-auth"].status == FAIL and v["os-shadow-perms"].status == PASS
     assert v["upd-security-suite"].evidence == "suites: trixie"
     assert not [r.id for r in v.values() if "could not judge" in r.evidence]
+
+
+def test_lynis_installed_by_the_audit_on_debian_13_is_said() -> None:
+    rep = parse_run((DATA / "trixie-bare.lynis.txt").read_text())
+    assert rep.ran and rep.installed_now and rep.version == "3.1.4"
+    assert rep.hardening_index == 59 and [w.test for w in rep.warnings] == ["PKGS-7388"]
+    assert "installed on the server by this audit" in rep.note
