@@ -247,6 +247,25 @@ def verify(c: Context, bundle: str = "", json: bool = False, host_key: str = "")
     cli.run(c, bundle=bundle, host_key=host_key, as_json=json)
 
 
+# ---------------------------------------------------------------------------- audit
+@task(
+    help={"bundle": "write the reports into this bundle's audit/ (default: the newest complete "
+                    "one under bundles/ when no -H is given; else audits/<host>-<UTC time>/)",
+          "json": "print each server's report as JSON on stdout instead of the table",
+          "lynis": "also run Debian's Lynis on the server (default; --no-lynis skips it; "
+                   "installed with the server's apt when missing)",
+          "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
+                      "the inventory does not pin it"},
+)
+@user_errors
+def audit(c: Context, bundle: str = "", json: bool = False, lynis: bool = True,
+          host_key: str = "") -> None:
+    """Judge the server's hardening from facts read on it (60+ controls) beside Lynis's index."""
+    from vpsrescue.audit import cli
+
+    cli.run(c, bundle=bundle, host_key=host_key, as_json=json, lynis=lynis)
+
+
 # ---------------------------------------------------------------------------- wp-hash
 @task(
     help={"wp_version": "the WordPress version the hash is for (default 6.8: a $wp$ bcrypt "
@@ -306,6 +325,7 @@ ns.add_task(triage)
 ns.add_task(convert_dump)
 ns.add_task(restore)
 ns.add_task(verify)
+ns.add_task(audit)
 ns.add_task(wp_hash, "wp-hash")
 ns.add_collection(sidecar)
 

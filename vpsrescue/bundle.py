@@ -520,6 +520,11 @@ class Bundle:
         return self.path / "verify"
 
     @property
+    def audit_dir(self) -> Path:
+        """audit/: `fab audit`'s reports (report.json, .md, .html) of the restored server."""
+        return self.path / "audit"
+
+    @property
     def triage_report_path(self) -> Path:
         return self.triage_dir / TRIAGE_REPORT
 

@@ -196,3 +196,8 @@ class PasswordHashError(VpsrescueError):
     Exit 2, so a script can tell "not a hash I can check" from "does not match" (1)."""
 
     exit_code = 2
+
+
+# ---------------------------------------------------------------- audit
+class AuditError(VpsrescueError):
+    """The audit could not read the server's facts, or a control failed."""

@@ -202,6 +202,11 @@ CASES: dict[str, Case] = {
     "verify unrestored bundle": Case("verify --bundle {bundle}"),
     "verify no inventory": Case("verify --bundle {bundle}", "{missing}/hosts.yml",
                                 env=(("VPSRESCUE_INVENTORY", "{missing}/hosts.yml"),)),
+    # -- audit
+    "audit missing bundle": Case("audit --bundle {missing}", "{missing}"),
+    "audit unreachable host": Case("audit --bundle {bundle} --no-lynis", "127.0.0.1"),
+    "audit no inventory": Case("audit --bundle {bundle}", "{missing}/hosts.yml",
+                               env=(("VPSRESCUE_INVENTORY", "{missing}/hosts.yml"),)),
     # -- wp-hash: exit 2 for what cannot be hashed or checked
     "wp-hash empty password": Case("wp-hash --stdin", "password is empty", stdin="\n", exit=2),
     "wp-hash malformed hash": Case("wp-hash --stdin --check $P$Btooshort",

@@ -10,7 +10,7 @@ from ..conftest import fab
 pytestmark = pytest.mark.unit
 
 PROMISED = {"lab.up", "lab.down", "lab.status", "lab.ssh", "lab.purge", "lab.disk", "rescue",
-            "convert-dump", "bundle.verify", "sidecar.goagent", "sidecar.wan-miniport"}
+            "convert-dump", "bundle.verify", "sidecar.goagent", "sidecar.wan-miniport", "audit"}
 
 
 def test_plain_fab_lists_every_task_with_a_line_of_help() -> None:

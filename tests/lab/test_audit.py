@@ -1,0 +1,87 @@
+"""fab audit on the lab's restored vps: all four reports, Lynis's index beside ours, and
+a control that follows the server's real state: a PasswordAuthentication yes drop-in
+put there by hand fails ssh-password-auth (and the command), removing it passes it."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vpsrescue.inventory import load_inventory
+from vpsrescue.ssh import connect
+
+from .conftest import Lab, rescue_and_restore
+
+pytestmark = pytest.mark.lab
+
+DROPIN = "/etc/ssh/sshd_config.d/00-vpsrescue-audit-test.conf"
+
+
+@pytest.fixture(scope="module")
+def restored(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    bundle, _ = rescue_and_restore(lab, tmp_path_factory.mktemp("audit-bundles"))
+    yield bundle
+
+
+def _vps_run(lab: Lab, cmd: str) -> None:
+    conn = connect(load_inventory(lab.instance.inventory)["lab-vps"])
+    try:
+        conn.run(cmd, hide=True)
+    finally:
+        conn.close()
+
+
+def _audit(lab: Lab, bundle: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    res = lab.fab("audit", "--bundle", str(bundle), "--json", *extra, timeout=900)
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    assert len(lines) == 1, res.stdout + res.stderr
+    return res.returncode, json.loads(lines[0]), res.stderr
+
+
+def _status(report: dict[str, Any], cid: str) -> str:
+    return next(c["status"] for c in report["controls"] if c["id"] == cid)
+
+
+def test_audit_writes_every_report_with_lynis_beside_ours(lab: Lab, restored: Path) -> None:
+    rc, report, err = _audit(lab, restored)
+    audit = restored / "audit"
+    assert {p.name for p in audit.iterdir()} == {"report.json", "report.md", "report.html"}
+    assert json.loads((audit / "report.json").read_text())["controls"] == report["controls"]
+    assert len(report["controls"]) >= 60
+    assert {c["status"] for c in report["controls"]} <= {"pass", "fail", "n/a"}
+    assert all(c["evidence"] and c["why"] for c in report["controls"])
+    sites = {s["name"] for s in report["sites"] if s["wordpress"]}
+    assert {"blog.example.org", "news.example.net"} <= sites
+    ly = report["lynis"]
+    assert ly["ran"] and 0 < ly["hardening_index"] <= 100, ly
+    print(f"\nLynis hardening index on the restored vps: {ly['hardening_index']} "
+          f"({len(ly['warnings'])} warning(s), {len(ly['suggestions'])} suggestion(s)); "
+          f"audit score {report['score']}")
+    assert f"hardening index {ly['hardening_index']}" in (audit / "report.html").read_text()
+    failed = [c["id"] for c in report["controls"] if c["status"] == "fail"]
+    assert (rc != 0) == bool(failed), (rc, failed, err[-500:])
+    assert "Lynis" in (audit / "report.md").read_text()
+
+
+def test_password_auth_follows_a_drop_in_set_by_hand(lab: Lab, restored: Path) -> None:
+    """The first drop-in sshd reads wins: 'no' passes the control, 'yes' fails it and
+    the command; removing it gives back the server's own verdict."""
+    _, before, _ = _audit(lab, restored, "--no-lynis")
+    try:
+        for value, want in (("no", "pass"), ("yes", "fail")):
+            _vps_run(lab, f"printf 'PasswordAuthentication {value}\\n' > {shlex.quote(DROPIN)}")
+            rc, report, err = _audit(lab, restored, "--no-lynis")
+            assert _status(report, "ssh-password-auth") == want, value
+            assert report["lynis"] is None
+        assert rc != 0 and "ssh-password-auth" in err
+    finally:
+        _vps_run(lab, f"rm -f {shlex.quote(DROPIN)}")
+    rc, after, _ = _audit(lab, restored, "--no-lynis")
+    assert _status(after, "ssh-password-auth") == _status(before, "ssh-password-auth")
+    failed = [c["id"] for c in after["controls"] if c["status"] == "fail"]
+    assert (rc != 0) == bool(failed)
