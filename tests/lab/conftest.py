@@ -105,3 +105,11 @@ def make_small_disk(path: Path) -> Path:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Path:
     return make_small_disk(tmp_path / "small.img")
+
+
+@pytest.fixture(scope="session")
+def restored(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `fab rescue` + `fab restore` shared by the lab tests that only read the result
+    (or put back what they change): the bundle. Restoring costs minutes; do it once."""
+    bundle, _ = rescue_and_restore(lab, tmp_path_factory.mktemp("restored-bundles"))
+    return bundle

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +14,11 @@ import pytest
 from vpsrescue.inventory import load_inventory
 from vpsrescue.ssh import connect
 
-from .conftest import Lab, rescue_and_restore
+from .conftest import Lab
 
 pytestmark = pytest.mark.lab
 
 DROPIN = "/etc/ssh/sshd_config.d/00-vpsrescue-audit-test.conf"
-
-
-@pytest.fixture(scope="module")
-def restored(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    bundle, _ = rescue_and_restore(lab, tmp_path_factory.mktemp("audit-bundles"))
-    yield bundle
 
 
 def _vps_run(lab: Lab, cmd: str) -> None:

@@ -10,7 +10,6 @@ import hashlib
 import http.client
 import json
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from vpsrescue.olddisk import ensure_image
 from vpsrescue.olddisk.inspect import load_truth
 from vpsrescue.ssh import connect
 
-from .conftest import Lab, rescue_and_restore
+from .conftest import Lab
 
 pytestmark = pytest.mark.lab
 
@@ -29,12 +28,6 @@ pytestmark = pytest.mark.lab
 @pytest.fixture(scope="module")
 def truth() -> dict[str, Any]:
     return load_truth(ensure_image().truth)
-
-
-@pytest.fixture(scope="module")
-def restored(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    bundle, _ = rescue_and_restore(lab, tmp_path_factory.mktemp("restore-bundles"))
-    yield bundle
 
 
 def _vps(lab: Lab) -> Any:
