@@ -196,3 +196,9 @@ class PasswordHashError(VpsrescueError):
     Exit 2, so a script can tell "not a hash I can check" from "does not match" (1)."""
 
     exit_code = 2
+
+
+# ---------------------------------------------------------------- harden
+class HardenError(VpsrescueError):
+    """The hardening play stopped: its guard kept the old SSH configuration, or the
+    firewall rolled back, or a task failed; the sentence says which and what to do."""

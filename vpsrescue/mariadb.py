@@ -257,10 +257,39 @@ def temporary_account(conn: Any, user: str = IMPORT_USER,
     server_sql(conn, _drop_sql(user), drop)
 
 
+TUNNEL_TIMEOUT = 20.0
+
+
+def probe_tunnel(conn: Any, timeout: float = TUNNEL_TIMEOUT,
+                 error: type[VpsrescueError] = RestoreError) -> None:
+    """Open (and close) one forwarding channel to 127.0.0.1:3306 before any client uses
+    the tunnel: a server that refuses forwarding ("Administratively prohibited") or does
+    not answer is one sentence here, instead of a client hanging on a dead local port."""
+    import paramiko
+
+    conn.open()
+    transport = conn.client.get_transport()
+    host = getattr(conn, "host", "the server")
+    try:
+        chan = transport.open_channel("direct-tcpip", ("127.0.0.1", 3306), ("127.0.0.1", 0),
+                                      timeout=timeout)
+    except paramiko.ChannelException as exc:
+        raise error(f"{host} refused an SSH tunnel to its MariaDB ({exc.text or exc}): its "
+                    "sshd must allow this login a local forward to 127.0.0.1:3306 "
+                    "(roles/vpsrescue_harden sets AllowTcpForwarding local and PermitOpen "
+                    "for the inventory's user; see docs/hardening.md).") from None
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        why = str(exc) or "no answer"
+        raise error(f"no SSH tunnel to {host}'s MariaDB within {timeout:.0f} s ({why}): "
+                    "check that MariaDB runs there and run the step again.") from None
+    chan.close()
+
+
 @contextmanager
 def mariadb_tunnel(conn: Any, user: str, password: str) -> Iterator[dict[str, Any]]:
     """pymysql/importer connection parameters for the server's MariaDB (127.0.0.1:3306
     there), reached through an SSH tunnel from a free local port."""
+    probe_tunnel(conn)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])

@@ -63,14 +63,15 @@ def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False)
 
 
 def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
-            con: Console, as_json: bool = False) -> None:
+            con: Console, as_json: bool = False, harden: bool = True) -> None:
     from .run import restore_host
 
     for conn, host in task_connections(c, "web", host_key):
         con.rule(f"restore onto {host.name} ({host.address})")
         try:
             out = restore_host(conn, host, bundle, release,
-                               lambda m: con.print(m, markup=False, highlight=False))
+                               lambda m: con.print(m, markup=False, highlight=False),
+                               harden=harden)
         finally:
             conn.close()
         bundle.write_plan(out.plan.to_json())
@@ -81,6 +82,8 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
         t.add_row("sites", ", ".join(f"http://{s.host}/" for s in out.plan.sites))
         t.add_row("server", f"{host.address} (Debian {out.release})")
         t.add_row("ansible", f"{out.ansible_changed} change(s)")
+        t.add_row("hardening", f"{out.harden_changed} change(s)" if harden else "skipped "
+                  "(--no-harden): run fab harden")
         t.add_row("databases", ", ".join(out.imported) + (" imported" if out.imported else "")
                   + ("; " if out.imported and out.skipped else "")
                   + (", ".join(out.skipped) + " unchanged" if out.skipped else ""))
@@ -93,11 +96,11 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
 
 
 def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
-        host_key: str = "", as_json: bool = False) -> None:
+        host_key: str = "", as_json: bool = False, harden: bool = True) -> None:
     """What `fab restore` does with its options."""
     con = Console(stderr=True)
     b = Bundle.open(bundle) if bundle else default_bundle()
     if plan:
         show_plan(b, release or "bookworm", con, as_json)
         return
-    restore(c, b, release or None, host_key or None, con, as_json)
+    restore(c, b, release or None, host_key or None, con, as_json, harden=harden)
