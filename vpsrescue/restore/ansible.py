@@ -84,8 +84,8 @@ def run_playbook(host: InventoryHost, variables: dict[str, Any], log: Log,
     fd, name = tempfile.mkstemp(prefix="vpsr-restore-", suffix=".yml")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp: 0600
-            fh.write("---\n" + "".join(f"{k}: {unsafe_yaml(v)}\n"
-                                        for k, v in variables.items()))
+            fh.write("---\n" + ("".join(f"{k}: {unsafe_yaml(v)}\n"
+                                         for k, v in variables.items()) or "{}\n"))
         env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
         if (PROJECT / "ansible.cfg").is_file():
             env["ANSIBLE_CONFIG"] = str(PROJECT / "ansible.cfg")
