@@ -152,9 +152,9 @@ def test_a_port_nothing_allows_is_dropped(lab: Lab, hardened: dict[str, int]) ->
     _ssh(lab, "systemd-run --unit=vpsr-test-listener --collect python3 -m http.server 8081 "
               "--bind 0.0.0.0")
     try:
-        assert _ssh(lab, "for i in 1 2 3 4 5 6 7 8 9 10; do curl -s -o /dev/null "
-                         "http://127.0.0.1:8081/ && exit 0; sleep 0.5; done; exit 1"
-                    ).returncode == 0
+        assert _ssh(lab, "for i in 1 2 3 4 5 6 7 8 9 10; do python3 -c 'import urllib."
+                         "request as u; u.urlopen(\"http://127.0.0.1:8081/\", timeout=2)' "
+                         "&& exit 0; sleep 0.5; done; exit 1").returncode == 0
         with pytest.raises(OSError), socket.create_connection(
                 (lab.instance.vps.address, 8081), timeout=3):
             pass
