@@ -17,6 +17,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from vpsrescue.errors import RestoreError
 from vpsrescue.inventory import load_inventory
 from vpsrescue.lab.hosts import ssh_args
 from vpsrescue.mariadb import probe_tunnel
@@ -101,13 +102,28 @@ def test_fab_still_connects_and_may_tunnel_to_mariadb_only(lab: Lab,
         transport = conn.client.get_transport()
         assert transport.remote_cipher in ("aes256-gcm@openssh.com", "aes128-gcm@openssh.com",
                                            "aes256-ctr", "aes192-ctr", "aes128-ctr")
-        with pytest.raises(paramiko.ChannelException):  # PermitOpen 127.0.0.1:3306 only
-            transport.open_channel("direct-tcpip", ("127.0.0.1", 22), ("127.0.0.1", 0),
-                                   timeout=10)
         if conn.run("systemctl is-active mariadb", hide=True, warn=True).ok:
             probe_tunnel(conn)  # what restore's imports go through
+        else:
+            with pytest.raises(RestoreError, match="nothing answers on 127.0.0.1:3306"):
+                probe_tunnel(conn)  # allowed by sshd, but no MariaDB on a bare vps
     finally:
         conn.close()
+
+
+def test_a_refused_tunnel_is_one_sentence_never_a_hang(lab: Lab,
+                                                      hardened: dict[str, int]) -> None:
+    """PermitOpen lets the tunnel reach 127.0.0.1:3306 only: any other port is refused
+    by sshd, and that refusal is the sentence restore prints."""
+    conn = connect(load_inventory(lab.instance.inventory)["lab-vps"])
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(RestoreError, match=r"refused an SSH tunnel to 127\.0\.0\.1:22 "
+                                               r"\(Administratively prohibited\)"):
+            probe_tunnel(conn, port=22)
+    finally:
+        conn.close()
+    assert time.monotonic() - t0 < 25
 
 
 def test_the_guard_keeps_the_old_config_when_the_key_login_would_fail(
