@@ -142,7 +142,6 @@ def test_the_guard_keeps_the_old_config_when_the_key_login_would_fail(
 def test_a_ruleset_that_cuts_the_controller_off_rolls_back_by_itself(
         lab: Lab, hardened: dict[str, int]) -> None:
     rollback = 25
-    t0 = time.monotonic()
     # SSH's rule on a port sshd does not listen on: the controller's next login is dropped
     res = _playbook(lab, "vpsrescue_harden_ssh_enabled=false",
                     "__vpsrescue_harden_ssh_port=2022",
@@ -150,12 +149,13 @@ def test_a_ruleset_that_cuts_the_controller_off_rolls_back_by_itself(
     out = res.stdout + res.stderr
     assert res.returncode != 0, out[-3000:]
     assert "UNREACHABLE" in out or "rolls back by itself" in out, out[-3000:]
+    t0 = time.monotonic()  # the timer was armed before the play gave up: it fires by now
     deadline = t0 + rollback + 60
     while time.monotonic() < deadline and _ssh(lab, "true").returncode != 0:
         time.sleep(2)
     assert _ssh(lab, "true").returncode == 0, "the previous ruleset did not come back"
     back_after = time.monotonic() - t0
-    assert back_after < rollback + 45, back_after
+    assert back_after < rollback + 20, back_after
     rules = _ssh(lab, "nft list chain inet vpsrescue input; cat /etc/nftables.conf").stdout
     assert "2022" not in rules  # neither live nor for the next boot
     res = lab.fab("harden", "--json", timeout=900)
