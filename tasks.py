@@ -219,17 +219,20 @@ def convert_dump(c: Context, src: str = "", dst: str = "", mode: str = "auto",
                       "the inventory does not pin it",
           "keep": "restore this quarantined file after all (repeatable; only files left "
                   "behind for a medium finding in a web root; recorded in the plan and "
-                  "the restore journal)"},
+                  "the restore journal)",
+          "no_harden": "skip the hardening play that otherwise ends the restore (fab harden "
+                       "runs it later)"},
     iterable=["keep"],
 )
 @user_errors
 def restore(c: Context, bundle: str = "", release: str = "", plan: bool = False,
-            json: bool = False, host_key: str = "", keep: Any = None) -> None:
+            json: bool = False, host_key: str = "", keep: Any = None,
+            no_harden: bool = False) -> None:
     """Rebuild the sites on the fresh server from the bundle (--plan: only show what it will do)."""
     from vpsrescue.restore import cli
 
     cli.run(c, bundle=bundle, release=release, plan=plan, host_key=host_key, as_json=json,
-            keep=keep or [])
+            keep=keep or [], harden=not no_harden)
 
 
 # ---------------------------------------------------------------------------- verify
@@ -245,6 +248,21 @@ def verify(c: Context, bundle: str = "", json: bool = False, host_key: str = "")
     from vpsrescue.verify import cli
 
     cli.run(c, bundle=bundle, host_key=host_key, as_json=json)
+
+
+# ---------------------------------------------------------------------------- harden
+@task(
+    help={"json": "print one JSON object per server on stdout instead of the summary",
+          "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
+                      "the inventory does not pin it"},
+)
+@user_errors
+def harden(c: Context, json: bool = False, host_key: str = "") -> None:
+    """Harden the web servers: SSH key-only (proven before it goes live), nftables firewall
+    that rolls back by itself unless confirmed."""
+    from vpsrescue.harden import cli
+
+    cli.run(c, host_key=host_key, as_json=json)
 
 
 # ---------------------------------------------------------------------------- audit
@@ -325,6 +343,7 @@ ns.add_task(triage)
 ns.add_task(convert_dump)
 ns.add_task(restore)
 ns.add_task(verify)
+ns.add_task(harden)
 ns.add_task(audit)
 ns.add_task(wp_hash, "wp-hash")
 ns.add_collection(sidecar)

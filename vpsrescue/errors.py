@@ -201,3 +201,9 @@ class PasswordHashError(VpsrescueError):
 # ---------------------------------------------------------------- audit
 class AuditError(VpsrescueError):
     """The audit could not read the server's facts, or a control failed."""
+
+
+# ---------------------------------------------------------------- harden
+class HardenError(VpsrescueError):
+    """The hardening play stopped: its guard kept the old SSH configuration, or the
+    firewall rolled back, or a task failed; the sentence says which and what to do."""

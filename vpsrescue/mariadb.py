@@ -257,10 +257,46 @@ def temporary_account(conn: Any, user: str = IMPORT_USER,
     server_sql(conn, _drop_sql(user), drop)
 
 
+TUNNEL_TIMEOUT = 20.0
+
+
+def probe_tunnel(conn: Any, timeout: float = TUNNEL_TIMEOUT,
+                 error: type[VpsrescueError] = RestoreError, port: int = 3306) -> None:
+    """Open (and close) one forwarding channel to 127.0.0.1:``port`` before any client
+    uses the tunnel: a server that refuses forwarding ("Administratively prohibited"),
+    a MariaDB that does not listen, or no answer at all is one sentence here, instead of
+    a client hanging on a dead local port."""
+    import paramiko
+
+    conn.open()
+    transport = conn.client.get_transport()
+    host = getattr(conn, "host", "the server")
+    try:
+        chan = transport.open_channel("direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0),
+                                      timeout=timeout)
+    except paramiko.ChannelException as exc:
+        if exc.code == paramiko.common.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED:
+            raise error(f"{host} refused an SSH tunnel to 127.0.0.1:{port} ({exc.text}): "
+                        "its sshd must allow this login a local forward there "
+                        "(roles/vpsrescue_harden sets AllowTcpForwarding local and "
+                        "PermitOpen 127.0.0.1:3306 for the inventory's user; see "
+                        "docs/hardening.md).") from None
+        raise error(f"nothing answers on 127.0.0.1:{port} on {host} ({exc.text}): check "
+                    "that MariaDB runs there (systemctl status mariadb) and run the step "
+                    "again.") from None
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        why = str(exc) or "no answer"
+        raise error(f"no SSH tunnel to 127.0.0.1:{port} on {host} within {timeout:.0f} s "
+                    f"({why}): check that MariaDB runs there and run the step "
+                    "again.") from None
+    chan.close()
+
+
 @contextmanager
 def mariadb_tunnel(conn: Any, user: str, password: str) -> Iterator[dict[str, Any]]:
     """pymysql/importer connection parameters for the server's MariaDB (127.0.0.1:3306
     there), reached through an SSH tunnel from a free local port."""
+    probe_tunnel(conn)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])

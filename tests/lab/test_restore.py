@@ -146,6 +146,7 @@ def test_a_second_restore_changes_nothing(lab: Lab, restored: Path) -> None:
     journal = json.loads((restored / "restore" / "journal.json").read_text())
     assert json.loads(res.stdout) == journal  # --json: the journal on stdout
     assert journal["ansible_changed"] == 0, res.stderr[-5000:]
+    assert journal["harden_changed"] == 0, res.stderr[-5000:]  # the hardening play too
     assert journal["imported"] == [] and journal["accounts"] == []
     assert _importer_accounts(lab) == ""  # made for the import, dropped at its end
 

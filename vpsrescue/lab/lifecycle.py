@@ -111,7 +111,10 @@ def up(lab: LabInstance, release: str = "bookworm", disk_image: Path | None = No
         state.save(lab)
         binds = disk.guest_binds(state.loop, state.partitions)
         state.nspawn["rescue"] = hosts.boot(lab, lab.rescue, roots["rescue"], binds)
-        state.nspawn["vps"] = hosts.boot(lab, lab.vps, roots["vps"], [])
+        # A VPS's root may set its own firewall (nftables): CAP_NET_ADMIN, which nspawn
+        # withholds in a namespace it did not make; it acts on the vps's namespace only.
+        state.nspawn["vps"] = hosts.boot(lab, lab.vps, roots["vps"],
+                                         ["--capability=CAP_NET_ADMIN"])
         state.save(lab)
         for host in lab.hosts:
             hosts.wait_for_ssh(lab, host, state.nspawn[host.role])

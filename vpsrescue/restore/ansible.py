@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import RestoreError
+from ..errors import RestoreError, VpsrescueError
 from ..inventory import InventoryHost, inventory_path
 from .plan import RestorePlan
 
@@ -62,20 +62,34 @@ def unsafe_yaml(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} for Ansible")
 
 
-def run_playbook(host: InventoryHost, variables: dict[str, Any], log: Log) -> int:
+FAILED_MSG_RE = re.compile(r'^(?:fatal|failed): \[[^\]]+\].*?"msg": "((?:[^"\\]|\\.)*)"', re.M)
+
+
+def failure_line(lines: list[str]) -> str:
+    """The message of the last failed task (what a fail: task says), else the last line."""
+    found = FAILED_MSG_RE.findall("".join(lines))
+    if found:
+        return str(json.loads(f'"{found[-1]}"')).strip().rstrip(".")
+    tail = "".join(lines[-15:]).strip().splitlines()
+    return tail[-1] if tail else "no output"
+
+
+def run_playbook(host: InventoryHost, variables: dict[str, Any], log: Log,
+                 playbook: Path = PLAYBOOK, error: type[VpsrescueError] = RestoreError,
+                 again: str = "fab restore again (it resumes)") -> int:
     """ansible-playbook on one host; the number of changed tasks."""
-    if not PLAYBOOK.is_file():
-        raise RestoreError(f"{PLAYBOOK} is missing: the checkout is incomplete.")
+    if not playbook.is_file():
+        raise error(f"{playbook} is missing: the checkout is incomplete.")
     exe = Path(sys.executable).parent / "ansible-playbook"
     fd, name = tempfile.mkstemp(prefix="vpsr-restore-", suffix=".yml")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp: 0600
-            fh.write("---\n" + "".join(f"{k}: {unsafe_yaml(v)}\n"
-                                        for k, v in variables.items()))
+            fh.write("---\n" + ("".join(f"{k}: {unsafe_yaml(v)}\n"
+                                         for k, v in variables.items()) or "{}\n"))
         env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
         if (PROJECT / "ansible.cfg").is_file():
             env["ANSIBLE_CONFIG"] = str(PROJECT / "ansible.cfg")
-        argv = [str(exe), "-i", str(inventory_path()), str(PLAYBOOK), "-e", f"@{name}",
+        argv = [str(exe), "-i", str(inventory_path()), str(playbook), "-e", f"@{name}",
                 "--limit", host.name]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=env, cwd=PROJECT)
@@ -89,8 +103,7 @@ def run_playbook(host: InventoryHost, variables: dict[str, Any], log: Log) -> in
         os.unlink(name)
     recap = RECAP_RE.findall("".join(lines))
     if rc != 0 or not recap:
-        tail = "".join(lines[-15:]).strip().splitlines()
-        raise RestoreError(f"ansible-playbook failed on {host.name} (exit {rc}): "
-                           f"{tail[-1] if tail else 'no output'}; the log is above, fix "
-                           "the cause and run fab restore again (it resumes).")
+        raise error(f"ansible-playbook {playbook.name} failed on {host.name} (exit {rc}): "
+                    f"{failure_line(lines)}; the log is above, fix the cause and run "
+                    f"{again}.")
     return sum(int(r[2]) for r in recap)

@@ -80,7 +80,8 @@ def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False,
 
 
 def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
-            con: Console, as_json: bool = False, keep: Sequence[str] = ()) -> None:
+            con: Console, as_json: bool = False, keep: Sequence[str] = (),
+            harden: bool = True) -> None:
     from .run import restore_host
 
     if keep:  # a wrong --keep is one sentence before any connection is made
@@ -91,7 +92,7 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
         try:
             out = restore_host(conn, host, bundle, release,
                                lambda m: con.print(m, markup=False, highlight=False),
-                               keep=keep, decided_by=who)
+                               keep=keep, decided_by=who, harden=harden)
         finally:
             conn.close()
         bundle.write_plan(out.plan.to_json())
@@ -102,6 +103,8 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
         t.add_row("sites", ", ".join(f"http://{s.host}/" for s in out.plan.sites))
         t.add_row("server", f"{host.address} (Debian {out.release})")
         t.add_row("ansible", f"{out.ansible_changed} change(s)")
+        t.add_row("hardening", f"{out.harden_changed} change(s)" if harden else "skipped "
+                  "(--no-harden): run fab harden")
         t.add_row("databases", ", ".join(out.imported) + (" imported" if out.imported else "")
                   + ("; " if out.imported and out.skipped else "")
                   + (", ".join(out.skipped) + " unchanged" if out.skipped else ""))
@@ -116,7 +119,8 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
 
 
 def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
-        host_key: str = "", as_json: bool = False, keep: Sequence[str] = ()) -> None:
+        host_key: str = "", as_json: bool = False, keep: Sequence[str] = (),
+        harden: bool = True) -> None:
     """What `fab restore` does with its options. ``keep``: quarantined paths the operator
     takes back (only files left behind for a medium finding in a web root)."""
     con = Console(stderr=True)
@@ -124,4 +128,5 @@ def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
     if plan:
         show_plan(b, release or "bookworm", con, as_json, keep=keep)
         return
-    restore(c, b, release or None, host_key or None, con, as_json, keep=keep)
+    restore(c, b, release or None, host_key or None, con, as_json, keep=keep,
+            harden=harden)

@@ -6,7 +6,8 @@
 3. ansible-playbook playbooks/restore.yml (ansible.py);
 4. the databases and accounts, through an SSH tunnel as a temporary MariaDB account
    that is dropped at the end (database.py);
-5. the journal of what this restore generated (restore/journal.json in the bundle).
+5. ansible-playbook playbooks/harden.yml (harden/run.py) unless --no-harden;
+6. the journal of what this restore generated (restore/journal.json in the bundle).
 
 Every step is idempotent: the same bundle restored twice changes nothing the second
 time (Ansible reports changed=0, an import whose dump is unchanged is skipped).
@@ -22,6 +23,7 @@ from typing import Any
 
 from ..bundle import Bundle, utc_iso
 from ..errors import RestoreError
+from ..harden.run import harden_host
 from ..inventory import InventoryHost
 from .ansible import PLAYBOOK, PROJECT, Log, playbook_vars, run_playbook
 from .content import build_archive
@@ -43,6 +45,7 @@ class RestoreOutcome:
     skipped: list[str] = field(default_factory=list)  # unchanged since the last import
     account_changes: list[str] = field(default_factory=list)
     journal: Path | None = None
+    harden_changed: int = 0
 
 
 def detect_release(conn: Any) -> str:
@@ -55,7 +58,8 @@ def detect_release(conn: Any) -> str:
 
 
 def restore_host(conn: Any, host: InventoryHost, bundle: Bundle, release: str | None,
-                 log: Log, keep: Sequence[str] = (), decided_by: str = "") -> RestoreOutcome:
+                 log: Log, keep: Sequence[str] = (), decided_by: str = "",
+                 harden: bool = True) -> RestoreOutcome:
     release = release or detect_release(conn)
     plan = plan_restore(bundle, release, keep=keep, decided_by=decided_by)
     bundled = [sp.host for sp in plan.sites if sp.core == "bundle"]
@@ -75,6 +79,8 @@ def restore_host(conn: Any, host: InventoryHost, bundle: Bundle, release: str | 
     outcome.ansible_changed = run_playbook(host, playbook_vars(plan, sec, archives), log)
     outcome.imported, outcome.skipped, outcome.account_changes = restore_databases(
         conn, bundle, plan, sec, log)
+    if harden:  # a restored hacked site comes up hardened, never "hardened later"
+        outcome.harden_changed = harden_host(host, log, again="fab restore again")
     outcome.journal = bundle.write_journal("restore", journal(bundle, outcome, archives, digests))
     return outcome
 
@@ -94,6 +100,7 @@ def journal(bundle: Bundle, o: RestoreOutcome, archives: dict[str, Path],
         ]
     return {"format": JOURNAL_FORMAT, "version": 1, "host": o.host,
             "release": o.release, "restored": utc_iso(),
-            "ansible_changed": o.ansible_changed, "imported": o.imported,
+            "ansible_changed": o.ansible_changed, "harden_changed": o.harden_changed,
+            "imported": o.imported,
             "skipped": o.skipped, "accounts": o.account_changes, "entries": entries,
             "kept": o.plan.kept}
