@@ -216,15 +216,22 @@ def convert_dump(c: Context, src: str = "", dst: str = "", mode: str = "auto",
           "json": "print the plan (--plan) or each server's restore journal as JSON on "
                   "stdout instead of the tables",
           "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
-                      "the inventory does not pin it"},
+                      "the inventory does not pin it",
+          "keep_admin": "keep this powerful account (new password) although triage cannot "
+                        "vouch for it; repeat for more",
+          "lock_admin": "lock this powerful account (no role, no way in) although triage "
+                        "would keep it; repeat for more"},
+    iterable=["keep_admin", "lock_admin"],
 )
 @user_errors
 def restore(c: Context, bundle: str = "", release: str = "", plan: bool = False,
-            json: bool = False, host_key: str = "") -> None:
+            json: bool = False, host_key: str = "",
+            keep_admin: Any = None, lock_admin: Any = None) -> None:
     """Rebuild the sites on the fresh server from the bundle (--plan: only show what it will do)."""
     from vpsrescue.restore import cli
 
-    cli.run(c, bundle=bundle, release=release, plan=plan, host_key=host_key, as_json=json)
+    cli.run(c, bundle=bundle, release=release, plan=plan, host_key=host_key, as_json=json,
+            keep_admins=tuple(keep_admin or ()), lock_admins=tuple(lock_admin or ()))
 
 
 # ---------------------------------------------------------------------------- verify

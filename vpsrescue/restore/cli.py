@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..bundle import Bundle, default_bundle
@@ -36,7 +37,11 @@ def print_plan(plan: RestorePlan, con: Console) -> None:
                                     "on the way") if s.dump else "nothing: no dump"))
         t.add_row("left behind", "\n".join(s.quarantined) or "-")
         t.add_row("new passwords", ", ".join(s.admins) or "-")
-        t.add_row("removed", ", ".join(s.remove_admins) or "-")
+        t.add_row("locked", ", ".join(s.remove_admins) or "-")
+        for a in s.accounts:
+            t.add_row(escape(f"account {a.login}"), f"[bold]{a.decision}[/]: " + escape(
+                f"{a.why} ({'/'.join(a.roles) or ', '.join(a.caps)}; "
+                + "; ".join(a.evidence) + ")"))
         for n in s.notes:
             t.add_row("note", n)
         for d in s.damaged:
@@ -46,10 +51,13 @@ def print_plan(plan: RestorePlan, con: Console) -> None:
         con.print(f"[yellow]warning[/]: {w}")
 
 
-def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False) -> None:
+def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False,
+              keep_admins: tuple[str, ...] = (), lock_admins: tuple[str, ...] = ()) -> None:
     """Decide, write the plan into the bundle, show it; fails (after showing) when a site's
-    files no longer match the manifest, since restore would refuse them."""
-    plan = plan_restore(bundle, release, check_files=True)
+    files no longer match the manifest, since restore would refuse them; the account
+    overrides are --keep-admin / --lock-admin."""
+    plan = plan_restore(bundle, release, check_files=True, keep_admins=keep_admins,
+                        lock_admins=lock_admins)
     out = bundle.write_plan(plan.to_json())
     if as_json:
         print_json(plan.to_json())
@@ -63,14 +71,16 @@ def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False)
 
 
 def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
-            con: Console, as_json: bool = False) -> None:
+            con: Console, as_json: bool = False, keep_admins: tuple[str, ...] = (),
+            lock_admins: tuple[str, ...] = ()) -> None:
     from .run import restore_host
 
     for conn, host in task_connections(c, "web", host_key):
         con.rule(f"restore onto {host.name} ({host.address})")
         try:
             out = restore_host(conn, host, bundle, release,
-                               lambda m: con.print(m, markup=False, highlight=False))
+                               lambda m: con.print(m, markup=False, highlight=False),
+                               keep_admins=keep_admins, lock_admins=lock_admins)
         finally:
             conn.close()
         bundle.write_plan(out.plan.to_json())
@@ -93,11 +103,12 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
 
 
 def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
-        host_key: str = "", as_json: bool = False) -> None:
+        host_key: str = "", as_json: bool = False, keep_admins: tuple[str, ...] = (),
+        lock_admins: tuple[str, ...] = ()) -> None:
     """What `fab restore` does with its options."""
     con = Console(stderr=True)
     b = Bundle.open(bundle) if bundle else default_bundle()
     if plan:
-        show_plan(b, release or "bookworm", con, as_json)
+        show_plan(b, release or "bookworm", con, as_json, keep_admins, lock_admins)
         return
-    restore(c, b, release or None, host_key or None, con, as_json)
+    restore(c, b, release or None, host_key or None, con, as_json, keep_admins, lock_admins)

@@ -15,7 +15,7 @@ time (Ansible reports changed=0, an import whose dump is unchanged is skipped).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,10 @@ def detect_release(conn: Any) -> str:
 
 
 def restore_host(conn: Any, host: InventoryHost, bundle: Bundle, release: str | None,
-                 log: Log) -> RestoreOutcome:
+                 log: Log, keep_admins: tuple[str, ...] = (),
+                 lock_admins: tuple[str, ...] = ()) -> RestoreOutcome:
     release = release or detect_release(conn)
-    plan = plan_restore(bundle, release)
+    plan = plan_restore(bundle, release, keep_admins=keep_admins, lock_admins=lock_admins)
     bundled = [sp.host for sp in plan.sites if sp.core == "bundle"]
     if bundled:
         raise RestoreError(f"{', '.join(bundled)} would run on its rescued core, which "
@@ -94,4 +95,7 @@ def journal(bundle: Bundle, o: RestoreOutcome, archives: dict[str, Path],
     return {"format": JOURNAL_FORMAT, "version": 1, "host": o.host,
             "release": o.release, "restored": utc_iso(),
             "ansible_changed": o.ansible_changed, "imported": o.imported,
-            "skipped": o.skipped, "accounts": o.account_changes, "entries": entries}
+            "skipped": o.skipped, "accounts": o.account_changes,
+            "account_decisions": {sp.host: [asdict(a) for a in sp.accounts]
+                                  for sp in o.plan.sites},
+            "entries": entries}
