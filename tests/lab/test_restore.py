@@ -89,6 +89,45 @@ def test_new_admin_passwords_log_in_and_old_ones_do_not(lab: Lab, restored: Path
     assert not _login(lab, blog["host"], intruder["login"], intruder["password"])
 
 
+def test_the_planted_administrator_is_locked_and_lost_password_mails_nobody_it_gave(
+        lab: Lab, restored: Path, truth: dict[str, Any]) -> None:
+    """On the server: the intruder's account has no role and an e-mail on .invalid (so
+    WordPress's lost-password mail reaches nobody it gave); its original row is in the
+    bundle as evidence; the editor triage vouches for is kept and logs in."""
+    blog = _site(truth, "blog")
+    intruder, editor = blog["users"]["intruder"], blog["users"]["editor"]
+    plan = json.loads((restored / "restore" / "plan.json").read_text())
+    (site,) = [s for s in plan["sites"] if s["host"] == blog["host"]]
+    decisions = {a["login"]: a["decision"] for a in site["accounts"]}
+    assert decisions == {intruder["login"]: "lock", editor["login"]: "keep",
+                         blog["users"]["admin"]["login"]: "keep"}
+    conn = connect(_vps(lab))
+    try:
+        p = blog["db"]["table_prefix"]
+        row = conn.run(
+            f"mariadb -N {site['db_name']} -e \"SELECT u.user_email, m.meta_value FROM "
+            f"{p}users u JOIN {p}usermeta m ON m.user_id = u.ID AND m.meta_key = "
+            f"'{p}capabilities' WHERE u.user_login = '{intruder['login']}'\"",
+            hide=True).stdout.split()
+    finally:
+        conn.close()
+    assert row == [f"locked+{intruder['id']}@locked.invalid", "a:0:{}"]
+    evidence = json.loads((restored / "restore" / "locked-accounts.json").read_text())
+    (kept,) = [a for a in evidence["accounts"] if a["login"] == intruder["login"]]
+    assert kept["user"]["user_email"] == intruder["email"]
+    assert "administrator" in kept["usermeta"][f"{p}capabilities"]
+    # "lost password" with the address the intruder gave: no such account (WordPress
+    # shows the form again instead of redirecting to ?checkemail=confirm)
+    resp = _get(lab, blog["host"], "/wp-login.php?action=lostpassword",
+                {"user_login": intruder["email"], "redirect_to": ""})
+    resp.read()
+    assert resp.status == 200 and "checkemail" not in (resp.getheader("Location") or "")
+    secrets = json.loads((restored / "restore" / "secrets.json").read_text())
+    new = secrets["sites"][blog["host"]]["admin_passwords"][editor["login"]]
+    assert _login(lab, blog["host"], editor["login"], new)
+    assert not _login(lab, blog["host"], editor["login"], editor["password"])
+
+
 def test_quarantine_stays_behind_and_nothing_is_world_writable(
         lab: Lab, restored: Path, truth: dict[str, Any]) -> None:
     plan = json.loads((restored / "restore" / "plan.json").read_text())
