@@ -72,7 +72,7 @@ def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False,
 
 def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
             con: Console, as_json: bool = False, keep_admins: tuple[str, ...] = (),
-            lock_admins: tuple[str, ...] = ()) -> None:
+            lock_admins: tuple[str, ...] = (), keep_content: bool = False) -> None:
     from .run import restore_host
 
     for conn, host in task_connections(c, "web", host_key):
@@ -80,7 +80,8 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
         try:
             out = restore_host(conn, host, bundle, release,
                                lambda m: con.print(m, markup=False, highlight=False),
-                               keep_admins=keep_admins, lock_admins=lock_admins)
+                               keep_admins=keep_admins, lock_admins=lock_admins,
+                               keep_content=keep_content)
         finally:
             conn.close()
         bundle.write_plan(out.plan.to_json())
@@ -104,11 +105,12 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
 
 def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
         host_key: str = "", as_json: bool = False, keep_admins: tuple[str, ...] = (),
-        lock_admins: tuple[str, ...] = ()) -> None:
+        lock_admins: tuple[str, ...] = (), keep_content: bool = False) -> None:
     """What `fab restore` does with its options."""
     con = Console(stderr=True)
     b = Bundle.open(bundle) if bundle else default_bundle()
     if plan:
         show_plan(b, release or "bookworm", con, as_json, keep_admins, lock_admins)
         return
-    restore(c, b, release or None, host_key or None, con, as_json, keep_admins, lock_admins)
+    restore(c, b, release or None, host_key or None, con, as_json, keep_admins, lock_admins,
+            keep_content)

@@ -21,6 +21,7 @@ from ..bundle import Bundle, sha256_file
 from ..errors import RestoreError
 from ..mariadb import mariadb_tunnel, quote_ident, temporary_account
 from .accounts import Evidence, apply_accounts
+from .content_clean import clean_site
 from .plan import TARGETS, RestorePlan, SitePlan
 
 MARKERS = "/var/lib/vpsrescue/imported"
@@ -58,6 +59,32 @@ def rotate_accounts(cur: Any, sp: SitePlan, passwords: dict[str, str],
     if cur.execute(f"DELETE FROM {opts} WHERE option_name IN ({marks})", SALT_OPTIONS):
         done.append(f"{sp.host}: old salts removed from the options")
     return done
+
+
+CONTENT_CHANGES = "content-changes.json"
+
+
+def clean_content(cur: Any, bundle: Bundle, sp: SitePlan) -> list[str]:
+    """Injected markup out of the site's posts, postmeta, comments and options
+    (content_clean.py); every change appended to restore/content-changes.json, which a
+    later restore never rewrites. Nothing the second time."""
+    from ..bundle import read_json, write_json
+
+    path = bundle.restore_dir / CONTENT_CHANGES
+    entries: list[dict[str, Any]] = []
+    own = {n.lower().removeprefix("www.") for n in [sp.host, *sp.aliases]}
+    n = clean_site(cur, sp.db_name, sp.table_prefix, own,
+                   lambda e: entries.append({"site": sp.host, **e}))
+    if not n:
+        return []
+    data: dict[str, Any] = (
+        read_json(path, "the journal of content changes") if path.exists() else
+        {"format": "vpsrescue-content-changes", "version": 1, "changes": []})
+    data["changes"] = [*data.get("changes", []), *entries]
+    write_json(path, data, what="the journal of content changes")
+    tables = sorted({e["table"] for e in entries})
+    return [f"{sp.host}: injected markup removed from {n} value(s) in {', '.join(tables)} "
+            f"(before and after in restore/{CONTENT_CHANGES})"]
 
 
 def _db_version(cur: Any, sp: SitePlan) -> str | None:
@@ -151,6 +178,8 @@ def restore_databases(conn: Any, bundle: Bundle, plan: RestorePlan, sec: dict[st
                     changes += rotate_accounts(cur, sp,
                                                sec["sites"][sp.host]["admin_passwords"],
                                                version, evidence)
+                    if not plan.keep_content:
+                        changes += clean_content(cur, bundle, sp)
                     changes += ensure_theme(conn, cur, sp, plan.release)
                     changes += upgrade_schema(conn, cur, sp)
                 except pymysql.MySQLError as exc:

@@ -104,6 +104,7 @@ class RestorePlan:
     triage_complete: bool
     # the compromise window triage's dated findings span (UTC, "" when none is dated)
     window: list[str] = field(default_factory=list)
+    keep_content: bool = False  # --keep-content: injected markup is not cleaned
     sites: list[SitePlan] = field(default_factory=list)
     locales: list[str] = field(default_factory=list)
     default_locale: str = "C.UTF-8"
@@ -235,7 +236,8 @@ def decide_account(f: dict[str, Any], site: dict[str, Any],
 
 def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
                  check_files: bool = False, keep_admins: tuple[str, ...] = (),
-                 lock_admins: tuple[str, ...] = ()) -> RestorePlan:
+                 lock_admins: tuple[str, ...] = (), keep_content: bool = False
+                 ) -> RestorePlan:
     """The plan for ``bundle`` on a server of ``release``. ``check_files`` rehashes
     each site's wp-content against the manifest (SitePlan.damaged); restore itself does
     that while it builds the archives, so it plans without. ``keep_admins`` and
@@ -256,7 +258,8 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
     triage = bundle.load_triage_report()
     php = TARGETS[release]["php"]
     plan = RestorePlan(bundle=str(bundle.path), release=release, php=php,
-                       triage_complete=bool(triage.get("complete")))
+                       triage_complete=bool(triage.get("complete")),
+                       keep_content=keep_content)
     if not plan.triage_complete:
         plan.warnings.append("triage is incomplete: some checks failed; see "
                              "triage/report.md before going live")

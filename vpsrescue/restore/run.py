@@ -55,9 +55,11 @@ def detect_release(conn: Any) -> str:
 
 def restore_host(conn: Any, host: InventoryHost, bundle: Bundle, release: str | None,
                  log: Log, keep_admins: tuple[str, ...] = (),
-                 lock_admins: tuple[str, ...] = ()) -> RestoreOutcome:
+                 lock_admins: tuple[str, ...] = (), keep_content: bool = False
+                 ) -> RestoreOutcome:
     release = release or detect_release(conn)
-    plan = plan_restore(bundle, release, keep_admins=keep_admins, lock_admins=lock_admins)
+    plan = plan_restore(bundle, release, keep_admins=keep_admins, lock_admins=lock_admins,
+                        keep_content=keep_content)
     bundled = [sp.host for sp in plan.sites if sp.core == "bundle"]
     if bundled:
         raise RestoreError(f"{', '.join(bundled)} would run on its rescued core, which "
