@@ -90,7 +90,9 @@ def _account_bundle(tmp: Path) -> Path:
                  reasons=["a login intruders use"]),
         _finding("wp_admin", "high", site=root, login="wpsupport", user_id=4,
                  email="s@helpdesk.example.net", registered="2024-03-11 02:59:00",
-                 reasons=["named in a must-use plugin"])],
+                 reasons=["named in a must-use plugin"]),
+        _finding("wp_cron", "high", site=root, hook="wp_session_gc_ping"),
+        _finding("wp_role", "medium", site=root, role="seo_manager")],
         tree={shell.encode(): b"<?php system($_GET['c']);"},
         mtimes={shell.encode(): WINDOW_START}).path
 
@@ -100,6 +102,8 @@ def test_powerful_accounts_are_kept_only_when_triage_can_vouch_for_them(
     plan = plan_restore(_account_bundle(tmp_path))
     assert plan.window == ["2024-03-11 03:00:00", "2024-03-11 03:00:00"]
     (sp,) = plan.sites
+    assert sp.cron_remove == ["wp_session_gc_ping"]
+    assert sp.powerful_roles == ["administrator", "editor", "seo_manager"]
     got = {a.login: (a.decision, a.why) for a in sp.accounts}
     assert got["owner"][0] == "keep" and got["ed"][0] == "keep"
     # registered ten days before the first dated finding: nothing vouches for it

@@ -23,6 +23,7 @@ from ..mariadb import mariadb_tunnel, quote_ident, temporary_account
 from .accounts import Evidence, apply_accounts
 from .content_clean import clean_site
 from .plan import TARGETS, RestorePlan, SitePlan
+from .settings import make_settings_safe
 
 MARKERS = "/var/lib/vpsrescue/imported"
 SALT_OPTIONS = ("auth_key", "auth_salt", "logged_in_key", "logged_in_salt", "nonce_key",
@@ -180,6 +181,7 @@ def restore_databases(conn: Any, bundle: Bundle, plan: RestorePlan, sec: dict[st
                                                version, evidence)
                     if not plan.keep_content:
                         changes += clean_content(cur, bundle, sp)
+                    changes += make_settings_safe(cur, sp)
                     changes += ensure_theme(conn, cur, sp, plan.release)
                     changes += upgrade_schema(conn, cur, sp)
                 except pymysql.MySQLError as exc:

@@ -93,6 +93,9 @@ class SitePlan:
     admins: list[str] = field(default_factory=list)  # logins that get a new password
     remove_admins: list[str] = field(default_factory=list)  # logins that are locked
     accounts: list[AccountPlan] = field(default_factory=list)  # every powerful account
+    cron_remove: list[str] = field(default_factory=list)  # WP-cron hooks triage found rogue
+    # roles that can take over the site (a default_role for self-registration must not)
+    powerful_roles: list[str] = field(default_factory=lambda: ["administrator", "editor"])
     notes: list[str] = field(default_factory=list)
 
 
@@ -315,6 +318,12 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
                       dump=dump, dump_converted=converted, quarantined=in_site,
                       packages=packaged_themes(bundle, content),
                       admins=admins, remove_admins=planted, accounts=accounts)
+        sp.cron_remove = sorted({f["extra"]["hook"] for f in findings
+                                 if f["kind"] == "wp_cron" and f.get("extra", {}).get(
+                                     "site") == root and f["extra"].get("hook")})
+        sp.powerful_roles = sorted({"administrator", "editor"} | {
+            f["extra"]["role"] for f in findings if f["kind"] == "wp_role"
+            and f.get("extra", {}).get("site") == root and f["extra"].get("role")})
         if check_files:
             skip = tuple(os.fsencode(q).lstrip(b"/") for q in in_site)
             sp.damaged = [describe(p) for p in bundle.damaged_members(
