@@ -99,8 +99,11 @@ def test_the_planted_administrator_is_locked_and_lost_password_mails_nobody_it_g
     plan = json.loads((restored / "restore" / "plan.json").read_text())
     (site,) = [s for s in plan["sites"] if s["host"] == blog["host"]]
     decisions = {a["login"]: a["decision"] for a in site["accounts"]}
-    assert decisions == {intruder["login"]: "lock", editor["login"]: "keep",
-                         blog["users"]["admin"]["login"]: "keep"}
+    assert decisions == {u["login"]: "lock" if u["planted"] else "keep"
+                         for u in blog["users"].values()}
+    for u in blog["users"].values():  # no planted account logs in with what it had
+        if u["planted"]:
+            assert not _login(lab, blog["host"], u["login"], u["password"]), u["login"]
     conn = connect(_vps(lab))
     try:
         p = blog["db"]["table_prefix"]
@@ -126,6 +129,31 @@ def test_the_planted_administrator_is_locked_and_lost_password_mails_nobody_it_g
     new = secrets["sites"][blog["host"]]["admin_passwords"][editor["login"]]
     assert _login(lab, blog["host"], editor["login"], new)
     assert not _login(lab, blog["host"], editor["login"], editor["password"])
+
+
+def test_planted_scripts_are_gone_from_what_the_site_serves_and_the_text_stays(
+        lab: Lab, restored: Path, truth: dict[str, Any]) -> None:
+    blog = _site(truth, "blog")
+    planted = [i["evidence"] for i in truth["indicators"]
+               if i["kind"] in ("wp_post_script", "wp_option") and "<script" in i["evidence"]]
+    assert len(planted) >= 3
+    injected = next(p for p in blog["posts"].values() if p["content"] != p["clean_content"])
+    resp = _get(lab, blog["host"], f"/?p={injected['id']}")
+    page = resp.read().decode("utf-8")
+    if resp.status == 301:  # the permalink
+        location = urllib.parse.urlsplit(resp.getheader("Location") or "")
+        resp = _get(lab, blog["host"], location.path)
+        page = resp.read().decode("utf-8")
+    assert resp.status == 200, page[:300]
+    inner = injected["clean_content"].split("<p>")[1].split("</p>")[0]
+    assert inner in page
+    home = _get(lab, blog["host"], "/").read().decode("utf-8")
+    for script in planted:
+        assert script not in page and script not in home, script
+    changes = json.loads((restored / "restore" / "content-changes.json").read_text())
+    assert {c["table"] for c in changes["changes"]} >= {f"{blog['db']['table_prefix']}{t}"
+                                                       for t in ("posts", "postmeta",
+                                                                 "options")}
 
 
 def test_quarantine_stays_behind_and_nothing_is_world_writable(
@@ -192,7 +220,7 @@ def test_a_second_restore_changes_nothing(lab: Lab, restored: Path) -> None:
     journal = json.loads((restored / "restore" / "journal.json").read_text())
     assert json.loads(res.stdout) == journal  # --json: the journal on stdout
     assert journal["ansible_changed"] == 0, res.stderr[-5000:]
-    assert journal["imported"] == [] and journal["accounts"] == []
+    assert journal["imported"] == [] and journal["accounts"] == []  # no second cleaning
     assert _importer_accounts(lab) == ""  # made for the import, dropped at its end
 
 

@@ -39,6 +39,7 @@ WP_COLUMNS: dict[str, tuple[str, ...]] = {
               "post_modified_gmt", "post_content_filtered", "post_parent", "guid",
               "menu_order", "post_type", "post_mime_type", "comment_count"),
     "options": ("option_id", "option_name", "option_value", "autoload"),
+    "postmeta": ("meta_id", "post_id", "meta_key", "meta_value"),
 }
 
 # Cron hooks WordPress core schedules itself (5.x-6.8); any other hook must be named in
@@ -134,7 +135,8 @@ class SiteData:
     tables: set[str] = field(default_factory=set)
 
 
-KEEP_OPTIONS = ("cron", "siteurl", "home", "active_plugins")
+KEEP_OPTIONS = ("cron", "siteurl", "home", "active_plugins", "users_can_register",
+                "default_role")
 
 
 def _int(v: bytes | None) -> int:
@@ -214,6 +216,12 @@ def _read_dump(dump: Path, route: dict[str, tuple[SiteData, str]]) -> None:
             low = (row.get("post_content") or b"").lower()
             if any(n in low for n in _ROW_NEEDLES):
                 sd.findings += _post_findings(sd, row)
+        elif suffix == "postmeta":
+            key = _text(row.get("meta_key"))
+            value = row.get("meta_value") or b""
+            if not key.startswith("_oembed_") and any(n in value.lower()
+                                                      for n in _ROW_NEEDLES):
+                sd.findings += _postmeta_script(sd, row, key, value)
         elif suffix == "options":
             name = _text(row.get("option_name"))
             value = row.get("option_value") or b""
@@ -270,6 +278,18 @@ def _post_findings(sd: SiteData, row: dict[str, bytes | None]) -> list[Finding]:
             extra={"site": sd.site.root, "post_id": pid, "post_title": title,
                    "post_status": _text(status), "post_type": _text(ptype)}))
     return out
+
+
+def _postmeta_script(sd: SiteData, row: dict[str, bytes | None], key: str,
+                     value: bytes) -> list[Finding]:
+    """Scripts in a post's custom fields (themes print some of them); WordPress's own
+    oEmbed cache (``_oembed_*``, provider HTML) is not looked at."""
+    pid = _int(row.get("post_id"))
+    return [Finding("database.posts", "wp_post_script", sev, "",
+                    f"{what} in custom field {key} of post {pid} "
+                    f"({sd.site.table_prefix}postmeta)", _text(excerpt),
+                    extra={"site": sd.site.root, "post_id": pid, "meta_key": key})
+            for what, excerpt, sev in _js_problems(value, _site_hosts(sd))]
 
 
 def _option_script(sd: SiteData, name: str, value: bytes) -> list[Finding]:
@@ -379,6 +399,13 @@ def _option_findings(ctx: Context, sd: SiteData) -> Iterator[Finding]:
                       "options siteurl and home name different hosts",
                       f"siteurl={hosts.get('siteurl')} home={hosts.get('home')}",
                       extra={"site": sd.site.root})
+    role = _text(sd.options.get("default_role"))
+    if sd.options.get("users_can_register") in (b"1", b"true") and \
+            role in _powerful_roles(site_roles(sd)):
+        yield Finding("database.options", "wp_option", "high", "",
+                      f"anyone can register, and gets the role {role} (users_can_register, "
+                      "default_role)", f"users_can_register=1 default_role={role}",
+                      extra={"site": sd.site.root, "option": "default_role", "role": role})
     raw = sd.options.get("active_plugins")
     if raw:
         try:
