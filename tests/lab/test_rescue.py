@@ -409,8 +409,9 @@ def test_the_restore_plan_of_the_rescued_bundle_follows_triage(
     left = {q for s in plan["sites"] for q in s["quarantined"]}
     shells = {i["path"] for i in truth["indicators"] if i["kind"] in ("webshell", "mu_plugin")}
     assert shells <= left
-    intruder = next(i for i in truth["indicators"] if i["kind"] == "wp_admin")
-    assert [s["remove_admins"] for s in plan["sites"] if s["remove_admins"]] == [
-        [intruder["evidence"]]]
+    # every account the intruder made is locked (administrators and the custom role's)
+    planted = sorted(i["evidence"] for i in truth["indicators"]
+                     if i["kind"] in ("wp_admin", "wp_account"))
+    assert [s["remove_admins"] for s in plan["sites"] if s["remove_admins"]] == [planted]
     # WordPress 5.7 does not run on bookworm's PHP 8.2: both get a pristine 6.1.9 core
     assert {s["core"] for s in plan["sites"]} == {"debian-6.1.9"}

@@ -82,6 +82,88 @@ def test_new_admin_passwords_log_in_and_old_ones_do_not(lab: Lab, restored: Path
     assert not _login(lab, blog["host"], intruder["login"], intruder["password"])
 
 
+def test_the_planted_administrator_is_locked_and_lost_password_mails_nobody_it_gave(
+        lab: Lab, restored: Path, truth: dict[str, Any]) -> None:
+    """On the server: the intruder's account has no role and an e-mail on .invalid (so
+    WordPress's lost-password mail reaches nobody it gave); its original row is in the
+    bundle as evidence; the editor triage vouches for is kept and logs in."""
+    blog = _site(truth, "blog")
+    intruder, editor = blog["users"]["intruder"], blog["users"]["editor"]
+    plan = json.loads((restored / "restore" / "plan.json").read_text())
+    (site,) = [s for s in plan["sites"] if s["host"] == blog["host"]]
+    decisions = {a["login"]: a["decision"] for a in site["accounts"]}
+    assert decisions == {u["login"]: "lock" if u["planted"] else "keep"
+                         for u in blog["users"].values()}
+    for u in blog["users"].values():  # no planted account logs in with what it had
+        if u["planted"]:
+            assert not _login(lab, blog["host"], u["login"], u["password"]), u["login"]
+    conn = connect(_vps(lab))
+    try:
+        p = blog["db"]["table_prefix"]
+        row = conn.run(
+            f"mariadb -N {site['db_name']} -e \"SELECT u.user_email, m.meta_value FROM "
+            f"{p}users u JOIN {p}usermeta m ON m.user_id = u.ID AND m.meta_key = "
+            f"'{p}capabilities' WHERE u.user_login = '{intruder['login']}'\"",
+            hide=True).stdout.split()
+    finally:
+        conn.close()
+    assert row == [f"locked+{intruder['id']}@locked.invalid", "a:0:{}"]
+    evidence = json.loads((restored / "restore" / "locked-accounts.json").read_text())
+    (kept,) = [a for a in evidence["accounts"] if a["login"] == intruder["login"]]
+    assert kept["user"]["user_email"] == intruder["email"]
+    assert "administrator" in kept["usermeta"][f"{p}capabilities"]
+    # "lost password" with the address the intruder gave: no such account (WordPress
+    # shows the form again instead of redirecting to ?checkemail=confirm)
+    resp = _get(lab, blog["host"], "/wp-login.php?action=lostpassword",
+                {"user_login": intruder["email"], "redirect_to": ""})
+    resp.read()
+    assert resp.status == 200 and "checkemail" not in (resp.getheader("Location") or "")
+    secrets = json.loads((restored / "restore" / "secrets.json").read_text())
+    new = secrets["sites"][blog["host"]]["admin_passwords"][editor["login"]]
+    assert _login(lab, blog["host"], editor["login"], new)
+    assert not _login(lab, blog["host"], editor["login"], editor["password"])
+
+
+def test_the_locked_accounts_keep_their_invalid_address(lab: Lab, restored: Path,
+                                                        truth: dict[str, Any]) -> None:
+    blog = _site(truth, "blog")
+    conn = connect(_vps(lab))
+    try:
+        p = blog["db"]["table_prefix"]
+        emails = conn.run(f"mariadb -N {blog['db']['name']} -e \"SELECT user_email FROM "
+                          f"{p}users ORDER BY ID\"", hide=True).stdout.split()
+    finally:
+        conn.close()
+    by_id = sorted(blog["users"].values(), key=lambda u: u["id"])
+    assert emails == [f"locked+{u['id']}@locked.invalid" if u["planted"] else u["email"]
+                      for u in by_id]
+
+
+def test_planted_scripts_are_gone_from_what_the_site_serves_and_the_text_stays(
+        lab: Lab, restored: Path, truth: dict[str, Any]) -> None:
+    blog = _site(truth, "blog")
+    planted = [i["evidence"] for i in truth["indicators"]
+               if i["kind"] in ("wp_post_script", "wp_option") and "<script" in i["evidence"]]
+    assert len(planted) >= 3
+    injected = next(p for p in blog["posts"].values() if p["content"] != p["clean_content"])
+    resp = _get(lab, blog["host"], f"/?p={injected['id']}")
+    page = resp.read().decode("utf-8")
+    if resp.status == 301:  # the permalink
+        location = urllib.parse.urlsplit(resp.getheader("Location") or "")
+        resp = _get(lab, blog["host"], location.path)
+        page = resp.read().decode("utf-8")
+    assert resp.status == 200, page[:300]
+    inner = injected["clean_content"].split("<p>")[1].split("</p>")[0]
+    assert inner in page
+    home = _get(lab, blog["host"], "/").read().decode("utf-8")
+    for script in planted:
+        assert script not in page and script not in home, script
+    changes = json.loads((restored / "restore" / "content-changes.json").read_text())
+    assert {c["table"] for c in changes["changes"]} >= {f"{blog['db']['table_prefix']}{t}"
+                                                       for t in ("posts", "postmeta",
+                                                                 "options")}
+
+
 def test_quarantine_stays_behind_and_nothing_is_world_writable(
         lab: Lab, restored: Path, truth: dict[str, Any]) -> None:
     plan = json.loads((restored / "restore" / "plan.json").read_text())
@@ -147,6 +229,7 @@ def test_a_second_restore_changes_nothing(lab: Lab, restored: Path) -> None:
     assert json.loads(res.stdout) == journal  # --json: the journal on stdout
     assert journal["ansible_changed"] == 0, res.stderr[-5000:]
     assert journal["harden_changed"] == 0, res.stderr[-5000:]  # the hardening play too
+    # no second import, no second round of account, content or settings changes
     assert journal["imported"] == [] and journal["accounts"] == []
     assert _importer_accounts(lab) == ""  # made for the import, dropped at its end
 

@@ -358,9 +358,29 @@ def test_every_planted_indicator_is_on_the_image(
         scripted = [r[0] for r in cur.fetchall()]
         cur.execute(f"SELECT option_value FROM `{db}`.`{pre}options` WHERE option_name='cron'")
         cron = cur.fetchone()[0]
+        cur.execute(f"SELECT option_name, CAST(option_value AS BINARY) FROM `{db}`.`{pre}options` "
+                    "WHERE "
+                    "option_name IN ('users_can_register', 'default_role', 'active_plugins', "
+                    f"'widget_text', '{pre}user_roles')")
+        opts = dict(cur.fetchall())
+        cur.execute(f"SELECT CAST(meta_value AS BINARY) FROM `{db}`.`{pre}postmeta` "
+                    "WHERE meta_key = '_zh_promo'")
+        promo = [r[0] for r in cur.fetchall()]
     conn.close()
-    intruder = next(u for u in blog["users"].values() if u["planted"])
-    assert admins[-1] == intruder["login"] and len(admins) == 2
+    by_id = sorted(blog["users"].values(), key=lambda u: u["id"])
+    assert admins == [u["login"] for u in by_id if u["role"] == "administrator"]
+    assert [u["login"] for u in by_id if u["planted"]] == ["wpsupport", "jmiller", "seo-agency"]
+    # written by WordPress's own serializer: the lengths are right where the script went
+    widget = next(i for i in truth["indicators"] if i["id"] == "wp-widget-script")
+    text = blog["options"]["widget_text"]["2"]["text"]
+    assert f's:{len(text.encode())}:"{text}";'.encode() in opts["widget_text"]
+    assert text.endswith(widget["evidence"])
+    assert (opts["users_can_register"], opts["default_role"]) == (b"1", b"administrator")
+    assert b"wp-cache-helper/wp-cache-helper.php" in opts["active_plugins"]
+    assert b's:11:"seo_manager"' in opts[f"{pre}user_roles"]
+    assert b'"install_plugins";b:1' in opts[f"{pre}user_roles"]
+    meta = next(i for i in truth["indicators"] if i["id"] == "wp-meta-script")
+    assert len(promo) == 1 and meta["evidence"].encode() in promo[0]
     rogue = next(i for i in truth["indicators"] if i["kind"] == "wp_cron")
     assert rogue["evidence"] in cron and rogue["extra"]["url"] in cron
     injected = [p["id"] for p in blog["posts"].values() if p["content"] != p["clean_content"]]

@@ -7,20 +7,31 @@ over SSH)."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from invoke import Context
 
 from vpsrescue import wphash
+from vpsrescue.bundle import Bundle
+from vpsrescue.dump.wp_oracle import bootstrap_php, php_json, wordpress_tree
 from vpsrescue.errors import RestoreError
 from vpsrescue.mariadb import ThrowawayMariaDB, server_sql, temporary_account
+from vpsrescue.restore.accounts import Evidence
 from vpsrescue.restore.database import rotate_accounts
-from vpsrescue.restore.plan import SitePlan
+from vpsrescue.restore.plan import AccountPlan, SitePlan
 from vpsrescue.verify.run import server_row_counts
 
 pytestmark = pytest.mark.service
+
+
+def _account(login: str, decision: str) -> AccountPlan:
+    return AccountPlan(login=login, user_id=0, roles=["administrator"], caps=[], email="",
+                       registered="", posts=0, triage="info", evidence=["e"],
+                       decision=decision, why="test")
 
 
 def _site(db: str) -> SitePlan:
@@ -28,23 +39,26 @@ def _site(db: str) -> SitePlan:
                     old_version="5.7.11", target_root="/var/www/blog.example.org",
                     core="debian-6.1.9", core_reason="", db_name=db, db_user="u",
                     table_prefix="wpzh_", wplang="", dump=None, dump_converted=False,
-                    admins=["laozhang"], remove_admins=["wpsupport"])
+                    admins=["laozhang"], remove_admins=["wpsupport"],
+                    accounts=[_account("laozhang", "keep"), _account("wpsupport", "lock")])
 
 
-def test_rotation_changes_once_and_then_nothing(mariadb: ThrowawayMariaDB) -> None:
+def test_rotation_changes_once_and_then_nothing(mariadb: ThrowawayMariaDB,
+                                                tmp_path: Path) -> None:
     db = "r_" + uuid.uuid4().hex[:8]
     conn = mariadb.connect(autocommit=True, charset="utf8mb4")
     cur = conn.cursor()
     cur.execute(f"CREATE DATABASE {db} CHARACTER SET utf8mb4")
     cur.execute(f"CREATE TABLE {db}.wpzh_users (ID int PRIMARY KEY, user_login varchar(60), "
-                "user_pass varchar(255), user_activation_key varchar(255))")
+                "user_pass varchar(255), user_email varchar(100), "
+                "user_activation_key varchar(255))")
     cur.execute(f"CREATE TABLE {db}.wpzh_usermeta (umeta_id int AUTO_INCREMENT PRIMARY KEY, "
                 "user_id int, meta_key varchar(255), meta_value longtext)")
     cur.execute(f"CREATE TABLE {db}.wpzh_options (option_id int AUTO_INCREMENT PRIMARY KEY, "
                 "option_name varchar(191), option_value longtext)")
     old = wphash.phpass_hash(b"old-secret")
-    cur.execute(f"INSERT INTO {db}.wpzh_users VALUES (1,'laozhang',%s,'reset-key'),"
-                "(2,'wpsupport',%s,'')", (old, old))
+    cur.execute(f"INSERT INTO {db}.wpzh_users VALUES (1,'laozhang',%s,'z@b.org','reset-key'),"
+                "(2,'wpsupport',%s,'s@x.net','')", (old, old))
     cur.executemany(f"INSERT INTO {db}.wpzh_usermeta (user_id, meta_key, meta_value) "
                     "VALUES (%s,%s,%s)", [
                         (1, "wpzh_capabilities", 'a:1:{s:13:"administrator";b:1;}'),
@@ -54,7 +68,8 @@ def test_rotation_changes_once_and_then_nothing(mariadb: ThrowawayMariaDB) -> No
     cur.executemany(f"INSERT INTO {db}.wpzh_options (option_name, option_value) "
                     "VALUES (%s,%s)", [("auth_key", "x"), ("secret_key", "y"),
                                        ("blogname", "后发面")])
-    first = rotate_accounts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9")
+    evidence = Evidence(Bundle.create(tmp_path, "old.example"))
+    first = rotate_accounts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9", evidence)
     assert len(first) == 3
     cur.execute(f"SELECT user_login, user_pass, user_activation_key FROM {db}.wpzh_users "
                 "ORDER BY ID")
@@ -66,7 +81,7 @@ def test_rotation_changes_once_and_then_nothing(mariadb: ThrowawayMariaDB) -> No
                               (2, "wpzh_capabilities", "a:0:{}"), (2, "wpzh_user_level", "0"))
     cur.execute(f"SELECT option_name FROM {db}.wpzh_options")
     assert cur.fetchall() == (("blogname",),)
-    assert rotate_accounts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9") == []
+    assert rotate_accounts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9", evidence) == []
     cur.execute(f"DROP DATABASE {db}")
     conn.close()
 
@@ -132,3 +147,115 @@ def test_verify_counts_rows_as_root_without_an_account(mariadb: ThrowawayMariaDB
     cur.execute(f"DROP DATABASE {db}")
     conn.close()
     assert _accounts(mariadb) == set()
+
+
+# ---------------------------------------------------------------- with WordPress's code
+SETUP = r"""
+require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+ob_start();
+$r = wp_install('Blog', 'laozhang', 'zhang@blog.example.org', true, '', 'old-admin-pw');
+$admin = (int) $r['user_id'];
+$intruder = wp_insert_user(array('user_login' => 'wpsupport', 'user_pass' => 'Sup0rt!2024',
+    'user_email' => 'support@wp-helpdesk.example.net', 'role' => 'administrator'));
+foreach (array($admin, $intruder) as $id) {   // logged in, with an application password
+    WP_Session_Tokens::get_instance($id)->create(time() + 86400);
+    WP_Application_Passwords::create_new_application_password($id, array('name' => 'x'));
+}
+get_password_reset_key(get_userdata($intruder));  // a reset under way
+ob_end_clean();
+echo "\n@@JSON@@" . json_encode(array('admin' => $admin, 'intruder' => (int) $intruder));
+"""
+
+ORACLE = r"""
+$in = json_decode(file_get_contents('php://stdin'), true);
+$mail = array();
+add_filter('pre_wp_mail', function ($r, $atts) use (&$mail) {
+    $mail[] = $atts['to']; return true; }, 10, 2);
+$out = array();
+foreach (array('laozhang', 'wpsupport') as $login) {
+    $u = get_user_by('login', $login);
+    $mail = array();
+    $r = retrieve_password($login);
+    $out[$login] = array(
+        'email' => $u->user_email, 'roles' => array_values($u->roles),
+        'install_plugins' => user_can($u, 'install_plugins'),
+        'old_password' => wp_check_password($in['old'][$login], $u->user_pass, $u->ID),
+        'new_password' => isset($in['new'][$login])
+            && wp_check_password($in['new'][$login], $u->user_pass, $u->ID),
+        'sessions' => count(WP_Session_Tokens::get_instance($u->ID)->get_all()),
+        'app_passwords' => count(WP_Application_Passwords::get_user_application_passwords(
+            $u->ID)),
+        'reset_mailed_to' => $mail, 'reset' => is_wp_error($r) ? $r->get_error_code() : $r,
+        'login' => !is_wp_error(wp_authenticate($login, $in['old'][$login])),
+    );
+}
+$mail = array();
+$r = retrieve_password('support@wp-helpdesk.example.net');  // "lost password" by e-mail
+$out['by_email'] = array('mailed_to' => $mail,
+                         'error' => is_wp_error($r) ? $r->get_error_code() : '');
+echo "\n@@JSON@@" . json_encode($out);
+"""
+
+
+def test_a_locked_account_cannot_log_in_or_reset_to_the_intruders_address(
+        mariadb: ThrowawayMariaDB, tmp_path: Path) -> None:
+    """Real WordPress 6.1 on the real server: after restore's account step the planted
+    administrator has no role, its old password and sessions are dead, and WordPress's own
+    retrieve_password() mails no address the intruder gave; the kept administrator
+    logs in with the new password only. The original row is in the bundle; a second run
+    changes nothing."""
+    db = "wp_" + uuid.uuid4().hex[:8]
+    conn = mariadb.connect(autocommit=True, charset="utf8mb4")
+    cur = conn.cursor()
+    cur.execute(f"CREATE DATABASE {db} CHARACTER SET utf8mb4")
+    content = tmp_path / "wp-content"
+    content.mkdir()
+
+    def php(installing: bool = False) -> str:
+        return bootstrap_php(wordpress_tree(), socket=mariadb.socket, database=db,
+                             charset="utf8mb4", table_prefix="wpzh_", content_dir=content,
+                             installing=installing)
+
+    ids = php_json(php(True) + SETUP)
+    sp = _site(db)
+    sp.accounts = [_account("laozhang", "keep"), _account("wpsupport", "lock")]
+    bundle = Bundle.create(tmp_path / "bundles", "old.example")
+    bundle.subdir("restore")
+    old = {"laozhang": "old-admin-pw", "wpsupport": "Sup0rt!2024"}
+    before = php_json(php() + ORACLE, {"old": old, "new": {}})
+    assert before["wpsupport"]["reset_mailed_to"] == ["support@wp-helpdesk.example.net"]
+    assert before["wpsupport"]["login"] and before["wpsupport"]["app_passwords"] == 1
+    changes = rotate_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9", Evidence(bundle))
+    assert len(changes) == 3 and "locked" in changes[1] and "salts" in changes[2], changes
+    after = php_json(php() + ORACLE, {"old": old, "new": {"laozhang": "N3w-pass-9"}})
+    intruder, admin = after["wpsupport"], after["laozhang"]
+    assert intruder["email"] == f"locked+{ids['intruder']}@locked.invalid"
+    assert intruder["reset_mailed_to"] in ([], [intruder["email"]])
+    assert "support@wp-helpdesk.example.net" not in str(after)
+    assert after["by_email"] == {"mailed_to": [], "error": "invalid_email"}
+    assert intruder["roles"] == [] and not intruder["install_plugins"]
+    assert not intruder["old_password"] and not intruder["login"]
+    assert (intruder["sessions"], intruder["app_passwords"]) == (0, 0)
+    assert admin["new_password"] and not admin["old_password"] and admin["install_plugins"]
+    assert (admin["sessions"], admin["app_passwords"]) == (0, 0)
+    kept = json.loads((bundle.restore_dir / "locked-accounts.json").read_text())
+    (entry,) = kept["accounts"]
+    assert entry["user"]["user_email"] == "support@wp-helpdesk.example.net"
+    assert "administrator" in entry["usermeta"]["wpzh_capabilities"]
+    assert "_application_passwords" in entry["usermeta"]
+    # a second run changes nothing, and the evidence keeps the original
+    # (WordPress without salt constants puts salts back into the options: not ours)
+    assert [c for c in rotate_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9",
+                                       Evidence(bundle)) if "salts" not in c] == []
+    assert json.loads((bundle.restore_dir / "locked-accounts.json").read_text()) == kept
+    # --keep-admin later: role and e-mail come back from the evidence
+    sp.accounts = [_account("laozhang", "keep"), _account("wpsupport", "keep")]
+    back = rotate_accounts(cur, sp, {"laozhang": "N3w-pass-9", "wpsupport": "Other-pw-1"},
+                           "6.1.9", Evidence(bundle))
+    assert len(back) == 2 and "unlocked" in back[0] and "wpsupport" in back[1], back
+    again = php_json(php() + ORACLE, {"old": old, "new": {"wpsupport": "Other-pw-1"}})
+    assert again["wpsupport"]["roles"] == ["administrator"]
+    assert again["wpsupport"]["email"] == "support@wp-helpdesk.example.net"
+    assert again["wpsupport"]["new_password"]
+    cur.execute(f"DROP DATABASE {db}")
+    conn.close()

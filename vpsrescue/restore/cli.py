@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..bundle import Bundle, default_bundle
@@ -42,7 +43,11 @@ def print_plan(plan: RestorePlan, con: Console) -> None:
             who = next((d["decided_by"] for d in plan.kept if d["path"] == k), "the operator")
             t.add_row("[yellow]kept[/]", f"{k} (quarantined; kept by {who})")
         t.add_row("new passwords", ", ".join(s.admins) or "-")
-        t.add_row("removed", ", ".join(s.remove_admins) or "-")
+        t.add_row("locked", ", ".join(s.remove_admins) or "-")
+        for a in s.accounts:
+            t.add_row(escape(f"account {a.login}"), f"[bold]{a.decision}[/]: " + escape(
+                f"{a.why} ({'/'.join(a.roles) or ', '.join(a.caps)}; "
+                + "; ".join(a.evidence) + ")"))
         for n in s.notes:
             t.add_row("note", n)
         for d in s.damaged:
@@ -62,11 +67,14 @@ def decided_by() -> str:
 
 
 def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False,
-              keep: Sequence[str] = ()) -> None:
+              keep: Sequence[str] = (), keep_admins: tuple[str, ...] = (),
+              lock_admins: tuple[str, ...] = ()) -> None:
     """Decide, write the plan into the bundle, show it; fails (after showing) when a site's
-    files no longer match the manifest, since restore would refuse them."""
+    files no longer match the manifest, since restore would refuse them; the account
+    overrides are --keep-admin / --lock-admin."""
     plan = plan_restore(bundle, release, check_files=True, keep=keep,
-                        decided_by=decided_by() if keep else "")
+                        decided_by=decided_by() if keep else "",
+                        keep_admins=keep_admins, lock_admins=lock_admins)
     out = bundle.write_plan(plan.to_json())
     if as_json:
         print_json(plan.to_json())
@@ -81,7 +89,8 @@ def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False,
 
 def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
             con: Console, as_json: bool = False, keep: Sequence[str] = (),
-            harden: bool = True) -> None:
+            harden: bool = True, keep_admins: tuple[str, ...] = (),
+            lock_admins: tuple[str, ...] = (), keep_content: bool = False) -> None:
     from .run import restore_host
 
     if keep:  # a wrong --keep is one sentence before any connection is made
@@ -92,7 +101,9 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
         try:
             out = restore_host(conn, host, bundle, release,
                                lambda m: con.print(m, markup=False, highlight=False),
-                               keep=keep, decided_by=who, harden=harden)
+                               keep=keep, decided_by=who, harden=harden,
+                               keep_admins=keep_admins, lock_admins=lock_admins,
+                               keep_content=keep_content)
         finally:
             conn.close()
         bundle.write_plan(out.plan.to_json())
@@ -120,13 +131,17 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
 
 def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
         host_key: str = "", as_json: bool = False, keep: Sequence[str] = (),
-        harden: bool = True) -> None:
+        harden: bool = True, keep_admins: tuple[str, ...] = (),
+        lock_admins: tuple[str, ...] = (), keep_content: bool = False) -> None:
     """What `fab restore` does with its options. ``keep``: quarantined paths the operator
-    takes back (only files left behind for a medium finding in a web root)."""
+    takes back (only files left behind for a medium finding in a web root);
+    ``keep_admins``/``lock_admins`` override the account decisions."""
     con = Console(stderr=True)
     b = Bundle.open(bundle) if bundle else default_bundle()
     if plan:
-        show_plan(b, release or "bookworm", con, as_json, keep=keep)
+        show_plan(b, release or "bookworm", con, as_json, keep=keep, keep_admins=keep_admins,
+                  lock_admins=lock_admins)
         return
     restore(c, b, release or None, host_key or None, con, as_json, keep=keep,
-            harden=harden)
+            harden=harden, keep_admins=keep_admins, lock_admins=lock_admins,
+            keep_content=keep_content)

@@ -4,9 +4,9 @@ Through an SSH tunnel to the server's 127.0.0.1:3306, as a MariaDB account made 
 this run and dropped at its end (mariadb.temporary_account: the server keeps no
 standing importer account), each database is converted (if it was not yet) and
 imported with the dump pipeline's importer: staging database, row counts, one atomic
-RENAME. Then every administrator gets the new password, planted administrators lose
-their role, old salts leave the options, a theme the release lacks is replaced and
-WordPress upgrades its schema. Each step changes nothing the second time.
+RENAME. Then every powerful account is kept (new password, no sessions) or locked as
+the plan decided (accounts.py), old salts leave the options, a theme the release lacks
+is replaced and WordPress upgrades its schema. Each step changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from typing import Any
 from ..bundle import Bundle, sha256_file
 from ..errors import RestoreError
 from ..mariadb import mariadb_tunnel, quote_ident, temporary_account
+from .accounts import Evidence, apply_accounts
+from .content_clean import clean_site
 from .plan import TARGETS, RestorePlan, SitePlan
+from .settings import make_settings_safe
 
 MARKERS = "/var/lib/vpsrescue/imported"
 SALT_OPTIONS = ("auth_key", "auth_salt", "logged_in_key", "logged_in_salt", "nonce_key",
@@ -48,46 +51,41 @@ def converted_dump(bundle: Bundle, sp: SitePlan, log: Log) -> Path | None:
 
 
 def rotate_accounts(cur: Any, sp: SitePlan, passwords: dict[str, str],
-                    wp_version: str) -> list[str]:
-    """New passwords for the administrators, no role for planted ones, old salts out of
+                    wp_version: str, evidence: Evidence) -> list[str]:
+    """The powerful accounts as the plan decided them (accounts.py), old salts out of
     the options; what was changed (empty on a second run)."""
-    from .. import wphash
-    from .secrets import new_password
-
-    db, p = quote_ident(sp.db_name), sp.table_prefix
-    users, meta, opts = (f"{db}.{quote_ident(p + t)}" for t in ("users", "usermeta", "options"))
-    done = []
-    for login in sp.admins:
-        cur.execute(f"SELECT ID, user_pass FROM {users} WHERE user_login = %s", (login,))
-        row = cur.fetchone()
-        if row is None or wphash.check(passwords[login].encode(), row[1]):
-            continue
-        new = wphash.hash_for(passwords[login].encode(), wp_version)
-        cur.execute(f"UPDATE {users} SET user_pass = %s, user_activation_key = '' "
-                    "WHERE ID = %s", (new, row[0]))
-        cur.execute(f"DELETE FROM {meta} WHERE user_id = %s AND meta_key = 'session_tokens'",
-                    (row[0],))
-        done.append(f"{sp.host}: new password for {login}")
-    for login in sp.remove_admins:
-        cur.execute(f"SELECT ID FROM {users} WHERE user_login = %s", (login,))
-        row = cur.fetchone()
-        if row is None:
-            continue
-        n = cur.execute(f"UPDATE {meta} SET meta_value = 'a:0:{{}}' WHERE user_id = %s "
-                        "AND meta_key = %s AND meta_value <> 'a:0:{}'",
-                        (row[0], p + "capabilities"))
-        cur.execute(f"UPDATE {meta} SET meta_value = '0' WHERE user_id = %s AND "
-                    "meta_key = %s", (row[0], p + "user_level"))
-        if n:
-            cur.execute(f"UPDATE {users} SET user_pass = %s WHERE ID = %s",
-                        (wphash.hash_for(new_password(32).encode(), wp_version), row[0]))
-            cur.execute(f"DELETE FROM {meta} WHERE user_id = %s AND "
-                        "meta_key = 'session_tokens'", (row[0],))
-            done.append(f"{sp.host}: {login} is no longer an administrator (kept as evidence)")
+    opts = f"{quote_ident(sp.db_name)}.{quote_ident(sp.table_prefix + 'options')}"
+    done = apply_accounts(cur, sp, passwords, wp_version, evidence)
     marks = ", ".join(["%s"] * len(SALT_OPTIONS))
     if cur.execute(f"DELETE FROM {opts} WHERE option_name IN ({marks})", SALT_OPTIONS):
         done.append(f"{sp.host}: old salts removed from the options")
     return done
+
+
+CONTENT_CHANGES = "content-changes.json"
+
+
+def clean_content(cur: Any, bundle: Bundle, sp: SitePlan) -> list[str]:
+    """Injected markup out of the site's posts, postmeta, comments and options
+    (content_clean.py); every change appended to restore/content-changes.json, which a
+    later restore never rewrites. Nothing the second time."""
+    from ..bundle import read_json, write_json
+
+    path = bundle.restore_dir / CONTENT_CHANGES
+    entries: list[dict[str, Any]] = []
+    own = {n.lower().removeprefix("www.") for n in [sp.host, *sp.aliases]}
+    n = clean_site(cur, sp.db_name, sp.table_prefix, own,
+                   lambda e: entries.append({"site": sp.host, **e}))
+    if not n:
+        return []
+    data: dict[str, Any] = (
+        read_json(path, "the journal of content changes") if path.exists() else
+        {"format": "vpsrescue-content-changes", "version": 1, "changes": []})
+    data["changes"] = [*data.get("changes", []), *entries]
+    write_json(path, data, what="the journal of content changes")
+    tables = sorted({e["table"] for e in entries})
+    return [f"{sp.host}: injected markup removed from {n} value(s) in {', '.join(tables)} "
+            f"(before and after in restore/{CONTENT_CHANGES})"]
 
 
 def _db_version(cur: Any, sp: SitePlan) -> str | None:
@@ -174,12 +172,16 @@ def restore_databases(conn: Any, bundle: Bundle, plan: RestorePlan, sec: dict[st
                                f"tunnel: {exc.args[-1]}; run fab restore again.") from None
         try:
             cur = db.cursor()
+            evidence = Evidence(bundle)
             for sp in plan.sites:
                 try:
                     version = sp.core.removeprefix("debian-")
                     changes += rotate_accounts(cur, sp,
                                                sec["sites"][sp.host]["admin_passwords"],
-                                               version)
+                                               version, evidence)
+                    if not plan.keep_content:
+                        changes += clean_content(cur, bundle, sp)
+                    changes += make_settings_safe(cur, sp)
                     changes += ensure_theme(conn, cur, sp, plan.release)
                     changes += upgrade_schema(conn, cur, sp)
                 except pymysql.MySQLError as exc:

@@ -16,10 +16,11 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..bundle import SYMLINK, Bundle, utc_iso
+from ..bundle import SYMLINK, Bundle, Manifest, utc_iso
 from ..errors import RestorePlanError
 from ..triage.quarantine import keepable, left_behind
 from .content import describe
@@ -40,8 +41,35 @@ WORDPRESS_FOR_PHP = {"7.4": "5.3", "8.0": "5.6", "8.1": "5.9", "8.2": "6.1", "8.
 CORE_TAMPERED = {"php_backdoor", "modified_package_file", "php_unowned", "webshell"}
 
 
+# Accounts registered this long before the first dated finding are still suspect: an
+# intruder makes the account first and drops files later.
+WINDOW_MARGIN = timedelta(days=30)
+ACCOUNT_KINDS = ("wp_admin", "wp_account")
+
+
 def version_key(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
+
+
+@dataclass
+class AccountPlan:
+    """A powerful account of a site (one that can install or edit code, or make others
+    powerful) and what restore does with it: ``keep`` (new password, sessions and
+    application passwords removed) or ``lock`` (no role, unusable password, sessions,
+    application passwords and activation key removed, e-mail moved to a reserved
+    domain so "lost password" reaches nobody; the original values go to the journal)."""
+
+    login: str
+    user_id: int
+    roles: list[str]
+    caps: list[str]
+    email: str
+    registered: str
+    posts: int
+    triage: str  # triage's severity for it
+    evidence: list[str]
+    decision: str  # "keep" or "lock"
+    why: str
 
 
 @dataclass
@@ -67,7 +95,11 @@ class SitePlan:
     # restore refuses the site until the bundle is whole again
     damaged: list[str] = field(default_factory=list)
     admins: list[str] = field(default_factory=list)  # logins that get a new password
-    remove_admins: list[str] = field(default_factory=list)  # planted accounts (triage)
+    remove_admins: list[str] = field(default_factory=list)  # logins that are locked
+    accounts: list[AccountPlan] = field(default_factory=list)  # every powerful account
+    cron_remove: list[str] = field(default_factory=list)  # WP-cron hooks triage found rogue
+    # roles that can take over the site (a default_role for self-registration must not)
+    powerful_roles: list[str] = field(default_factory=lambda: ["administrator", "editor"])
     notes: list[str] = field(default_factory=list)
 
 
@@ -77,6 +109,9 @@ class RestorePlan:
     release: str
     php: str
     triage_complete: bool
+    # the compromise window triage's dated findings span (UTC, "" when none is dated)
+    window: list[str] = field(default_factory=list)
+    keep_content: bool = False  # --keep-content: injected markup is not cleaned
     sites: list[SitePlan] = field(default_factory=list)
     locales: list[str] = field(default_factory=list)
     default_locale: str = "C.UTF-8"
@@ -159,14 +194,95 @@ def checked_keep(triage: dict[str, Any], keep: Sequence[str], bundle: Bundle) ->
     return sorted(set(out))
 
 
+def compromise_window(findings: list[dict[str, Any]], manifest: Manifest
+                      ) -> tuple[datetime, datetime] | None:
+    """First and last modification time (UTC) of the files triage found high or
+    critical, as the manifest recorded them: when the intruder was writing."""
+    times = []
+    for f in findings:
+        if f.get("severity") not in ("critical", "high") or not f.get("path"):
+            continue
+        e = manifest.entries.get(os.fsencode(f["path"]).lstrip(b"/"))
+        if e is not None and e.mtime > 0:
+            times.append(e.mtime)
+    if not times:
+        return None
+    return (datetime.fromtimestamp(min(times), UTC), datetime.fromtimestamp(max(times), UTC))
+
+
+def _utc(s: str) -> datetime | None:
+    try:
+        return datetime.strptime(s[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _site_domains(site: dict[str, Any]) -> set[str]:
+    return {".".join(n.lower().split(".")[-2:]) for n in site.get("server_names") or [] if n}
+
+
+def decide_account(f: dict[str, Any], site: dict[str, Any],
+                   window: tuple[datetime, datetime] | None,
+                   keep: set[str], lock: set[str]) -> AccountPlan:
+    """Keep an account only when triage can vouch for it: registered well before the
+    compromise window and not found planted. Everything else is locked (the operator
+    overrides with --keep-admin / --lock-admin)."""
+    x = f.get("extra", {})
+    login, email, reg = x["login"], x.get("email", ""), x.get("registered", "")
+    evidence = []
+    t = _utc(reg)
+    if window:
+        w0 = window[0].strftime("%Y-%m-%d %H:%M")
+        if t is None:
+            evidence.append(f"registration date unknown ({reg or 'none'})")
+        elif t >= window[0] - WINDOW_MARGIN:
+            evidence.append(f"registered {reg} UTC, within 30 days of the compromise window "
+                            f"(first dated finding {w0} UTC)")
+        else:
+            evidence.append(f"registered {reg} UTC, before the compromise window ({w0} UTC)")
+    else:
+        evidence.append(f"registered {reg or 'unknown'} (triage dated no compromise window)")
+    dom = email.rsplit("@", 1)[1].lower() if "@" in email else ""
+    own = _site_domains(site)
+    if dom:
+        evidence.append(f"e-mail on the site's domain ({dom})"
+                        if ".".join(dom.split(".")[-2:]) in own
+                        else f"e-mail on another domain ({dom})")
+    evidence.append(f"{x.get('posts', 0)} post(s) and page(s) written")
+    reasons = x.get("reasons") or []
+    evidence.append("triage: " + ("; ".join(reasons) if reasons else "nothing against it")
+                    + f" ({f['severity']})")
+    if login in lock:
+        decision, why = "lock", "named with --lock-admin"
+    elif login in keep:
+        decision, why = "keep", "named with --keep-admin"
+    elif f["severity"] in ("critical", "high"):
+        decision, why = "lock", "triage found it planted"
+    elif window and (t is None or t >= window[0] - WINDOW_MARGIN):
+        decision, why = "lock", ("registered near or in the compromise window: triage "
+                                 "cannot vouch for it")
+    else:
+        decision, why = "keep", "registered before the compromise window, nothing against it"
+    return AccountPlan(login=login, user_id=int(x.get("user_id") or 0),
+                       roles=list(x.get("roles") or (["administrator"]
+                                                     if f["kind"] == "wp_admin" else [])),
+                       caps=list(x.get("caps") or []), email=email, registered=reg,
+                       posts=int(x.get("posts") or 0), triage=f["severity"],
+                       evidence=evidence, decision=decision, why=why)
+
+
 def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
                  check_files: bool = False, keep: Sequence[str] = (),
-                 decided_by: str = "") -> RestorePlan:
+                 decided_by: str = "", keep_admins: tuple[str, ...] = (),
+                 lock_admins: tuple[str, ...] = (), keep_content: bool = False
+                 ) -> RestorePlan:
     """The plan for ``bundle`` on a server of ``release``. ``check_files`` rehashes
     each site's wp-content against the manifest (SitePlan.damaged); restore itself does
     that while it builds the archives, so it plans without. ``keep``: quarantined paths
     the operator takes back (only those left behind for a medium finding in a web
-    root); ``decided_by`` names who decided, for the plan and the restore journal."""
+    root); ``decided_by`` names who decided, for the plan and the restore journal.
+    ``keep_admins`` and ``lock_admins`` override the decision for the accounts they
+    name."""
     if release not in TARGETS:
         raise RestorePlanError(f"unknown target release {release!r}: use "
                                f"{' or '.join(TARGETS)}.")
@@ -183,11 +299,20 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
     triage = bundle.load_triage_report()
     php = TARGETS[release]["php"]
     plan = RestorePlan(bundle=str(bundle.path), release=release, php=php,
-                       triage_complete=bool(triage.get("complete")))
+                       triage_complete=bool(triage.get("complete")),
+                       keep_content=keep_content)
     if not plan.triage_complete:
         plan.warnings.append("triage is incomplete: some checks failed; see "
                              "triage/report.md before going live")
     findings = triage.get("findings", [])
+    both = sorted(set(keep_admins) & set(lock_admins))
+    if both:
+        raise RestorePlanError(f"{', '.join(both)} is named with both --keep-admin and "
+                               "--lock-admin: name each account once.")
+    window = compromise_window(findings, bundle.manifest())
+    if window:
+        plan.window = [w.strftime("%Y-%m-%d %H:%M:%S") for w in window]
+    named: set[str] = set()
     quarantine = set(triage.get("quarantine", []))
     kept = checked_keep(triage, keep, bundle)
     reasons = triage.get("quarantine_reasons") or {}
@@ -213,12 +338,19 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
         in_site = left_behind(quarantine, (root, content), kept)
         site_kept = [k for k in kept if k not in in_site and
                      left_behind([k], (root, content))]
-        site_admins = [f for f in findings if f["kind"] == "wp_admin"
-                       and f.get("extra", {}).get("site") == root and
-                       f.get("extra", {}).get("login")]
-        planted = sorted({f["extra"]["login"] for f in site_admins
-                          if f["severity"] in ("critical", "high")})
-        admins = sorted({f["extra"]["login"] for f in site_admins} - set(planted))
+        accounts = sorted((decide_account(f, site, window, set(keep_admins),
+                                          set(lock_admins))
+                           for f in findings if f["kind"] in ACCOUNT_KINDS
+                           and f.get("extra", {}).get("site") == root
+                           and f.get("extra", {}).get("login")), key=lambda a: a.login)
+        named |= {a.login for a in accounts}
+        planted = sorted({a.login for a in accounts if a.decision == "lock"})
+        admins = sorted({a.login for a in accounts} - set(planted))
+        admin_logins = [a.login for a in accounts if "administrator" in a.roles]
+        if admin_logins and not set(admin_logins) - set(planted):
+            raise RestorePlanError(
+                f"{host}: every administrator would be locked ({', '.join(admin_logins)}): "
+                "name the one to keep with fab restore --keep-admin LOGIN.")
         sp = SitePlan(host=host, aliases=aliases, old_root=root, old_content_dir=content,
                       old_version=site.get("version"), target_root=f"/var/www/{host}",
                       core=core, core_reason=why, db_name=db_name,
@@ -227,7 +359,13 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
                       dump=dump, dump_converted=converted, quarantined=in_site,
                       kept=site_kept,
                       packages=packaged_themes(bundle, content),
-                      admins=admins, remove_admins=planted)
+                      admins=admins, remove_admins=planted, accounts=accounts)
+        sp.cron_remove = sorted({f["extra"]["hook"] for f in findings
+                                 if f["kind"] == "wp_cron" and f.get("extra", {}).get(
+                                     "site") == root and f["extra"].get("hook")})
+        sp.powerful_roles = sorted({"administrator", "editor"} | {
+            f["extra"]["role"] for f in findings if f["kind"] == "wp_role"
+            and f.get("extra", {}).get("site") == root and f["extra"].get("role")})
         if check_files:
             skip = tuple(os.fsencode(q).lstrip(b"/") for q in in_site)
             sp.damaged = [describe(p) for p in bundle.damaged_members(
@@ -245,6 +383,11 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
         when = utc_iso()
         plan.kept += [{"path": k, "site": host, "decided_by": decided_by or "the operator",
                        "at": when, "reasons": reasons.get(k, [])} for k in site_kept]
+    unknown = sorted((set(keep_admins) | set(lock_admins)) - named)
+    if unknown:
+        raise RestorePlanError(
+            f"no site in the bundle has a powerful account {', '.join(unknown)}: "
+            "--keep-admin and --lock-admin take a login that fab restore --plan lists.")
     loc = plan_locales(facts.get("locales") or {}, {sp.host: sp.wplang for sp in plan.sites},
                        read_supported(), read_language_codes())
     plan.locales, plan.default_locale = loc.locales, loc.default

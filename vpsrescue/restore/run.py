@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +59,13 @@ def detect_release(conn: Any) -> str:
 
 def restore_host(conn: Any, host: InventoryHost, bundle: Bundle, release: str | None,
                  log: Log, keep: Sequence[str] = (), decided_by: str = "",
-                 harden: bool = True) -> RestoreOutcome:
+                 harden: bool = True, keep_admins: tuple[str, ...] = (),
+                 lock_admins: tuple[str, ...] = (), keep_content: bool = False
+                 ) -> RestoreOutcome:
     release = release or detect_release(conn)
-    plan = plan_restore(bundle, release, keep=keep, decided_by=decided_by)
+    plan = plan_restore(bundle, release, keep=keep, decided_by=decided_by,
+                        keep_admins=keep_admins, lock_admins=lock_admins,
+                        keep_content=keep_content)
     bundled = [sp.host for sp in plan.sites if sp.core == "bundle"]
     if bundled:
         raise RestoreError(f"{', '.join(bundled)} would run on its rescued core, which "
@@ -102,5 +106,7 @@ def journal(bundle: Bundle, o: RestoreOutcome, archives: dict[str, Path],
             "release": o.release, "restored": utc_iso(),
             "ansible_changed": o.ansible_changed, "harden_changed": o.harden_changed,
             "imported": o.imported,
-            "skipped": o.skipped, "accounts": o.account_changes, "entries": entries,
-            "kept": o.plan.kept}
+            "skipped": o.skipped, "accounts": o.account_changes,
+            "account_decisions": {sp.host: [asdict(a) for a in sp.accounts]
+                                  for sp in o.plan.sites},
+            "entries": entries, "kept": o.plan.kept}

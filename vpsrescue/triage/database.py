@@ -1,6 +1,7 @@
 """WordPress database checks: what an intruder leaves in a site's tables.
 
-Administrators (and which of them look planted), <script>/<iframe>/obfuscated JS in
+Administrators and every other powerful account (and which of them look planted; each
+with the posts it wrote, for restore's decision), <script>/<iframe>/obfuscated JS in
 posts, rogue WP-cron events, and options pointing elsewhere. The dumps are read as
 streams with the dump pipeline's own opener and INSERT walker
 (:mod:`vpsrescue.dump.inserts`): one pass per dump, only the rows of the tables a check
@@ -38,6 +39,7 @@ WP_COLUMNS: dict[str, tuple[str, ...]] = {
               "post_modified_gmt", "post_content_filtered", "post_parent", "guid",
               "menu_order", "post_type", "post_mime_type", "comment_count"),
     "options": ("option_id", "option_name", "option_value", "autoload"),
+    "postmeta": ("meta_id", "post_id", "meta_key", "meta_value"),
 }
 
 # Cron hooks WordPress core schedules itself (5.x-6.8); any other hook must be named in
@@ -51,6 +53,17 @@ CORE_CRON_HOOKS = frozenset("""
     update_network_counts wp_delete_temp_updater_backups wp_update_user_counts
     wp_batch_split_terms wp_privacy_process_request wp_cron_test
 """.split())
+
+# Capabilities that let an account take over the site (run code, make administrators);
+# an account holding one, through a role or directly, is "powerful".
+POWER_CAPS = ("edit_plugins", "install_plugins", "edit_themes", "promote_users",
+              "unfiltered_html", "create_users")
+# WordPress's own roles (populate_roles()); administrator and editor are powerful as
+# WordPress ships them (editor has unfiltered_html).
+CORE_ROLES = ("administrator", "editor", "author", "contributor", "subscriber")
+POWERFUL_CORE_ROLES = ("administrator", "editor")
+# Post types whose rows a person writes (counted as "posts authored").
+AUTHORED_TYPES = (b"post", b"page")
 
 # Logins intruders create to look like staff or a vendor's help desk.
 PLANTED_LOGIN_RE = re.compile(
@@ -77,6 +90,8 @@ URL_RE = re.compile(rb"(?:https?|ftp)://[^\s\"'<>]+|\b(?:\d{1,3}\.){3}\d{1,3}\b"
 # post the post rules would report.
 _JS_NEEDLES = (b"<script", b"<iframe", b"eval", b"fromcharcode", b"atob", b"document.write",
                b"\\\\x")
+# The same in a row's value (unescaped).
+_ROW_NEEDLES = (*_JS_NEEDLES[:-1], b"\\x")
 LIVE_STATUSES = (b"publish", b"draft", b"private", b"pending", b"future")
 
 
@@ -115,11 +130,13 @@ class SiteData:
     users: dict[int, User] = field(default_factory=dict)
     caps: dict[int, bytes] = field(default_factory=dict)
     options: dict[str, bytes] = field(default_factory=dict)
+    authored: dict[int, int] = field(default_factory=dict)  # user ID -> live posts/pages
     findings: list[Finding] = field(default_factory=list)
     tables: set[str] = field(default_factory=set)
 
 
-KEEP_OPTIONS = ("cron", "siteurl", "home", "active_plugins")
+KEEP_OPTIONS = ("cron", "siteurl", "home", "active_plugins", "users_can_register",
+                "default_role")
 
 
 def _int(v: bytes | None) -> int:
@@ -174,11 +191,10 @@ def collect(ctx: Context) -> list[SiteData]:
 
 
 def _read_dump(dump: Path, route: dict[str, tuple[SiteData, str]]) -> None:
+    # Every posts row is read (who wrote what is evidence about an account); only rows
+    # holding a needle are searched for scripts.
     def keep(table: str, text: bytes) -> bool:
-        if route[table][1] != "posts":
-            return True
-        low = text.lower()
-        return any(n in low for n in _JS_NEEDLES)
+        return True
 
     defaults = {table: WP_COLUMNS[suffix] for table, (_sd, suffix) in route.items()}
     for table, row in table_rows(dump, route.__contains__, keep, defaults):
@@ -193,11 +209,23 @@ def _read_dump(dump: Path, route: dict[str, tuple[SiteData, str]]) -> None:
             if row.get("meta_key") == (sd.site.table_prefix + "capabilities").encode():
                 sd.caps[_int(row.get("user_id"))] = row.get("meta_value") or b""
         elif suffix == "posts":
-            sd.findings += _post_findings(sd, row)
+            if row.get("post_type") in AUTHORED_TYPES and \
+                    row.get("post_status") in LIVE_STATUSES:
+                author = _int(row.get("post_author"))
+                sd.authored[author] = sd.authored.get(author, 0) + 1
+            low = (row.get("post_content") or b"").lower()
+            if any(n in low for n in _ROW_NEEDLES):
+                sd.findings += _post_findings(sd, row)
+        elif suffix == "postmeta":
+            key = _text(row.get("meta_key"))
+            value = row.get("meta_value") or b""
+            if not key.startswith("_oembed_") and any(n in value.lower()
+                                                      for n in _ROW_NEEDLES):
+                sd.findings += _postmeta_script(sd, row, key, value)
         elif suffix == "options":
             name = _text(row.get("option_name"))
             value = row.get("option_value") or b""
-            if name in KEEP_OPTIONS:
+            if name in KEEP_OPTIONS or name == sd.site.table_prefix + "user_roles":
                 sd.options[name] = value
             sd.findings += _option_script(sd, name, value)
 
@@ -250,6 +278,18 @@ def _post_findings(sd: SiteData, row: dict[str, bytes | None]) -> list[Finding]:
             extra={"site": sd.site.root, "post_id": pid, "post_title": title,
                    "post_status": _text(status), "post_type": _text(ptype)}))
     return out
+
+
+def _postmeta_script(sd: SiteData, row: dict[str, bytes | None], key: str,
+                     value: bytes) -> list[Finding]:
+    """Scripts in a post's custom fields (themes print some of them); WordPress's own
+    oEmbed cache (``_oembed_*``, provider HTML) is not looked at."""
+    pid = _int(row.get("post_id"))
+    return [Finding("database.posts", "wp_post_script", sev, "",
+                    f"{what} in custom field {key} of post {pid} "
+                    f"({sd.site.table_prefix}postmeta)", _text(excerpt),
+                    extra={"site": sd.site.root, "post_id": pid, "meta_key": key})
+            for what, excerpt, sev in _js_problems(value, _site_hosts(sd))]
 
 
 def _option_script(sd: SiteData, name: str, value: bytes) -> list[Finding]:
@@ -359,6 +399,13 @@ def _option_findings(ctx: Context, sd: SiteData) -> Iterator[Finding]:
                       "options siteurl and home name different hosts",
                       f"siteurl={hosts.get('siteurl')} home={hosts.get('home')}",
                       extra={"site": sd.site.root})
+    role = _text(sd.options.get("default_role"))
+    if sd.options.get("users_can_register") in (b"1", b"true") and \
+            role in _powerful_roles(site_roles(sd)):
+        yield Finding("database.options", "wp_option", "high", "",
+                      f"anyone can register, and gets the role {role} (users_can_register, "
+                      "default_role)", f"users_can_register=1 default_role={role}",
+                      extra={"site": sd.site.root, "option": "default_role", "role": role})
     raw = sd.options.get("active_plugins")
     if raw:
         try:
@@ -395,17 +442,97 @@ def _mu_plugin_mentions(ctx: Context, site: Site) -> dict[str, str]:
     return out
 
 
+def _true(v: Any) -> bool:
+    return v not in (False, None, 0, b"", b"0")
+
+
+def site_roles(sd: SiteData) -> dict[str, set[str]]:
+    """role -> the capabilities it grants, from ``<prefix>user_roles`` (WordPress's own
+    five, as they ship, when the option is missing or does not unserialize)."""
+    raw = sd.options.get(sd.site.table_prefix + "user_roles")
+    roles: dict[str, set[str]] = {}
+    try:
+        data = loads(raw) if raw else None
+    except PhpSerializeError:
+        data = None
+    if isinstance(data, dict):
+        for name, role in data.items():
+            caps = role.get(b"capabilities") if isinstance(role, dict) else None
+            if isinstance(name, bytes) and isinstance(caps, dict):
+                roles[_text(name)] = {_text(c) for c, v in caps.items()
+                                      if isinstance(c, bytes) and _true(v)}
+    if not roles:
+        roles = {"administrator": set(POWER_CAPS), "editor": {"unfiltered_html"}}
+    return roles
+
+
+def _powerful_roles(roles: dict[str, set[str]]) -> dict[str, list[str]]:
+    """role -> its powerful capabilities, for the roles that have any (administrator
+    and editor always count)."""
+    out = {}
+    for name, caps in roles.items():
+        power = [c for c in POWER_CAPS if c in caps]
+        if power or name in POWERFUL_CORE_ROLES:
+            out[name] = power
+    return out
+
+
+def user_grants(caps_meta: bytes, roles: dict[str, set[str]]) -> tuple[list[str], list[str]]:
+    """(roles, capabilities granted to the user directly) from its capabilities meta."""
+    try:
+        data = loads(caps_meta)
+    except PhpSerializeError:
+        data = None
+    if not isinstance(data, dict):  # hand-edited: read the role names it mentions
+        return ([r for r in roles if f'"{r}"'.encode() in caps_meta], [])
+    granted = [_text(k) for k, v in data.items() if isinstance(k, bytes) and _true(v)]
+    return ([g for g in granted if g in roles or g in CORE_ROLES],
+            [g for g in granted if g not in roles and g not in CORE_ROLES])
+
+
+def _role_findings(sd: SiteData, roles: dict[str, set[str]]) -> Iterator[Finding]:
+    """A role WordPress does not ship that can take over the site, or one of WordPress's
+    own below administrator given such a capability."""
+    for name, power in _powerful_roles(roles).items():
+        if name == "administrator" or not power or (name == "editor" and
+                                                    power == ["unfiltered_html"]):
+            continue
+        custom = name not in CORE_ROLES
+        yield Finding(
+            "database.admins", "wp_role", "medium" if custom else "high", "",
+            (f"role {name}, which WordPress does not ship," if custom else
+             f"WordPress's role {name}") + f" has {', '.join(power)} "
+            f"({sd.site.table_prefix}user_roles)", f"{name}: {' '.join(power)}",
+            extra={"site": sd.site.root, "role": name, "caps": power, "custom": custom})
+
+
 def _admin_findings(ctx: Context, sd: SiteData) -> Iterator[Finding]:
-    admins = [u for uid, u in sd.users.items()
-              if b'"administrator"' in sd.caps.get(uid, b"")]
-    for uid, caps in sd.caps.items():  # an administrator without a users row
-        if b'"administrator"' in caps and uid not in sd.users:
+    """One finding per powerful account: administrators as ``wp_admin``, every other
+    account that can take over the site (editor, a custom role, a capability granted
+    directly) as ``wp_account``; each with the signals that it was planted, its
+    registration, e-mail and how many posts it wrote (restore decides from these)."""
+    roles = site_roles(sd)
+    powerful = _powerful_roles(roles)
+    yield from _role_findings(sd, roles)
+    grants = {uid: user_grants(c, roles) for uid, c in sd.caps.items()}
+    for uid, (uroles, _direct) in grants.items():  # an administrator without a users row
+        if "administrator" in uroles and uid not in sd.users:
             yield Finding("database.admins", "wp_admin", "high", "",
                           f"user ID {uid} has the administrator role but no users row",
-                          _text(caps[:200]), extra={"site": sd.site.root, "user_id": uid})
-    if not admins:
+                          _text(sd.caps[uid][:200]), extra={"site": sd.site.root,
+                                                            "user_id": uid})
+    accounts = []
+    for uid, u in sd.users.items():
+        uroles, direct = grants.get(uid, ([], []))
+        power = sorted({c for r in uroles for c in powerful.get(r, [])} |
+                       {c for c in direct if c in POWER_CAPS})
+        if any(r in powerful for r in uroles) or power:
+            accounts.append((u, uroles, power, [c for c in direct if c in POWER_CAPS]))
+    admins = [u for u, uroles, _, _ in accounts if "administrator" in uroles]
+    if not accounts:
         return
-    first = min(admins, key=lambda u: (u.registered or "9999", u.id))
+    first = min(admins or [a[0] for a in accounts], key=lambda u: (u.registered or "9999",
+                                                                     u.id))
     newest = max((u.registered for u in sd.users.values() if u.registered), default="")
     own_domains = {_base_domain(h) for h in _site_hosts(sd)}
     if "@" in first.email:
@@ -419,11 +546,17 @@ def _admin_findings(ctx: Context, sd: SiteData) -> Iterator[Finding]:
             return None
 
     t_first, t_newest = when(first.registered), when(newest)
-    for u in sorted(admins, key=lambda u: u.id):
+    for u, uroles, power, direct in sorted(accounts, key=lambda a: a[0].id):
+        is_admin = "administrator" in uroles
         signals = []
         strong = []
         if u.login in mentions:
             strong.append(f"its login is named in the must-use plugin {mentions[u.login]}")
+        if direct:
+            strong.append(f"granted {', '.join(direct)} directly, outside any role")
+        custom = [r for r in uroles if r not in CORE_ROLES and r in powerful]
+        if custom:
+            signals.append(f"a role WordPress does not ship ({', '.join(custom)})")
         if PLANTED_LOGIN_RE.match(u.login):
             signals.append(f"a login intruders use ({u.login})")
         dom = u.email.rsplit("@", 1)[1].lower() if "@" in u.email else ""
@@ -436,13 +569,17 @@ def _admin_findings(ctx: Context, sd: SiteData) -> Iterator[Finding]:
                            "and among the newest accounts")
         sev = "high" if strong or len(signals) >= 2 else "low" if signals else "info"
         reasons = strong + signals
-        title = (f"administrator {u.login} <{u.email}> registered {u.registered}"
+        what = "administrator" if is_admin else \
+            f"{'/'.join(uroles) or 'account'} with {', '.join(power)}"
+        title = (f"{what} {u.login} <{u.email}> registered {u.registered}"
                  + (": looks planted (" + "; ".join(reasons) + ")" if sev == "high" else
                     ": " + "; ".join(reasons) if reasons else ""))
-        yield Finding("database.admins", "wp_admin", sev, "", title, u.login,
+        yield Finding("database.admins", "wp_admin" if is_admin else "wp_account", sev, "",
+                      title, u.login,
                       extra={"site": sd.site.root, "user_id": u.id, "login": u.login,
                              "email": u.email, "registered": u.registered,
-                             "reasons": reasons})
+                             "roles": uroles, "caps": power,
+                             "posts": sd.authored.get(u.id, 0), "reasons": reasons})
 
 
 # ------------------------------------------------------------------ the check
