@@ -113,3 +113,9 @@ def restored(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
     (or put back what they change): the bundle. Restoring costs minutes; do it once."""
     bundle, _ = rescue_and_restore(lab, tmp_path_factory.mktemp("restored-bundles"))
     return bundle
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """test_cycle.py runs first: its labs must start and stop while no other lab is up
+    (the session lab's apt proxy would hold the port it takes on purpose)."""
+    items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/lab/test_cycle.py") else 1)

@@ -18,7 +18,7 @@ from .conftest import Lab
 
 pytestmark = pytest.mark.lab
 
-DROPIN = "/etc/ssh/sshd_config.d/00-vpsrescue-audit-test.conf"
+SAVED = "/etc/ssh/sshd_config.vpsrescue-audit-test"  # the original, put back after
 
 
 def _vps_run(lab: Lab, cmd: str) -> None:
@@ -61,19 +61,24 @@ def test_audit_writes_every_report_with_lynis_beside_ours(lab: Lab, restored: Pa
     assert "Lynis" in (audit / "report.md").read_text()
 
 
-def test_password_auth_follows_a_drop_in_set_by_hand(lab: Lab, restored: Path) -> None:
-    """The first drop-in sshd reads wins: 'no' passes the control, 'yes' fails it and
-    the command; removing it gives back the server's own verdict."""
+def test_password_auth_follows_the_config_set_by_hand(lab: Lab, restored: Path) -> None:
+    """The first value sshd reads wins. The hardened config sets its own before it
+    includes the drop-ins (so a drop-in cannot turn passwords back on), so the test
+    writes at the top of sshd_config itself: 'no' passes the control, 'yes' fails it and
+    the command; putting the file back gives back the server's own verdict."""
     _, before, _ = _audit(lab, restored, "--no-lynis")
+    cfg, keep = "/etc/ssh/sshd_config", shlex.quote(SAVED)
+    _vps_run(lab, f"cp -p {cfg} {keep}")
     try:
         for value, want in (("no", "pass"), ("yes", "fail")):
-            _vps_run(lab, f"printf 'PasswordAuthentication {value}\\n' > {shlex.quote(DROPIN)}")
+            _vps_run(lab, f"cp -p {keep} {cfg} && sed -i '1i PasswordAuthentication {value}' "
+                          f"{cfg}")
             rc, report, err = _audit(lab, restored, "--no-lynis")
             assert _status(report, "ssh-password-auth") == want, value
             assert report["lynis"] is None
         assert rc != 0 and "ssh-password-auth" in err
     finally:
-        _vps_run(lab, f"rm -f {shlex.quote(DROPIN)}")
+        _vps_run(lab, f"mv {keep} {cfg}")
     rc, after, _ = _audit(lab, restored, "--no-lynis")
     assert _status(after, "ssh-password-auth") == _status(before, "ssh-password-auth")
     failed = [c["id"] for c in after["controls"] if c["status"] == "fail"]

@@ -98,7 +98,7 @@ def test_up_after_a_killed_up_recovers_without_manual_clean_up(small_disk: Path)
 
 
 def test_a_taken_proxy_port_is_one_sentence_and_leaves_nothing(small_disk: Path) -> None:
-    # This module runs before the session lab starts (file order), so the port is free
+    # This module runs first (tests/lab/conftest.py orders it), so the port is free
     # unless the user's own lab is up; then its proxy already holds it on two addresses.
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
