@@ -10,13 +10,12 @@ that release, fetched with apt-get download and unpacked, never installed).
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from vpsrescue.bundle import Bundle, write_json
-from vpsrescue.dump.wp_oracle import CACHE, apt_download, wordpress_tree
+from vpsrescue.dump.wp_oracle import debian_package_tree, wordpress_tree
 from vpsrescue.restore.locale import (
     GLIBC_NAME,
     WP_CODE,
@@ -34,28 +33,14 @@ pytestmark = pytest.mark.unit
 RELEASES = {"bookworm": "6.1.9", "trixie": "6.8.12"}
 
 
-def _unpacked(package: str, suite: str, tmp: pytest.TempPathFactory) -> Path:
-    """Debian `package` of `suite`, downloaded once into the cache and unpacked."""
-    debs = CACHE / "debs" / suite
-    debs.mkdir(parents=True, exist_ok=True)
-    found = sorted(debs.glob(f"{package}_*.deb"))
-    if not found:
-        err = apt_download(package, suite, debs, CACHE)
-        found = sorted(debs.glob(f"{package}_*.deb"))
-        assert found, f"apt-get download {package} ({suite}) failed: {err[-400:]}"
-    root = tmp.mktemp(f"{package}-{suite}")
-    subprocess.run(["dpkg-deb", "-x", str(found[-1]), str(root)], check=True)
-    return root
-
-
 class Release:
-    def __init__(self, suite: str, tmp: pytest.TempPathFactory) -> None:
+    def __init__(self, suite: str) -> None:
         self.suite = suite
-        i18n = _unpacked("locales", suite, tmp) / "usr/share/i18n"
+        i18n = debian_package_tree("locales", suite) / "usr/share/i18n"
         self.supported = (i18n / "SUPPORTED").read_text().splitlines()
         self.codes = language_codes((p.name, p.read_text(errors="replace"))
                                     for p in sorted((i18n / "locales").iterdir()))
-        languages = _unpacked("wordpress-l10n", suite, tmp) / (
+        languages = debian_package_tree("wordpress-l10n", suite) / (
             "usr/share/wordpress/wp-content/languages")
         # Core translations are <code>.mo; admin-*, continents-cities-* are parts of them.
         self.debian_translations = sorted(
@@ -68,9 +53,8 @@ class Release:
 
 
 @pytest.fixture(scope="module", params=list(RELEASES))
-def release(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-            ) -> Release:
-    return Release(request.param, tmp_path_factory)
+def release(request: pytest.FixtureRequest) -> Release:
+    return Release(request.param)
 
 
 def test_every_language_wordpress_knows_maps_to_a_supported_locale_or_a_note(
@@ -109,8 +93,8 @@ def test_every_language_wordpress_knows_maps_to_a_supported_locale_or_a_note(
 
 
 @pytest.fixture(scope="module")
-def bookworm(tmp_path_factory: pytest.TempPathFactory) -> Release:
-    return Release("bookworm", tmp_path_factory)
+def bookworm() -> Release:
+    return Release("bookworm")
 
 
 @pytest.mark.parametrize(("code", "want"), [

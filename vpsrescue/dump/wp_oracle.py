@@ -47,9 +47,6 @@ def apt_download(package: str, suite: str, debs: Path, cache: Path = CACHE) -> s
     return res.stderr
 
 
-_apt_download = apt_download  # the older private name
-
-
 def debian_package_tree(package: str, suite: str, cache: Path = CACHE) -> Path:
     """The files of Debian package ``package`` from ``suite``, unpacked once (never
     installed) under ``cache``/unpacked/<suite>/<package>; the .deb is kept in
@@ -85,37 +82,15 @@ def debian_package_tree(package: str, suite: str, cache: Path = CACHE) -> Path:
 
 def wordpress_tree(version: str = DEFAULT_VERSION, cache: Path = CACHE) -> Path:
     """The WordPress code root (…/usr/share/wordpress) of Debian's package ``version``,
-    downloaded and unpacked once into ``cache``."""
-    dest = cache / f"wordpress-{version}"
-    root = dest / "usr" / "share" / "wordpress"
-    if (root / "wp-settings.php").is_file():
-        return root
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    found = sorted(debs.glob(f"wordpress_{version}*_all.deb"))
-    if not found:
-        if version not in SUITES:
-            raise MissingToolError(f"no Debian release ships wordpress {version}; use one of "
-                                   f"{', '.join(SUITES)}.")
-        err = apt_download("wordpress", SUITES[version], debs, cache)
-        found = sorted(debs.glob(f"wordpress_{version}*_all.deb"))
-        if not found:
-            raise MissingToolError(
-                f"could not fetch Debian's wordpress {version} package into {debs} "
-                f"(apt-get download: {err.strip()[-200:] or 'other version'}); "
-                "check the apt sources."
-            )
-    tmp = Path(tempfile.mkdtemp(prefix=f".wordpress-{version}.", dir=cache))
-    try:
-        subprocess.run(["dpkg-deb", "-x", str(found[-1]), str(tmp)], check=True,
-                       capture_output=True)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return root
+    downloaded and unpacked once into ``cache`` (:func:`debian_package_tree`)."""
+    if version not in SUITES:
+        raise MissingToolError(f"no Debian release ships wordpress {version}; use one of "
+                               f"{', '.join(SUITES)}.")
+    tree = debian_package_tree("wordpress", SUITES[version], cache)
+    if not tree.name.startswith(f"wordpress_{version}"):
+        raise MissingToolError(f"{SUITES[version]} now ships {tree.name}, not wordpress "
+                               f"{version}: update SUITES in {__name__}.")
+    return tree / "usr" / "share" / "wordpress"
 
 
 def bootstrap_php(root: Path, *, socket: str, database: str, charset: str,
