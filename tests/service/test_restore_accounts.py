@@ -17,13 +17,15 @@ from invoke import Context
 
 from vpsrescue import wphash
 from vpsrescue.bundle import Bundle
-from vpsrescue.dump.wp_oracle import bootstrap_php, php_json, wordpress_tree
+from vpsrescue.dump.wp_oracle import php_json
 from vpsrescue.errors import RestoreError
 from vpsrescue.mariadb import ThrowawayMariaDB, server_sql, temporary_account
 from vpsrescue.restore.accounts import Evidence
 from vpsrescue.restore.database import rotate_accounts
 from vpsrescue.restore.plan import AccountPlan, SitePlan
 from vpsrescue.verify.run import server_row_counts
+
+from .conftest import scratch_site
 
 pytestmark = pytest.mark.service
 
@@ -204,17 +206,8 @@ def test_a_locked_account_cannot_log_in_or_reset_to_the_intruders_address(
     retrieve_password() mails no address the intruder gave; the kept administrator
     logs in with the new password only. The original row is in the bundle; a second run
     changes nothing."""
-    db = "wp_" + uuid.uuid4().hex[:8]
-    conn = mariadb.connect(autocommit=True, charset="utf8mb4")
-    cur = conn.cursor()
-    cur.execute(f"CREATE DATABASE {db} CHARACTER SET utf8mb4")
-    content = tmp_path / "wp-content"
-    content.mkdir()
-
-    def php(installing: bool = False) -> str:
-        return bootstrap_php(wordpress_tree(), socket=mariadb.socket, database=db,
-                             charset="utf8mb4", table_prefix="wpzh_", content_dir=content,
-                             installing=installing)
+    site = scratch_site(mariadb, tmp_path, "wp_", table_prefix="wpzh_")
+    db, conn, cur, php = site.db, site.conn, site.cur, site.php
 
     ids = php_json(php(True) + SETUP)
     sp = _site(db)

@@ -7,16 +7,17 @@ customizer script stay; each change is journalled once; a second run changes not
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import pytest
 
 from vpsrescue.bundle import Bundle
-from vpsrescue.dump.wp_oracle import bootstrap_php, php_json, wordpress_tree
+from vpsrescue.dump.wp_oracle import php_json
 from vpsrescue.mariadb import ThrowawayMariaDB
 from vpsrescue.restore.database import clean_content
 from vpsrescue.restore.plan import SitePlan
+
+from .conftest import scratch_site
 
 pytestmark = pytest.mark.service
 
@@ -63,17 +64,8 @@ echo "\n@@JSON@@" . json_encode(array(
 
 def test_injected_markup_goes_and_legitimate_embeds_stay(mariadb: ThrowawayMariaDB,
                                                          tmp_path: Path) -> None:
-    db = "wc_" + uuid.uuid4().hex[:8]
-    conn = mariadb.connect(autocommit=True, charset="utf8mb4")
-    cur = conn.cursor()
-    cur.execute(f"CREATE DATABASE {db} CHARACTER SET utf8mb4")
-    content = tmp_path / "wp-content"
-    content.mkdir()
-
-    def php(installing: bool = False) -> str:
-        return bootstrap_php(wordpress_tree(), socket=mariadb.socket, database=db,
-                             charset="utf8mb4", table_prefix="wp_", content_dir=content,
-                             installing=installing)
+    site = scratch_site(mariadb, tmp_path, "wc_")
+    db, conn, cur, php = site.db, site.conn, site.cur, site.php
 
     ids = php_json(php(True) + WRITE, {"text": TEXT, "script": SCRIPT, "oembed": OEMBED,
                                        "own": OWN_SCRIPT})

@@ -5,15 +5,16 @@ a second run changes nothing."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 
-from vpsrescue.dump.wp_oracle import bootstrap_php, php_json, wordpress_tree
+from vpsrescue.dump.wp_oracle import php_json
 from vpsrescue.mariadb import ThrowawayMariaDB
 from vpsrescue.restore.plan import SitePlan
 from vpsrescue.restore.settings import make_settings_safe
+
+from .conftest import scratch_site
 
 pytestmark = pytest.mark.service
 
@@ -42,17 +43,8 @@ echo "\n@@JSON@@" . json_encode(array('hooks' => $hooks,
 
 def test_rogue_cron_open_registration_and_quarantined_plugins_are_set_safe(
         mariadb: ThrowawayMariaDB, tmp_path: Path) -> None:
-    db = "ws_" + uuid.uuid4().hex[:8]
-    conn = mariadb.connect(autocommit=True, charset="utf8mb4")
-    cur = conn.cursor()
-    cur.execute(f"CREATE DATABASE {db} CHARACTER SET utf8mb4")
-    content = tmp_path / "wp-content"
-    content.mkdir()
-
-    def php(installing: bool = False) -> str:
-        return bootstrap_php(wordpress_tree(), socket=mariadb.socket, database=db,
-                             charset="utf8mb4", table_prefix="wp_", content_dir=content,
-                             installing=installing)
+    site = scratch_site(mariadb, tmp_path, "ws_")
+    db, conn, cur, php = site.db, site.conn, site.cur, site.php
 
     php_json(php(True) + WRITE)
     before = php_json(php() + READ)
