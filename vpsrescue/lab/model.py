@@ -1,8 +1,8 @@
 """Names, addresses and paths of a lab instance, in one place.
 
-Three instances exist: ``lab`` (the user's, `fab lab.up`), ``test`` (the test suite's
-own, so a test run never touches a lab it did not start) and ``cycle`` (the tests that
-bring a lab up and down on purpose, crash it, or make it fail). Everything one makes is
+The instances: ``lab`` (the user's, `fab lab.up`), ``test`` (the test suite's own, so a
+test run never touches a lab it did not start), ``cycle`` (the tests that bring a lab up
+and down on purpose, crash it, or make it fail) and ``dev1``..``dev5`` (developers' own). Everything one makes is
 named with the prefix ``vpsr-<instance>-`` and lives under /run/vpsrescue/<instance>
 (runtime state) and /var/lib/vpsrescue/<instance> (overlay upper dirs, the disk copy).
 """
@@ -21,9 +21,11 @@ RUN_ROOT = Path("/run/vpsrescue")
 DATA_ROOT = Path("/var/lib/vpsrescue")
 PROXY_PORT = 3142
 
-# Each instance gets two /30 networks starting at this host number. dev1, dev2, dev3 are
-# for developers running lab tests side by side (VPSRESCUE_TEST_LAB picks the suite's).
-INSTANCE_BASES = {"lab": 0, "test": 8, "cycle": 16, "dev1": 24, "dev2": 32, "dev3": 40}
+# Each instance owns 16 addresses (four /30 networks: rescue, vps, and room for a backup
+# host and one more) starting at this host number. dev1..dev5 are for developers running
+# lab tests side by side (VPSRESCUE_TEST_LAB picks the suite's).
+INSTANCE_BASES = {"lab": 0, "test": 16, "cycle": 32, "dev1": 48, "dev2": 64, "dev3": 80,
+                  "dev4": 96, "dev5": 112}
 
 
 @dataclass(frozen=True)
