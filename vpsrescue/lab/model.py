@@ -2,9 +2,10 @@
 
 The instances: ``lab`` (the user's, `fab lab.up`), ``test`` (the test suite's own, so a
 test run never touches a lab it did not start), ``cycle`` (the tests that bring a lab up
-and down on purpose, crash it, or make it fail) and ``dev1``..``dev5`` (developers' own). Everything one makes is
-named with the prefix ``vpsr-<instance>-`` and lives under /run/vpsrescue/<instance>
-(runtime state) and /var/lib/vpsrescue/<instance> (overlay upper dirs, the disk copy).
+and down on purpose, crash it, or make it fail) and ``dev1``..``dev5`` (developers' own).
+Everything one makes is named with the prefix ``vpsr-<instance>-`` and lives under
+/run/vpsrescue/<instance> (runtime state) and /var/lib/vpsrescue/<instance> (overlay
+upper dirs, the disk copy).
 """
 
 from __future__ import annotations
