@@ -24,8 +24,8 @@ def md(value: Any) -> str:
 
 def environment(package: str) -> Environment:
     env = Environment(loader=PackageLoader(package, "templates"),
-                      autoescape=select_autoescape(["html"], default_for_string=False,
-                                                   default=False),
+                      autoescape=select_autoescape(["html", "html.j2", "svg.j2"],
+                                                   default_for_string=False, default=False),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters["md"] = md
