@@ -207,3 +207,24 @@ def test_an_unreadable_marks_file_is_one_sentence(tmp_path: Path) -> None:
     from vpsrescue.errors import BundleError
     with pytest.raises(BundleError, match="checklist's marks"):
         write_checklist(b)
+
+
+def test_the_tls_journal_ticks_tls_with_each_certificate_and_its_expiry(tmp_path: Path) -> None:
+    b = shop_bundle(tmp_path)
+    data, _ = write_checklist(b)
+    assert _step(data, "tls")["status"] == "not yet"
+    # the fields fab tls writes (docs/tls.md: sites[].certificate)
+    b.write_journal("tls", {"format": "vpsrescue-tls", "version": 1, "server": "new-vps",
+                            "finished": "2026-01-02T00:00:00Z", "redirect": True,
+                            "hsts": False, "renewal": "certbot.timer", "sites": [
+                                {"host": "shop.example", "names": ["shop.example"],
+                                 "certificate": {"serial": "0a", "issuer": "Pebble CA",
+                                                 "names": ["shop.example", "www.shop.example"],
+                                                 "not_after": "2026-04-02T00:00:00Z"}}]})
+    data, _ = write_checklist(b)
+    tls = _step(data, "tls")
+    assert tls["status"] == "done"
+    assert any("shop.example, www.shop.example: expires 2026-04-02T00:00:00Z" in e
+               and "Pebble CA" in e for e in tls["evidence"])
+    from vpsrescue.report.build import build
+    assert build(b)["tls"]["certificates"][0]["expires"] == "2026-04-02T00:00:00Z"

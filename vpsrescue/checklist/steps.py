@@ -251,7 +251,11 @@ class Checklist:
         if why:
             s.evidence.append(why)
         for c in tls_certificates(j):
-            s.evidence.append(f"{c['name']}: expires {c['expires'] or '?'}")
+            s.evidence.append(f"{c['name']}: expires {c['expires'] or '?'}"
+                              + (f", issued by {c['issuer']}" if c.get("issuer") else ""))
+        extras = [k for k in ("redirect", "hsts", "renewal") if k in j]
+        if extras:
+            s.evidence.append(", ".join(f"{k}: {j[k]}" for k in extras))
         return s
 
     def backups(self) -> Step:
@@ -432,9 +436,20 @@ def watch_list(sites: list[str], findings: list[dict[str, Any]]) -> list[str]:
 
 
 def tls_certificates(j: dict[str, Any]) -> list[dict[str, str]]:
-    """(name, expiry) of each certificate a TLS journal lists, whatever its field names."""
-    certs = j.get("certificates") or j.get("certs") or j.get("names") or []
+    """(name, expiry, issuer) of each certificate a TLS journal lists: `fab tls` writes
+    ``sites[]`` with ``host``, ``names`` and ``certificate`` {``not_after``, ``issuer``,
+    ``names``} (docs/tls.md); a flat ``certificates`` list is read too."""
     out = []
+    for site in j.get("sites") or []:
+        if isinstance(site, dict):
+            cert = site.get("certificate") or {}
+            names = cert.get("names") or site.get("names") or [site.get("host", "?")]
+            out.append({"name": ", ".join(str(n) for n in names),
+                        "expires": str(cert.get("not_after") or ""),
+                        "issuer": str(cert.get("issuer") or "")})
+    if out:
+        return out
+    certs = j.get("certificates") or j.get("certs") or []
     if isinstance(certs, dict):
         certs = [{"name": k, **(v if isinstance(v, dict) else {"expires": v})}
                  for k, v in certs.items()]
