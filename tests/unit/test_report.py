@@ -157,3 +157,18 @@ def test_log_times(line: bytes, want: str | None) -> None:
     t = line_time(line, 2024)
     assert (None if t is None else datetime.fromtimestamp(t, UTC).strftime(
         "%Y-%m-%d %H:%M:%S")) == want
+
+
+def test_what_restore_changed_is_in_the_report(tmp_path: Path) -> None:
+    b = incident(tmp_path)
+    changes = ["shop.example: locked evil<1> (no role, no way in)",
+               "shop.example: users_can_register closed"]
+    b.write_journal("restore", {"host": "new-vps", "release": "bookworm",
+                                "restored": "2026-01-01T00:00:00Z", "accounts": changes,
+                                "account_decisions": {"shop.example": [
+                                    {"login": "evil<1>", "decision": "lock", "why": "planted"}]}})
+    run(bundle=str(b.path))
+    text = "".join(parse((b.path / "report.html").read_text()).text)
+    assert all(c in text for c in changes) and "not yet: fab restore" not in text
+    assert json.loads((b.path / "report.json").read_text())["restore"]["locked"] == [
+        {"site": "shop.example", "login": "evil<1>", "why": "planted"}]

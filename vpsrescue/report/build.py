@@ -66,6 +66,9 @@ def build(bundle: Bundle) -> dict[str, Any]:
                                  "removed": c.get("removed", [])}
                                 for c in (changes or {}).get("changes", [])],
             "kept_from_quarantine": restore_j.get("kept", []),
+            # what the last restore changed in the databases: accounts, content,
+            # settings (rogue cron, open registration), theme, schema
+            "database_changes": [str(c) for c in restore_j.get("accounts", [])],
         }
     verify = bundle.load_verify_report()
     audits = [{"server": a.get("server"), "started": a.get("started"), "score": a.get("score"),
