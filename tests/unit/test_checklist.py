@@ -136,8 +136,14 @@ def test_statuses_follow_the_journals(tmp_path: Path) -> None:
     b.write_verify_report({"server": "new-vps", "ok": False, "failed": 1, "checks": [
         {"site": "shop.example", "name": "home page", "ok": False, "detail": "HTTP 500"}]},
         "# verify\n")
+    b.subdir("db/converted")
+    write_json(b.converted_dir / "shop.stats.json", {
+        "totals": {"relabelled": 7, "transcoded": 2, "serialized_fixed": 1},
+        "undecidable_total": 3})
     data, _ = write_checklist(b)
     assert _step(data, "restore")["status"] == "done"
+    assert any("shop converted to utf8mb4: 7 value(s) relabelled, 2 transcoded, 1 "
+               "serialized fixed, 3 undecidable" in e for e in _step(data, "restore")["evidence"])
     verify = _step(data, "verify")
     assert verify["status"] == "failed" and any("HTTP 500" in e for e in verify["evidence"])
     b.verify_report_path.unlink()

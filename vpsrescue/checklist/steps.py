@@ -199,6 +199,14 @@ class Checklist:
         restore.evidence.append(f"databases imported: {', '.join(j.get('imported', [])) or 'none'}"
                                 f"; unchanged since the last import: "
                                 f"{', '.join(j.get('skipped', [])) or 'none'}")
+        for db, st in self.stats.items():
+            tot = st.get("totals") or {}
+            restore.evidence.append(
+                f"{db} converted to utf8mb4: {tot.get('relabelled', 0)} value(s) relabelled, "
+                f"{tot.get('transcoded', 0)} transcoded, {tot.get('serialized_fixed', 0)} "
+                f"serialized fixed, {st.get('undecidable_total', 0)} undecidable"
+                + (" (listed in db/converted/" + db + ".stats.json: check them)"
+                   if st.get("undecidable_total") else ""))
         changes = self.b.load_restore_record("content-changes")
         if changes is not None:
             restore.evidence.append(f"{len(changes.get('changes', []))} injected value(s) "
