@@ -808,12 +808,23 @@ class Bundle:
         return marks if isinstance(marks, dict) else {}
 
     def write_checklist_mark(self, step: str, by: str, at: str) -> Path:
-        """Record a manual step as done, atomically (the other marks kept)."""
-        marks = self.load_checklist_marks()
-        marks[step] = {"by": by, "at": at}
-        return write_json(self.checklist_marks_path,
-                          {"format": "vpsrescue-checklist-marks", "version": 1,
-                           "marks": marks}, what="the checklist's marks")
+        """Record a manual step as done, atomically, the other marks kept: read and
+        rewritten under a lock, so two people marking at once both stay recorded."""
+        import fcntl
+
+        lock_path = self.path / ".checklist-marks.lock"
+        try:
+            lock = open(lock_path, "ab")
+        except OSError as exc:
+            raise WriteError.of(self.checklist_marks_path, exc, "the checklist's marks") \
+                from None
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            marks = self.load_checklist_marks()
+            marks[step] = {"by": by, "at": at}
+            return write_json(self.checklist_marks_path,
+                              {"format": "vpsrescue-checklist-marks", "version": 1,
+                               "marks": marks}, what="the checklist's marks")
 
     def write_rendered(self, stem: str, data: dict[str, Any], markdown: str,
                        html: str) -> Path:

@@ -234,3 +234,26 @@ def test_the_tls_journal_ticks_tls_with_each_certificate_and_its_expiry(tmp_path
                and "Pebble CA" in e for e in tls["evidence"])
     from vpsrescue.report.build import build
     assert build(b)["tls"]["certificates"][0]["expires"] == "2026-04-02T00:00:00Z"
+
+
+def _mark_at_once(path: str, step: str, barrier: Any) -> None:
+    b = Bundle.open(path)
+    barrier.wait()
+    for i in range(15):
+        b.write_checklist_mark(step, f"person {i}", "2026-01-01T00:00:00Z")
+
+
+def test_marks_made_at_the_same_time_are_all_kept(tmp_path: Path) -> None:
+    import multiprocessing
+
+    b = make_bundle(tmp_path, [])
+    steps = ["isolate", "dns", "watch", "provider-panel", "registrar", "email-passwords"]
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(len(steps))
+    procs = [ctx.Process(target=_mark_at_once, args=(str(b.path), s, barrier)) for s in steps]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert set(b.load_checklist_marks()) == set(steps)
