@@ -293,6 +293,37 @@ def audit(c: Context, bundle: str = "", json: bool = False, lynis: bool = True,
     cli.run(c, bundle=bundle, host_key=host_key, as_json=json, lynis=lynis)
 
 
+# ---------------------------------------------------------------------------- checklist
+@task(
+    help={"bundle": "the incident's bundle (default: the newest complete one under bundles/)",
+          "mark": "record this manual step as done, with who and when (e.g. dns, "
+                  "provider-panel); steps a tool does are ticked by their journals",
+          "by": "who did the marked step (default: your login on this machine)",
+          "json": "print the checklist as JSON on stdout instead of the table"},
+)
+@user_errors
+def checklist(c: Context, bundle: str = "", mark: str = "", by: str = "",
+              json: bool = False) -> None:
+    """The disaster-recovery checklist of the incident: every step, its command, done /
+    failed / not yet from the journals, and what only you can do (checklist.md/.html)."""
+    from vpsrescue.checklist import cli
+
+    cli.run(bundle=bundle, mark_step=mark, by=by, as_json=json)
+
+
+@task(
+    help={"bundle": "the incident's bundle (default: the newest complete one under bundles/)",
+          "json": "print the report's JSON on stdout too"},
+)
+@user_errors
+def report(c: Context, bundle: str = "", json: bool = False) -> None:
+    """The incident report (report.html, one self-contained file, with report.md and
+    report.json): the rescue, a timeline of the compromise, findings, what was done."""
+    from vpsrescue.report import cli
+
+    cli.run(bundle=bundle, as_json=json)
+
+
 # ---------------------------------------------------------------------------- wp-hash
 @task(
     help={"wp_version": "the WordPress version the hash is for (default 6.8: a $wp$ bcrypt "
@@ -342,8 +373,8 @@ sidecar.add_task(wan_miniport, "wan-miniport")
 
 
 # ---------------------------------------------------------------------------- collection
-# In flow order: lab, rescue, bundle, triage, convert-dump, restore, verify; then the
-# password tool and the workstation sidecar.
+# In flow order: lab, rescue, bundle, triage, convert-dump, restore, verify, harden,
+# audit, checklist, report; then the password tool and the workstation sidecar.
 ns = Collection()
 ns.add_collection(lab)
 ns.add_task(rescue)
@@ -354,6 +385,8 @@ ns.add_task(restore)
 ns.add_task(verify)
 ns.add_task(harden)
 ns.add_task(audit)
+ns.add_task(checklist)
+ns.add_task(report)
 ns.add_task(wp_hash, "wp-hash")
 ns.add_collection(sidecar)
 

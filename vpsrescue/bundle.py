@@ -56,6 +56,8 @@ BUNDLE_VERIFY_JSON = "verify.json"
 VERIFY_REPORT = "report.json"
 VERIFY_REPORT_MD = "report.md"
 SECRETS_FORMAT = "vpsrescue-secrets"
+#: `fab checklist --mark STEP`: the manual steps done, with who and when.
+CHECKLIST_MARKS = "checklist-marks.json"
 
 #: Where `fab rescue` puts bundles unless told otherwise (bundles/ in the project).
 BUNDLES_DIR = Path(__file__).resolve().parent.parent / "bundles"
@@ -742,6 +744,97 @@ class Bundle:
         manifest.save(self.manifest_path)
         self.journal_path.unlink(missing_ok=True)
         self._manifest = manifest
+
+    # -- what the checklist and the incident report read (each optional: absent is
+    #    "not yet", never an error) and write
+    def _optional_json(self, path: Path, what: str) -> dict[str, Any] | None:
+        if not path.is_file():
+            return None
+        data: dict[str, Any] = read_json(path, what)
+        return data
+
+    def load_step_journal(self, step: str) -> dict[str, Any] | None:
+        """<step>/journal.json (restore, tls, backup …), or None when the step has not
+        written one yet."""
+        return self._optional_json(self.step_journal_path(step),
+                                   f"the {step} journal (run fab {step} again)")
+
+    def load_verify_report(self) -> dict[str, Any] | None:
+        """verify/report.json, or None before the first `fab verify`."""
+        return self._optional_json(self.verify_report_path,
+                                   "the verify report (run fab verify again)")
+
+    def load_bundle_verify(self) -> dict[str, Any] | None:
+        """verify.json of `fab bundle.verify`, or None when it was not run."""
+        return self._optional_json(self.bundle_verify_path,
+                                   "the bundle check (run fab bundle.verify again)")
+
+    def load_audit_reports(self) -> list[dict[str, Any]]:
+        """Every audit/…/report.json (one server: audit/report.json; several:
+        audit/<host>/report.json), oldest first."""
+        found = [self.audit_dir / "report.json"] + sorted(self.audit_dir.glob("*/report.json"))
+        reps = [r for p in found if (r := self._optional_json(p, "an audit report (run fab "
+                                                                "audit again)")) is not None]
+        return sorted(reps, key=lambda r: str(r.get("started", "")))
+
+    def load_conversion_stats(self) -> dict[str, dict[str, Any]]:
+        """db/converted/<db>.stats.json of each converted dump, by database name."""
+        out = {}
+        for p in sorted(self.converted_dir.glob("*.stats.json")):
+            data = self._optional_json(p, "the conversion statistics (run fab restore again)")
+            if data is not None:
+                out[p.name.removesuffix(".stats.json")] = data
+        return out
+
+    def load_restore_record(self, name: str) -> dict[str, Any] | None:
+        """restore/<name>.json of restore's evidence (content-changes, locked-accounts),
+        or None when restore wrote none."""
+        return self._optional_json(self.restore_dir / f"{name}.json",
+                                   f"restore's {name} record")
+
+    def datadir_dumps(self) -> list[Path]:
+        """The dumps rescue made of the old datadir (db/<db>.sql.gz), as rescued."""
+        return sorted(self.db_dir.glob("*.sql.gz"))
+
+    @property
+    def checklist_marks_path(self) -> Path:
+        return self.path / CHECKLIST_MARKS
+
+    def load_checklist_marks(self) -> dict[str, dict[str, Any]]:
+        """The manual steps marked done (`fab checklist --mark`): step -> {by, at}."""
+        data = self._optional_json(self.checklist_marks_path,
+                                   "the checklist's marks (fab checklist --mark)")
+        marks = (data or {}).get("marks", {})
+        return marks if isinstance(marks, dict) else {}
+
+    def write_checklist_mark(self, step: str, by: str, at: str) -> Path:
+        """Record a manual step as done, atomically, the other marks kept: read and
+        rewritten under a lock, so two people marking at once both stay recorded."""
+        import fcntl
+
+        lock_path = self.path / ".checklist-marks.lock"
+        try:
+            lock = open(lock_path, "ab")
+        except OSError as exc:
+            raise WriteError.of(self.checklist_marks_path, exc, "the checklist's marks") \
+                from None
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            marks = self.load_checklist_marks()
+            marks[step] = {"by": by, "at": at}
+            return write_json(self.checklist_marks_path,
+                              {"format": "vpsrescue-checklist-marks", "version": 1,
+                               "marks": marks}, what="the checklist's marks")
+
+    def write_rendered(self, stem: str, data: dict[str, Any], markdown: str,
+                       html: str) -> Path:
+        """<stem>.md, <stem>.html and <stem>.json at the bundle's top (the checklist,
+        the incident report); the JSON last, so its presence means all three."""
+        what = f"the {stem}"
+        write_text(self.path / f"{stem}.md", markdown, what=what, errors="backslashreplace")
+        write_text(self.path / f"{stem}.html", html, what=what, errors="backslashreplace")
+        return write_text(self.path / f"{stem}.json",
+                          json.dumps(data, indent=1, ensure_ascii=True) + "\n", what=what)
 
 
 class MemberReader(io.RawIOBase):

@@ -207,3 +207,9 @@ class AuditError(VpsrescueError):
 class HardenError(VpsrescueError):
     """The hardening play stopped: its guard kept the old SSH configuration, or the
     firewall rolled back, or a task failed; the sentence says which and what to do."""
+
+
+# ---------------------------------------------------------------- checklist, report
+class ChecklistError(VpsrescueError):
+    """`fab checklist --mark` was given a step that does not exist or that only a
+    journal can tick."""

@@ -1,0 +1,1 @@
+"""`fab checklist`: the disaster-recovery checklist of one incident (docs/checklist.md)."""

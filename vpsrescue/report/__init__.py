@@ -1,0 +1,1 @@
+"""`fab report`: the incident report of one bundle (docs/disaster-recovery.md)."""
