@@ -20,14 +20,20 @@ from vpsrescue.bundle import Bundle
 from vpsrescue.dump.wp_oracle import php_json
 from vpsrescue.errors import RestoreError
 from vpsrescue.mariadb import ThrowawayMariaDB, server_sql, temporary_account
-from vpsrescue.restore.accounts import Evidence
-from vpsrescue.restore.database import rotate_accounts
+from vpsrescue.restore.accounts import Evidence, apply_accounts
+from vpsrescue.restore.database import remove_old_salts
 from vpsrescue.restore.plan import AccountPlan, SitePlan
 from vpsrescue.verify.run import server_row_counts
 
 from .conftest import scratch_site
 
 pytestmark = pytest.mark.service
+
+
+def rotate_accounts_and_salts(cur: Any, sp: SitePlan, passwords: dict[str, str],
+                              version: str, evidence: Evidence) -> list[str]:
+    """Restore's account step and its salt clean-up, in the order restore runs them."""
+    return apply_accounts(cur, sp, passwords, version, evidence) + remove_old_salts(cur, sp)
 
 
 def _account(login: str, decision: str) -> AccountPlan:
@@ -71,7 +77,7 @@ def test_rotation_changes_once_and_then_nothing(mariadb: ThrowawayMariaDB,
                     "VALUES (%s,%s)", [("auth_key", "x"), ("secret_key", "y"),
                                        ("blogname", "后发面")])
     evidence = Evidence(Bundle.create(tmp_path, "old.example"))
-    first = rotate_accounts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9", evidence)
+    first = rotate_accounts_and_salts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9", evidence)
     assert len(first) == 3
     cur.execute(f"SELECT user_login, user_pass, user_activation_key FROM {db}.wpzh_users "
                 "ORDER BY ID")
@@ -83,7 +89,8 @@ def test_rotation_changes_once_and_then_nothing(mariadb: ThrowawayMariaDB,
                               (2, "wpzh_capabilities", "a:0:{}"), (2, "wpzh_user_level", "0"))
     cur.execute(f"SELECT option_name FROM {db}.wpzh_options")
     assert cur.fetchall() == (("blogname",),)
-    assert rotate_accounts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9", evidence) == []
+    assert rotate_accounts_and_salts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9",
+                                     evidence) == []
     cur.execute(f"DROP DATABASE {db}")
     conn.close()
 
@@ -218,7 +225,8 @@ def test_a_locked_account_cannot_log_in_or_reset_to_the_intruders_address(
     before = php_json(php() + ORACLE, {"old": old, "new": {}})
     assert before["wpsupport"]["reset_mailed_to"] == ["support@wp-helpdesk.example.net"]
     assert before["wpsupport"]["login"] and before["wpsupport"]["app_passwords"] == 1
-    changes = rotate_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9", Evidence(bundle))
+    changes = rotate_accounts_and_salts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9",
+                                        Evidence(bundle))
     assert len(changes) == 3 and "locked" in changes[1] and "salts" in changes[2], changes
     after = php_json(php() + ORACLE, {"old": old, "new": {"laozhang": "N3w-pass-9"}})
     intruder, admin = after["wpsupport"], after["laozhang"]
@@ -238,12 +246,12 @@ def test_a_locked_account_cannot_log_in_or_reset_to_the_intruders_address(
     assert "_application_passwords" in entry["usermeta"]
     # a second run changes nothing, and the evidence keeps the original
     # (WordPress without salt constants puts salts back into the options: not ours)
-    assert [c for c in rotate_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9",
+    assert [c for c in rotate_accounts_and_salts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9",
                                        Evidence(bundle)) if "salts" not in c] == []
     assert json.loads((bundle.restore_dir / "locked-accounts.json").read_text()) == kept
     # --keep-admin later: role and e-mail come back from the evidence
     sp.accounts = [_account("laozhang", "keep"), _account("wpsupport", "keep")]
-    back = rotate_accounts(cur, sp, {"laozhang": "N3w-pass-9", "wpsupport": "Other-pw-1"},
+    back = rotate_accounts_and_salts(cur, sp, {"laozhang": "N3w-pass-9", "wpsupport": "Other-pw-1"},
                            "6.1.9", Evidence(bundle))
     assert len(back) == 2 and "unlocked" in back[0] and "wpsupport" in back[1], back
     again = php_json(php() + ORACLE, {"old": old, "new": {"wpsupport": "Other-pw-1"}})

@@ -119,8 +119,14 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
         t.add_row("databases", ", ".join(out.imported) + (" imported" if out.imported else "")
                   + ("; " if out.imported and out.skipped else "")
                   + (", ".join(out.skipped) + " unchanged" if out.skipped else ""))
-        for ch in out.account_changes:
-            t.add_row("accounts", ch)
+        for label, lines in (("accounts", out.account_changes),
+                             ("content", out.content_changes),
+                             ("settings", out.settings_changes)):
+            for ch in lines:
+                t.add_row(label, ch)
+        for sp in out.plan.sites:
+            for p in sp.left_code:
+                t.add_row("left behind", f"{p} (drop-in or must-use plugin, quarantined)")
         for k in out.plan.kept:
             t.add_row("kept", f"{k['path']} (quarantined; kept by {k['decided_by']})")
         t.add_row("new credentials", f"{out.secrets_file} (mode 0600: keep it safe)")
