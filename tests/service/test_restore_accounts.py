@@ -8,6 +8,7 @@ over SSH)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from vpsrescue.bundle import Bundle
 from vpsrescue.dump.wp_oracle import php_json
 from vpsrescue.errors import RestoreError
 from vpsrescue.mariadb import ThrowawayMariaDB, server_sql, temporary_account
-from vpsrescue.restore.accounts import Evidence, apply_accounts
+from vpsrescue.restore.accounts import Evidence, apply_accounts, confirm_accounts
 from vpsrescue.restore.database import remove_old_salts
 from vpsrescue.restore.plan import AccountPlan, SitePlan
 from vpsrescue.verify.run import server_row_counts
@@ -258,5 +259,59 @@ def test_a_locked_account_cannot_log_in_or_reset_to_the_intruders_address(
     assert again["wpsupport"]["roles"] == ["administrator"]
     assert again["wpsupport"]["email"] == "support@wp-helpdesk.example.net"
     assert again["wpsupport"]["new_password"]
+    cur.execute(f"DROP DATABASE {db}")
+    conn.close()
+
+
+STALE_READER = r"""
+// A "lost password" request that read the intruder's account before restore locked
+// it, and saves its reset key after: WordPress's own get_password_reset_key().
+$u = get_user_by('login', 'wpsupport');
+echo "@@READ@@\n";
+fgets(STDIN);  // restore's account step runs now
+$key = get_password_reset_key($u);
+echo "\n@@JSON@@" . json_encode(array('key' => !is_wp_error($key)));
+"""
+
+
+def test_a_wordpress_request_that_read_the_account_before_cannot_undo_the_lock(
+        mariadb: ThrowawayMariaDB, tmp_path: Path) -> None:
+    """The lab's reverted address, reproduced with WordPress's own code: a request that
+    loaded the account before the lock writes its whole users row back when it saves
+    (wp_update_user() merges the row it read): the intruder's address and password
+    hash return, the role stays gone. Restore's second look after WordPress has run
+    (confirm_accounts) locks it again and says so; then nothing more to do."""
+    site = scratch_site(mariadb, tmp_path, "ws_", table_prefix="wpzh_")
+    db, conn, cur, php = site.db, site.conn, site.cur, site.php
+    ids = php_json(php(True) + SETUP)
+    sp = _site(db)
+    bundle = Bundle.create(tmp_path / "bundles", "old.example")
+    bundle.subdir("restore")
+    evidence = Evidence(bundle)
+    script = tmp_path / "stale.php"
+    script.write_text(php() + STALE_READER)
+    reader = subprocess.Popen(["php", str(script)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdin is not None and reader.stdout is not None
+    try:
+        assert b"@@READ@@" in reader.stdout.readline()
+        locked = apply_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9", evidence)
+        assert any("wpsupport locked" in c for c in locked), locked
+        out, err = reader.communicate(b"\n", timeout=120)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+    assert b'"key":true' in out, err[-2000:]
+    cur.execute(f"SELECT user_email FROM {db}.wpzh_users WHERE ID = %s", (ids["intruder"],))
+    assert cur.fetchone()[0] == "support@wp-helpdesk.example.net"  # WordPress undid it
+    again = confirm_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9", evidence)
+    assert len(again) == 1 and "wpsupport locked" in again[0] and "undone" in again[0]
+    after = php_json(php() + ORACLE, {"old": {"laozhang": "old-admin-pw",
+                                              "wpsupport": "Sup0rt!2024"}, "new": {}})
+    assert after["wpsupport"]["email"] == f"locked+{ids['intruder']}@locked.invalid"
+    assert "support@wp-helpdesk.example.net" not in json.dumps(after["wpsupport"])
+    assert not after["wpsupport"]["login"] and after["wpsupport"]["roles"] == []
+    assert confirm_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9", evidence) == []
     cur.execute(f"DROP DATABASE {db}")
     conn.close()

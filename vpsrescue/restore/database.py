@@ -20,7 +20,7 @@ from typing import Any
 from ..bundle import Bundle, sha256_file
 from ..errors import RestoreError
 from ..mariadb import mariadb_tunnel, quote_ident, temporary_account
-from .accounts import Evidence, apply_accounts
+from .accounts import Evidence, apply_accounts, confirm_accounts
 from .content_clean import clean_site, reset_site_urls
 from .plan import TARGETS, RestorePlan, SitePlan
 from .settings import make_settings_safe
@@ -217,6 +217,14 @@ def restore_databases(conn: Any, bundle: Bundle, plan: RestorePlan, sec: dict[st
                     changes["settings"] += upgrade_schema(conn, cur, sp)
                 except pymysql.MySQLError as exc:
                     raise RestoreError(f"{sp.host}: the accounts could not be updated: "
+                                       f"{exc.args[-1]}; run fab restore again.") from None
+            for sp in plan.sites:  # after every site's upgrade.php: nothing undid them
+                try:
+                    changes["accounts"] += confirm_accounts(
+                        cur, sp, sec["sites"][sp.host]["admin_passwords"],
+                        sp.core.removeprefix("debian-"), evidence)
+                except pymysql.MySQLError as exc:
+                    raise RestoreError(f"{sp.host}: the accounts could not be checked: "
                                        f"{exc.args[-1]}; run fab restore again.") from None
         finally:
             db.close()
