@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import json
 import urllib.parse
 from pathlib import Path
@@ -82,6 +83,47 @@ def test_new_admin_passwords_log_in_and_old_ones_do_not(lab: Lab, restored: Path
     assert not _login(lab, blog["host"], intruder["login"], intruder["password"])
 
 
+LOST_PASSWORD = r"""<?php
+$in = json_decode(file_get_contents($argv[1]), true);
+$_SERVER['HTTP_HOST'] = $_SERVER['SERVER_NAME'] = $in['host'];
+$_SERVER['REQUEST_URI'] = '/wp-login.php?action=lostpassword';
+$_SERVER['REQUEST_METHOD'] = 'POST';
+define('WP_USE_THEMES', false);
+require '/usr/share/wordpress/wp-load.php';
+$mail = array();
+add_filter('pre_wp_mail', function ($sent, $atts) use (&$mail) {
+    $mail[] = $atts['to'];
+    return true;  // captured: nothing leaves the server
+}, 10, 2);
+$out = array();
+foreach ($in['who'] as $who) {
+    $mail = array();
+    $r = retrieve_password($who);
+    $out[$who] = array('mailed_to' => $mail,
+                       'error' => is_wp_error($r) ? $r->get_error_code() : '');
+}
+echo "\n@@JSON@@" . json_encode($out);
+"""
+
+
+def _lost_password(lab: Lab, host: str, who: list[str]) -> dict[str, Any]:
+    """WordPress's retrieve_password() for each of ``who`` (a login or an address), run
+    by the server's PHP as the site; to whom it would have mailed."""
+    conn = connect(_vps(lab))
+    try:
+        conn.put(io.BytesIO(LOST_PASSWORD.encode()), "/root/vpsr-lost-password.php")
+        conn.put(io.BytesIO(json.dumps({"host": host, "who": who}).encode()),
+                 "/root/vpsr-lost-password.json")
+        res = conn.run("php /root/vpsr-lost-password.php /root/vpsr-lost-password.json",
+                       hide=True, warn=True)
+        conn.run("rm -f /root/vpsr-lost-password.php /root/vpsr-lost-password.json",
+                 hide=True, warn=True)
+    finally:
+        conn.close()
+    assert "@@JSON@@" in res.stdout, (res.stdout + res.stderr)[-2000:]
+    return dict(json.loads(res.stdout.rsplit("@@JSON@@", 1)[1]))
+
+
 def test_the_planted_administrator_is_locked_and_lost_password_mails_nobody_it_gave(
         lab: Lab, restored: Path, truth: dict[str, Any]) -> None:
     """On the server: the intruder's account has no role and an e-mail on .invalid (so
@@ -112,12 +154,15 @@ def test_the_planted_administrator_is_locked_and_lost_password_mails_nobody_it_g
     (kept,) = [a for a in evidence["accounts"] if a["login"] == intruder["login"]]
     assert kept["user"]["user_email"] == intruder["email"]
     assert "administrator" in kept["usermeta"][f"{p}capabilities"]
-    # "lost password" with the address the intruder gave: no such account (WordPress
-    # shows the form again instead of redirecting to ?checkemail=confirm)
-    resp = _get(lab, blog["host"], "/wp-login.php?action=lostpassword",
-                {"user_login": intruder["email"], "redirect_to": ""})
-    resp.read()
-    assert resp.status == 200 and "checkemail" not in (resp.getheader("Location") or "")
+    # "lost password", through WordPress's own retrieve_password() on the server with
+    # wp_mail captured: by login it mails only the .invalid address, by the address the
+    # intruder gave it finds no account
+    for u in blog["users"].values():
+        if not u["planted"]:
+            continue
+        got = _lost_password(lab, blog["host"], [u["login"], u["email"]])
+        assert got[u["login"]]["mailed_to"] in ([], [f"locked+{u['id']}@locked.invalid"]), u
+        assert got[u["email"]] == {"mailed_to": [], "error": "invalid_email"}, u
     secrets = json.loads((restored / "restore" / "secrets.json").read_text())
     new = secrets["sites"][blog["host"]]["admin_passwords"][editor["login"]]
     assert _login(lab, blog["host"], editor["login"], new)
@@ -230,7 +275,9 @@ def test_a_second_restore_changes_nothing(lab: Lab, restored: Path) -> None:
     assert journal["ansible_changed"] == 0, res.stderr[-5000:]
     assert journal["harden_changed"] == 0, res.stderr[-5000:]  # the hardening play too
     # no second import, no second round of account, content or settings changes
-    assert journal["imported"] == [] and journal["accounts"] == []
+    assert journal["imported"] == [], journal
+    assert (journal["accounts"], journal["content"], journal["settings"]) == ([], [], []), \
+        journal
     assert _importer_accounts(lab) == ""  # made for the import, dropped at its end
 
 
@@ -260,3 +307,43 @@ def test_verify_passes_and_then_catches_a_changed_and_an_added_file(
         conn.put(str(original), f"{content}/index.php")
         conn.run(f"rm -f {content}/uploads/new.txt", hide=True, warn=True)
         conn.close()
+
+
+def test_keep_admin_keeps_one_planted_account_that_then_logs_in(
+        lab: Lab, restored: Path, truth: dict[str, Any]) -> None:
+    """The one extra restore of this file (last: it changes what the plan decided):
+    --keep-admin gives one planted account, locked by the first restore, its role and
+    address back and a new password it logs in with; nothing else changes (the other
+    planted accounts stay locked, no content or settings round, Ansible changed=0)."""
+    blog = _site(truth, "blog")
+    seo = blog["users"]["seo"]
+    assert seo["planted"]  # locked without --keep-admin
+    res = lab.fab("restore", "--bundle", str(restored), "--json", "--no-harden",
+                  "--keep-admin", seo["login"], timeout=1500)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    journal = json.loads((restored / "restore" / "journal.json").read_text())
+    decision = next(a for a in journal["account_decisions"][blog["host"]]
+                    if a["login"] == seo["login"])
+    assert (decision["decision"], decision["why"]) == ("keep", "named with --keep-admin")
+    assert journal["ansible_changed"] == 0, res.stderr[-5000:]
+    assert (journal["content"], journal["settings"]) == ([], []), journal
+    assert len(journal["accounts"]) == 2 and all(seo["login"] in a
+                                                 for a in journal["accounts"]), journal
+    secrets = json.loads((restored / "restore" / "secrets.json").read_text())
+    new = secrets["sites"][blog["host"]]["admin_passwords"][seo["login"]]
+    assert _login(lab, blog["host"], seo["login"], new)
+    assert not _login(lab, blog["host"], seo["login"], seo["password"])
+    conn = connect(_vps(lab))
+    try:
+        p = blog["db"]["table_prefix"]
+        rows = conn.run(
+            f"mariadb -N {blog['db']['name']} -e \"SELECT u.user_login, u.user_email, "
+            f"m.meta_value FROM {p}users u JOIN {p}usermeta m ON m.user_id = u.ID AND "
+            f"m.meta_key = '{p}capabilities' ORDER BY u.ID\"", hide=True).stdout
+    finally:
+        conn.close()
+    got = {r.split("\t")[0]: r.split("\t")[1:] for r in rows.strip().splitlines()}
+    assert got[seo["login"]][0] == seo["email"] and seo["role"] in got[seo["login"]][1]
+    for key, u in blog["users"].items():  # the others as the first restore left them
+        if u["planted"] and key != "seo":
+            assert got[u["login"]] == [f"locked+{u['id']}@locked.invalid", "a:0:{}"], u

@@ -8,6 +8,7 @@ over SSH)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,20 @@ from vpsrescue.bundle import Bundle
 from vpsrescue.dump.wp_oracle import php_json
 from vpsrescue.errors import RestoreError
 from vpsrescue.mariadb import ThrowawayMariaDB, server_sql, temporary_account
-from vpsrescue.restore.accounts import Evidence
-from vpsrescue.restore.database import rotate_accounts
+from vpsrescue.restore.accounts import Evidence, apply_accounts, confirm_accounts
+from vpsrescue.restore.database import remove_old_salts
 from vpsrescue.restore.plan import AccountPlan, SitePlan
 from vpsrescue.verify.run import server_row_counts
 
 from .conftest import scratch_site
 
 pytestmark = pytest.mark.service
+
+
+def rotate_accounts_and_salts(cur: Any, sp: SitePlan, passwords: dict[str, str],
+                              version: str, evidence: Evidence) -> list[str]:
+    """Restore's account step and its salt clean-up, in the order restore runs them."""
+    return apply_accounts(cur, sp, passwords, version, evidence) + remove_old_salts(cur, sp)
 
 
 def _account(login: str, decision: str) -> AccountPlan:
@@ -71,7 +78,7 @@ def test_rotation_changes_once_and_then_nothing(mariadb: ThrowawayMariaDB,
                     "VALUES (%s,%s)", [("auth_key", "x"), ("secret_key", "y"),
                                        ("blogname", "后发面")])
     evidence = Evidence(Bundle.create(tmp_path, "old.example"))
-    first = rotate_accounts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9", evidence)
+    first = rotate_accounts_and_salts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9", evidence)
     assert len(first) == 3
     cur.execute(f"SELECT user_login, user_pass, user_activation_key FROM {db}.wpzh_users "
                 "ORDER BY ID")
@@ -83,7 +90,8 @@ def test_rotation_changes_once_and_then_nothing(mariadb: ThrowawayMariaDB,
                               (2, "wpzh_capabilities", "a:0:{}"), (2, "wpzh_user_level", "0"))
     cur.execute(f"SELECT option_name FROM {db}.wpzh_options")
     assert cur.fetchall() == (("blogname",),)
-    assert rotate_accounts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9", evidence) == []
+    assert rotate_accounts_and_salts(cur, _site(db), {"laozhang": "N3w-pass"}, "6.1.9",
+                                     evidence) == []
     cur.execute(f"DROP DATABASE {db}")
     conn.close()
 
@@ -218,7 +226,8 @@ def test_a_locked_account_cannot_log_in_or_reset_to_the_intruders_address(
     before = php_json(php() + ORACLE, {"old": old, "new": {}})
     assert before["wpsupport"]["reset_mailed_to"] == ["support@wp-helpdesk.example.net"]
     assert before["wpsupport"]["login"] and before["wpsupport"]["app_passwords"] == 1
-    changes = rotate_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9", Evidence(bundle))
+    changes = rotate_accounts_and_salts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9",
+                                        Evidence(bundle))
     assert len(changes) == 3 and "locked" in changes[1] and "salts" in changes[2], changes
     after = php_json(php() + ORACLE, {"old": old, "new": {"laozhang": "N3w-pass-9"}})
     intruder, admin = after["wpsupport"], after["laozhang"]
@@ -238,17 +247,71 @@ def test_a_locked_account_cannot_log_in_or_reset_to_the_intruders_address(
     assert "_application_passwords" in entry["usermeta"]
     # a second run changes nothing, and the evidence keeps the original
     # (WordPress without salt constants puts salts back into the options: not ours)
-    assert [c for c in rotate_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9",
+    assert [c for c in rotate_accounts_and_salts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9",
                                        Evidence(bundle)) if "salts" not in c] == []
     assert json.loads((bundle.restore_dir / "locked-accounts.json").read_text()) == kept
     # --keep-admin later: role and e-mail come back from the evidence
     sp.accounts = [_account("laozhang", "keep"), _account("wpsupport", "keep")]
-    back = rotate_accounts(cur, sp, {"laozhang": "N3w-pass-9", "wpsupport": "Other-pw-1"},
+    back = rotate_accounts_and_salts(cur, sp, {"laozhang": "N3w-pass-9", "wpsupport": "Other-pw-1"},
                            "6.1.9", Evidence(bundle))
     assert len(back) == 2 and "unlocked" in back[0] and "wpsupport" in back[1], back
     again = php_json(php() + ORACLE, {"old": old, "new": {"wpsupport": "Other-pw-1"}})
     assert again["wpsupport"]["roles"] == ["administrator"]
     assert again["wpsupport"]["email"] == "support@wp-helpdesk.example.net"
     assert again["wpsupport"]["new_password"]
+    cur.execute(f"DROP DATABASE {db}")
+    conn.close()
+
+
+STALE_READER = r"""
+// A "lost password" request that read the intruder's account before restore locked
+// it, and saves its reset key after: WordPress's own get_password_reset_key().
+$u = get_user_by('login', 'wpsupport');
+echo "@@READ@@\n";
+fgets(STDIN);  // restore's account step runs now
+$key = get_password_reset_key($u);
+echo "\n@@JSON@@" . json_encode(array('key' => !is_wp_error($key)));
+"""
+
+
+def test_a_wordpress_request_that_read_the_account_before_cannot_undo_the_lock(
+        mariadb: ThrowawayMariaDB, tmp_path: Path) -> None:
+    """The lab's reverted address, reproduced with WordPress's own code: a request that
+    loaded the account before the lock writes its whole users row back when it saves
+    (wp_update_user() merges the row it read): the intruder's address and password
+    hash return, the role stays gone. Restore's second look after WordPress has run
+    (confirm_accounts) locks it again and says so; then nothing more to do."""
+    site = scratch_site(mariadb, tmp_path, "ws_", table_prefix="wpzh_")
+    db, conn, cur, php = site.db, site.conn, site.cur, site.php
+    ids = php_json(php(True) + SETUP)
+    sp = _site(db)
+    bundle = Bundle.create(tmp_path / "bundles", "old.example")
+    bundle.subdir("restore")
+    evidence = Evidence(bundle)
+    script = tmp_path / "stale.php"
+    script.write_text(php() + STALE_READER)
+    reader = subprocess.Popen(["php", str(script)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdin is not None and reader.stdout is not None
+    try:
+        assert b"@@READ@@" in reader.stdout.readline()
+        locked = apply_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9", evidence)
+        assert any("wpsupport locked" in c for c in locked), locked
+        out, err = reader.communicate(b"\n", timeout=120)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+    assert b'"key":true' in out, err[-2000:]
+    cur.execute(f"SELECT user_email FROM {db}.wpzh_users WHERE ID = %s", (ids["intruder"],))
+    assert cur.fetchone()[0] == "support@wp-helpdesk.example.net"  # WordPress undid it
+    again = confirm_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9", evidence)
+    assert len(again) == 1 and "wpsupport locked" in again[0] and "undone" in again[0]
+    after = php_json(php() + ORACLE, {"old": {"laozhang": "old-admin-pw",
+                                              "wpsupport": "Sup0rt!2024"}, "new": {}})
+    assert after["wpsupport"]["email"] == f"locked+{ids['intruder']}@locked.invalid"
+    assert "support@wp-helpdesk.example.net" not in json.dumps(after["wpsupport"])
+    assert not after["wpsupport"]["login"] and after["wpsupport"]["roles"] == []
+    assert confirm_accounts(cur, sp, {"laozhang": "N3w-pass-9"}, "6.1.9", evidence) == []
     cur.execute(f"DROP DATABASE {db}")
     conn.close()

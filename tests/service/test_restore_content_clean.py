@@ -33,6 +33,8 @@ require_once ABSPATH . 'wp-admin/includes/upgrade.php';
 $in = json_decode(file_get_contents('php://stdin'), true);
 ob_start();
 $r = wp_install('Blog', 'admin', 'a@blog.example.org', true, '', 'pw');
+update_option('siteurl', 'http://blog.example.org');  // the site's own (restore keeps it)
+update_option('home', 'http://blog.example.org');
 wp_set_current_user($r['user_id']);  // unfiltered_html: what the intruder's SQL would do
 $id = wp_insert_post(wp_slash(array('post_title' => 't', 'post_status' => 'publish',
     'post_content' => $in['text'] . $in['script'])));

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from vpsrescue.rescue.database import dump_datadir
+from vpsrescue.triage.quarantine import keepable
 from vpsrescue.triage.report import write_report
 from vpsrescue.triage.run import Report, triage_tree
 
@@ -90,7 +91,11 @@ def test_the_policy_keeps_the_old_quarantine_and_adds_its_own(
     policies = {p: {r["policy"] for r in rs} for p, rs in report.quarantine_reasons.items()}
     assert "payload" in policies[
         "/var/lib/transmission-daemon/downloads/Big.Buck.Bunny.2008.1080p.BluRay.x264.mkv"]
-    assert not any(r["keepable"] for rs in report.quarantine_reasons.values() for r in rs)
+    # no planted file may be kept (the backdoor drop-in's medium "drop-in" reason is
+    # keepable on its own; its critical one is not)
+    assert not [p for p, rs in report.quarantine_reasons.items() if keepable(rs)]
+    dropin = next(i["path"] for i in truth["indicators"] if i["kind"] == "dropin")
+    assert not keepable(report.quarantine_reasons[dropin])
     # the shared files that hold one bad record are reported, not quarantined
     assert not q & {"/etc/passwd", "/root/.ssh/authorized_keys", "/var/log/auth.log.1"}
 

@@ -230,3 +230,60 @@ def test_themes_linked_into_debians_tree_become_packages(tmp_path: Path) -> None
         themes + b"/own-theme/style.css": b"/* a real directory travels in wp-content */"})
     (sp,) = plan_restore(b).sites
     assert sp.packages == ["wordpress-theme-twentytwentyone"]
+
+
+def _log_bundle(tmp: Path) -> Path:
+    """Files dated from 2024-03-11 03:00 UTC, but the intruder's first log trace, a
+    password login from the address that POSTed to the webshell, is on 2024-02-20; the
+    log files themselves were rotated on 2024-03-17."""
+    root = "/var/www/a"
+    shell = root + "/wp-content/uploads/x.php"
+    auth, access = "/var/log/auth.log.1", "/var/log/apache2/a-access.log.1"
+    rotated = 1710633600  # 2024-03-17 00:00 UTC
+    return make_bundle(tmp / "bundles", [_site(root, "a.example", "6.1.1", "adb")], [
+        _finding("webshell", "critical", shell),
+        {**_finding("log", "high", access, url="/wp-content/uploads/x.php"),
+         "evidence": '203.0.113.66 - - [11/Mar/2024:11:17:00 +0800] "POST /wp-content/'
+                     'uploads/x.php HTTP/1.1" 200 137 "-" "Mozilla/5.0"', "quarantine": False},
+        {**_finding("log", "medium", auth, ip="203.0.113.66"), "quarantine": False,
+         "evidence": "Feb 20 03:12:05 vps sshd[2112]: Accepted password for root from "
+                     "203.0.113.66 port 40084 ssh2"},
+        {**_finding("log", "medium", auth, ip="198.51.100.77"), "quarantine": False,
+         "evidence": "Dec 30 09:00:00 vps sshd[99]: Accepted password for root from "
+                     "198.51.100.77 port 40000 ssh2"},  # the admin's own, not the intruder's
+        _finding("wp_admin", "info", site=root, login="owner", user_id=1,
+                 email="owner@a.example", registered="2015-01-01 00:00:00", posts=40),
+        _finding("wp_admin", "info", site=root, login="helper", user_id=2,
+                 email="helper@a.example", registered="2024-02-05 00:00:00", posts=0)],
+        tree={shell.encode(): b"<?php system($_GET['c']);", auth.encode(): b"...",
+              access.encode(): b"..."},
+        mtimes={shell.encode(): WINDOW_START, auth.encode(): rotated,
+                access.encode(): rotated}).path
+
+
+def test_the_compromise_window_is_dated_from_log_findings_too(tmp_path: Path) -> None:
+    """The window starts at the intruder's first log line (a login from the address a
+    high finding names; the admin's own login from another address does not count),
+    not at the first file it wrote, and a log file's rotation time is no trace: an
+    account registered 36 days before the first file but 15 before the first login is
+    locked, with the log line named as what dates the window."""
+    plan = plan_restore(_log_bundle(tmp_path))
+    assert plan.window == ["2024-02-20 03:12:05", "2024-03-11 03:17:00"]
+    assert [(w.source, w.path) for w in plan.window_from] == [
+        ("log", "/var/log/auth.log.1"), ("log", "/var/log/apache2/a-access.log.1")]
+    got = {a.login: a for a in plan.sites[0].accounts}
+    assert got["owner"].decision == "keep"
+    assert got["helper"].decision == "lock"
+    assert any("log line in /var/log/auth.log.1" in e for e in got["helper"].evidence)
+
+
+def test_themes_drop_ins_and_must_use_plugins_left_behind_are_named(tmp_path: Path) -> None:
+    root, content = "/var/www/a", "/var/www/a/wp-content"
+    left = [f"{content}/themes/newsroom/functions.php", f"{content}/object-cache.php",
+            f"{content}/mu-plugins/helper.php", f"{content}/plugins/x/x.php",
+            f"{content}/uploads/2024/03/shell.php", f"{root}/wp-includes/load.php"]
+    b = _bundle(tmp_path, [_site(root, "a.example", "6.1.1", "adb")],
+                [_finding("php_backdoor", "critical", p) for p in left])
+    (sp,) = plan_restore(b).sites
+    assert sp.unsafe_themes == ["newsroom"]
+    assert sp.left_code == [f"{content}/mu-plugins/helper.php", f"{content}/object-cache.php"]

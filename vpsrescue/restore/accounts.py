@@ -163,6 +163,19 @@ def lock_account(cur: Any, sp: SitePlan, acct: AccountPlan, wp_version: str,
             f"restore/{EVIDENCE_NAME}"]
 
 
+def confirm_accounts(cur: Any, sp: SitePlan, passwords: dict[str, str], wp_version: str,
+                     evidence: Evidence) -> list[str]:
+    """The accounts once more, after WordPress has run on the restored site (its
+    upgrade.php, a visitor, WP-cron): a WordPress request that read a user before the
+    account step and saves it after — get_password_reset_key() does, for every "lost
+    password" — writes the whole users row it read back (wp_update_user() merges the
+    old row into its update): the intruder's address, the old password hash. Nothing
+    to do when nothing undid the step; else it is done again, and said."""
+    redone = apply_accounts(cur, sp, passwords, wp_version, evidence)
+    return [f"{line} — again: something on the server (a WordPress request that had read "
+            "the account before) had undone it while restore ran" for line in redone]
+
+
 def apply_accounts(cur: Any, sp: SitePlan, passwords: dict[str, str], wp_version: str,
                    evidence: Evidence) -> list[str]:
     """Every powerful account of the site as the plan decided it."""

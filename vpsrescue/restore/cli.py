@@ -31,6 +31,10 @@ def print_json(data: Any) -> None:
 
 def print_plan(plan: RestorePlan, con: Console) -> None:
     con.rule(f"restore plan: Debian {plan.release}, PHP {plan.php}")
+    if plan.window:
+        first, last = plan.window_from[0], plan.window_from[-1]
+        con.print(escape(f"compromise window {plan.window[0]} – {plan.window[1]} UTC (from "
+                         f"{first.source} {first.path} to {last.source} {last.path})"))
     for s in plan.sites:
         t = Table(show_header=False, box=None, title_justify="left",
                   title=f"[bold]{s.host}[/] {' '.join(s.aliases)} → {s.target_root}")
@@ -42,6 +46,11 @@ def print_plan(plan: RestorePlan, con: Console) -> None:
         for k in s.kept:
             who = next((d["decided_by"] for d in plan.kept if d["path"] == k), "the operator")
             t.add_row("[yellow]kept[/]", f"{k} (quarantined; kept by {who})")
+        if s.unsafe_themes:
+            t.add_row("themes", f"{', '.join(s.unsafe_themes)}: files left behind; if "
+                      "active, the site moves to the release's default theme")
+        for p in s.left_code:
+            t.add_row("code left", f"{p} (drop-in or must-use plugin)")
         t.add_row("new passwords", ", ".join(s.admins) or "-")
         t.add_row("locked", ", ".join(s.remove_admins) or "-")
         for a in s.accounts:
@@ -119,8 +128,14 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
         t.add_row("databases", ", ".join(out.imported) + (" imported" if out.imported else "")
                   + ("; " if out.imported and out.skipped else "")
                   + (", ".join(out.skipped) + " unchanged" if out.skipped else ""))
-        for ch in out.account_changes:
-            t.add_row("accounts", ch)
+        for label, lines in (("accounts", out.account_changes),
+                             ("content", out.content_changes),
+                             ("settings", out.settings_changes)):
+            for ch in lines:
+                t.add_row(label, ch)
+        for sp in out.plan.sites:
+            for p in sp.left_code:
+                t.add_row("left behind", f"{p} (drop-in or must-use plugin, quarantined)")
         for k in out.plan.kept:
             t.add_row("kept", f"{k['path']} (quarantined; kept by {k['decided_by']})")
         t.add_row("new credentials", f"{out.secrets_file} (mode 0600: keep it safe)")

@@ -168,3 +168,39 @@ def clean_site(cur: Any, db_name: str, prefix: str, own: set[str],
                     "before": excerpt(value, 300), "after": excerpt(new, 300)})
             n += 1
     return n
+
+
+SITE_URL_OPTIONS = ("siteurl", "home")
+
+
+def reset_site_urls(cur: Any, db_name: str, prefix: str, host: str, own: set[str],
+                    record: Callable[[dict[str, Any]], None]) -> int:
+    """``siteurl`` and ``home`` that point to a host that is not the site's (an intruder
+    sends every visitor, and every login, elsewhere) set back to the site's own URL:
+    the other of the two when it is the site's (it keeps its scheme and path), else
+    ``http://<host>``. Each change recorded as the cleaning's are; 0 the second time."""
+    table = f"{quote_ident(db_name)}.{quote_ident(prefix + 'options')}"
+    cur.execute(f"SELECT option_name, option_value FROM {table} WHERE option_name IN "
+                "(%s, %s)", SITE_URL_OPTIONS)
+    values = {(k.decode() if isinstance(k, bytes) else str(k)):
+              (v if isinstance(v, bytes) else str(v).encode("utf-8"))
+              for k, v in cur.fetchall()}
+
+    def ours(v: bytes) -> bool:
+        h = _host(v.strip())
+        return bool(h) and h.removeprefix("www.") in own
+
+    good = [v.strip().rstrip(b"/") for v in values.values() if ours(v)]
+    n = 0
+    for name in SITE_URL_OPTIONS:
+        old = values.get(name)
+        if old is None or ours(old):
+            continue
+        new = good[0] if good else f"http://{host}".encode()
+        cur.execute(f"UPDATE {table} SET option_value = %s WHERE option_name = %s",
+                    (new, name))
+        record({"table": prefix + "options", "key": name, "column": "option_value",
+                "removed": [excerpt(old)], "before": excerpt(old, 300),
+                "after": excerpt(new, 300)})
+        n += 1
+    return n

@@ -20,8 +20,8 @@ from typing import Any
 from ..bundle import Bundle, sha256_file
 from ..errors import RestoreError
 from ..mariadb import mariadb_tunnel, quote_ident, temporary_account
-from .accounts import Evidence, apply_accounts
-from .content_clean import clean_site
+from .accounts import Evidence, apply_accounts, confirm_accounts
+from .content_clean import clean_site, reset_site_urls
 from .plan import TARGETS, RestorePlan, SitePlan
 from .settings import make_settings_safe
 
@@ -50,42 +50,48 @@ def converted_dump(bundle: Bundle, sp: SitePlan, log: Log) -> Path | None:
     return dst
 
 
-def rotate_accounts(cur: Any, sp: SitePlan, passwords: dict[str, str],
-                    wp_version: str, evidence: Evidence) -> list[str]:
-    """The powerful accounts as the plan decided them (accounts.py), old salts out of
-    the options; what was changed (empty on a second run)."""
+def remove_old_salts(cur: Any, sp: SitePlan) -> list[str]:
+    """The old salts out of the options (the new wp-config.php's constants rule); what
+    was changed (empty on a second run)."""
     opts = f"{quote_ident(sp.db_name)}.{quote_ident(sp.table_prefix + 'options')}"
-    done = apply_accounts(cur, sp, passwords, wp_version, evidence)
     marks = ", ".join(["%s"] * len(SALT_OPTIONS))
     if cur.execute(f"DELETE FROM {opts} WHERE option_name IN ({marks})", SALT_OPTIONS):
-        done.append(f"{sp.host}: old salts removed from the options")
-    return done
+        return [f"{sp.host}: old salts removed from the options"]
+    return []
 
 
 CONTENT_CHANGES = "content-changes.json"
 
 
 def clean_content(cur: Any, bundle: Bundle, sp: SitePlan) -> list[str]:
-    """Injected markup out of the site's posts, postmeta, comments and options
-    (content_clean.py); every change appended to restore/content-changes.json, which a
-    later restore never rewrites. Nothing the second time."""
+    """``siteurl``/``home`` pointing elsewhere set back to the site, then injected markup
+    out of its posts, postmeta, comments and options (content_clean.py); every change
+    appended to restore/content-changes.json, which a later restore never rewrites.
+    Nothing the second time."""
     from ..bundle import read_json, write_json
 
     path = bundle.restore_dir / CONTENT_CHANGES
     entries: list[dict[str, Any]] = []
     own = {n.lower().removeprefix("www.") for n in [sp.host, *sp.aliases]}
-    n = clean_site(cur, sp.db_name, sp.table_prefix, own,
-                   lambda e: entries.append({"site": sp.host, **e}))
-    if not n:
+    def record(e: dict[str, Any]) -> None:
+        entries.append({"site": sp.host, **e})
+
+    urls = reset_site_urls(cur, sp.db_name, sp.table_prefix, sp.host, own, record)
+    n = clean_site(cur, sp.db_name, sp.table_prefix, own, record)
+    if not n and not urls:
         return []
     data: dict[str, Any] = (
         read_json(path, "the journal of content changes") if path.exists() else
         {"format": "vpsrescue-content-changes", "version": 1, "changes": []})
     data["changes"] = [*data.get("changes", []), *entries]
     write_json(path, data, what="the journal of content changes")
-    tables = sorted({e["table"] for e in entries})
-    return [f"{sp.host}: injected markup removed from {n} value(s) in {', '.join(tables)} "
-            f"(before and after in restore/{CONTENT_CHANGES})"]
+    done = [f"{sp.host}: option {e['key']} pointed to {e['before']}: set back to "
+            f"{e['after']}" for e in entries[:urls]]
+    tables = sorted({e["table"] for e in entries[urls:]})
+    if n:
+        done.append(f"{sp.host}: injected markup removed from {n} value(s) in "
+                    f"{', '.join(tables)} (before and after in restore/{CONTENT_CHANGES})")
+    return done
 
 
 def _db_version(cur: Any, sp: SitePlan) -> str | None:
@@ -97,25 +103,46 @@ def _db_version(cur: Any, sp: SitePlan) -> str | None:
 
 def ensure_theme(conn: Any, cur: Any, sp: SitePlan, release: str,
                  content_root: str = "/var/lib/wordpress/sites") -> list[str]:
-    """A site whose theme this release does not package (Debian 13 has no
-    twentytwentyone) would answer blank pages: switch it to the release's default
-    theme, which the role links in, and say so."""
+    """The site's active theme (``template`` and ``stylesheet``) must be one that is
+    whole and trusted on the new server. Two kinds are not: a theme this release does
+    not package (Debian 13 has no twentytwentyone: blank pages), and a theme triage
+    left files of behind (a backdoored functions.php: the rest of it is no theme to
+    run, and the intruder chose it). Either way the site moves to the release's
+    default theme, which the role links in from Debian's package, and says so."""
     opts = f"{quote_ident(sp.db_name)}.{quote_ident(sp.table_prefix + 'options')}"
     cur.execute(f"SELECT option_name, option_value FROM {opts} "
                 "WHERE option_name IN ('template', 'stylesheet')")
-    active = dict(cur.fetchall())
+    active = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
+              for k, v in cur.fetchall()}
     themes = f"{content_root}/{sp.host}/wp-content/themes"
-    missing = sorted({v for v in active.values()
-                      if conn.run(f"test -e {shlex.quote(f'{themes}/{v}/style.css')}",
-                                  hide=True, warn=True).failed})
-    if not missing:
-        return []
     fallback = TARGETS[release]["theme"]
+
+    def present(name: str) -> bool:
+        return conn.run(f"test -e {shlex.quote(f'{themes}/{name}/style.css')}",
+                        hide=True, warn=True).ok
+
+    unsafe = sorted({v for v in active.values() if v in sp.unsafe_themes})
+    missing = sorted({v for v in active.values() if v not in unsafe and not present(v)})
+    if not unsafe and not missing:
+        return []
+    if fallback in sp.unsafe_themes or not present(fallback):
+        raise RestoreError(f"{sp.host}: its theme {', '.join(unsafe + missing)} cannot be "
+                           f"used and the release's default theme {fallback} is not in "
+                           f"{themes} (or triage left files of it behind); install "
+                           f"wordpress-theme-{fallback} on the server and run fab restore "
+                           "again.")
     cur.execute(f"UPDATE {opts} SET option_value = %s WHERE option_name IN "
                 "('template', 'stylesheet')", (fallback,))
-    return [f"{sp.host}: its theme {', '.join(missing)} is not packaged for Debian "
-            f"{release}; switched to {fallback} (install {missing[0]} from wordpress.org "
-            "to get the old look back)"]
+    done = []
+    if unsafe:
+        done.append(f"{sp.host}: its theme {', '.join(unsafe)} had files quarantined by "
+                    f"triage (left behind); switched to {fallback}, Debian's packaged "
+                    "default (restore a clean copy of the theme to get the old look back)")
+    if missing:
+        done.append(f"{sp.host}: its theme {', '.join(missing)} is not packaged for Debian "
+                    f"{release}; switched to {fallback} (install {missing[0]} from "
+                    "wordpress.org to get the old look back)")
+    return done
 
 
 def upgrade_schema(conn: Any, cur: Any, sp: SitePlan) -> list[str]:
@@ -138,16 +165,19 @@ def upgrade_schema(conn: Any, cur: Any, sp: SitePlan) -> list[str]:
 
 
 def restore_databases(conn: Any, bundle: Bundle, plan: RestorePlan, sec: dict[str, Any],
-                      log: Log) -> tuple[list[str], list[str], list[str]]:
-    """(imported, skipped as unchanged, account changes), through an SSH tunnel, as a
-    temporary account that exists only while this runs."""
+                      log: Log) -> tuple[list[str], list[str], dict[str, list[str]]]:
+    """(imported, skipped as unchanged, changes), through an SSH tunnel, as a
+    temporary account that exists only while this runs. The changes, one line each,
+    under ``accounts`` (the powerful accounts), ``content`` (site URLs and injected
+    markup) and ``settings`` (cron, registration, plugins, salts, theme, schema):
+    all empty on a second run."""
     import pymysql
 
     from ..dump.importer import import_dump
 
     imported: list[str] = []
     skipped: list[str] = []
-    changes: list[str] = []
+    changes: dict[str, list[str]] = {"accounts": [], "content": [], "settings": []}
     conn.run(f"install -d -m 0700 {MARKERS}", hide=True)
     with temporary_account(conn) as (user, password), \
             mariadb_tunnel(conn, user, password) as params:
@@ -176,16 +206,25 @@ def restore_databases(conn: Any, bundle: Bundle, plan: RestorePlan, sec: dict[st
             for sp in plan.sites:
                 try:
                     version = sp.core.removeprefix("debian-")
-                    changes += rotate_accounts(cur, sp,
-                                               sec["sites"][sp.host]["admin_passwords"],
-                                               version, evidence)
+                    changes["accounts"] += apply_accounts(
+                        cur, sp, sec["sites"][sp.host]["admin_passwords"], version,
+                        evidence)
                     if not plan.keep_content:
-                        changes += clean_content(cur, bundle, sp)
-                    changes += make_settings_safe(cur, sp)
-                    changes += ensure_theme(conn, cur, sp, plan.release)
-                    changes += upgrade_schema(conn, cur, sp)
+                        changes["content"] += clean_content(cur, bundle, sp)
+                    changes["settings"] += remove_old_salts(cur, sp)
+                    changes["settings"] += make_settings_safe(cur, sp)
+                    changes["settings"] += ensure_theme(conn, cur, sp, plan.release)
+                    changes["settings"] += upgrade_schema(conn, cur, sp)
                 except pymysql.MySQLError as exc:
                     raise RestoreError(f"{sp.host}: the accounts could not be updated: "
+                                       f"{exc.args[-1]}; run fab restore again.") from None
+            for sp in plan.sites:  # after every site's upgrade.php: nothing undid them
+                try:
+                    changes["accounts"] += confirm_accounts(
+                        cur, sp, sec["sites"][sp.host]["admin_passwords"],
+                        sp.core.removeprefix("debian-"), evidence)
+                except pymysql.MySQLError as exc:
+                    raise RestoreError(f"{sp.host}: the accounts could not be checked: "
                                        f"{exc.args[-1]}; run fab restore again.") from None
         finally:
             db.close()

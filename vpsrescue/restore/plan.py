@@ -98,6 +98,11 @@ class SitePlan:
     remove_admins: list[str] = field(default_factory=list)  # logins that are locked
     accounts: list[AccountPlan] = field(default_factory=list)  # every powerful account
     cron_remove: list[str] = field(default_factory=list)  # WP-cron hooks triage found rogue
+    # themes (directories in wp-content/themes) with files left behind: if active, the
+    # site moves to the release's default theme
+    unsafe_themes: list[str] = field(default_factory=list)
+    # drop-ins and must-use plugins left behind (WordPress loads them without asking)
+    left_code: list[str] = field(default_factory=list)
     # roles that can take over the site (a default_role for self-registration must not)
     powerful_roles: list[str] = field(default_factory=lambda: ["administrator", "editor"])
     notes: list[str] = field(default_factory=list)
@@ -109,8 +114,10 @@ class RestorePlan:
     release: str
     php: str
     triage_complete: bool
-    # the compromise window triage's dated findings span (UTC, "" when none is dated)
+    # the compromise window triage's dated findings span (UTC; empty when none is dated)
     window: list[str] = field(default_factory=list)
+    # what dates its start and its end (a file's time, a log line's)
+    window_from: list[WindowSource] = field(default_factory=list)
     keep_content: bool = False  # --keep-content: injected markup is not cleaned
     sites: list[SitePlan] = field(default_factory=list)
     locales: list[str] = field(default_factory=list)
@@ -194,20 +201,94 @@ def checked_keep(triage: dict[str, Any], keep: Sequence[str], bundle: Bundle) ->
     return sorted(set(out))
 
 
+# Apache's common log format: [11/Mar/2024:03:17:00 +0800]
+_CLF_TIME = re.compile(r"\[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]")
+# syslog's: "Mar 11 03:12:05" at the start of the line (no year, no zone)
+_SYSLOG_TIME = re.compile(r"^([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) ")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def log_time(line: str, file_mtime: float) -> datetime | None:
+    """When a log line says it happened (UTC). A syslog line has no year and no zone:
+    the year is the one the log file was last written in (the year before, for a month
+    after that), the time is taken as UTC — hours off at most, against the window's
+    30-day margin."""
+    m = _CLF_TIME.search(line)
+    if m:
+        try:
+            return datetime.strptime(m.group(1), "%d/%b/%Y:%H:%M:%S %z").astimezone(UTC)
+        except ValueError:
+            return None
+    m = _SYSLOG_TIME.match(line)
+    if not m or m.group(1) not in _MONTHS or file_mtime <= 0:
+        return None
+    written = datetime.fromtimestamp(file_mtime, UTC)
+    month = _MONTHS.index(m.group(1)) + 1
+    year = written.year - (1 if month > written.month else 0)
+    try:
+        return datetime(year, month, int(m.group(2)), int(m.group(3)), int(m.group(4)),
+                        int(m.group(5)), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+@dataclass
+class WindowSource:
+    """One instant the compromise window is dated from: a file the intruder wrote (its
+    modification time) or a log line of its activity (the time the line gives)."""
+
+    time: str  # UTC, "YYYY-MM-DD HH:MM:SS"
+    source: str  # "file" or "log"
+    path: str
+    what: str  # the finding's title
+
+
+def _attacker_ips(findings: list[dict[str, Any]]) -> set[str]:
+    """Addresses named by a finding triage rates high or critical (the POSTs to a
+    webshell, say): a login from one of them is the intruder's too."""
+    out = set()
+    for f in findings:
+        if f.get("severity") in ("critical", "high"):
+            text = f"{f.get('evidence', '')} {f.get('title', '')}"
+            out |= set(re.findall(r"\b(?:\d{1,3}\.){3}\d{1,3}\b", text))
+    return out
+
+
+def window_sources(findings: list[dict[str, Any]], manifest: Manifest) -> list[WindowSource]:
+    """The dated traces of the intruder: the modification time (from the manifest) of
+    each non-log file triage rated high or critical, and the time in the evidence line
+    of each log finding rated high or critical, or of a medium one (a password login)
+    from an address a high finding names. A log file's own time is when it was rotated,
+    not when the intruder was there: it never dates the window."""
+    ips = _attacker_ips(findings)
+    out = []
+    for f in findings:
+        sev, path = f.get("severity"), f.get("path") or ""
+        e = manifest.entries.get(os.fsencode(path).lstrip(b"/")) if path else None
+        if f.get("kind") == "log":
+            ip = str((f.get("extra") or {}).get("ip") or "")
+            if sev not in ("critical", "high") and not (sev == "medium" and ip in ips):
+                continue
+            t = log_time(str(f.get("evidence") or ""), e.mtime if e else 0)
+            if t is not None:
+                out.append(WindowSource(t.strftime("%Y-%m-%d %H:%M:%S"), "log", path,
+                                        str(f.get("title", ""))))
+        elif sev in ("critical", "high") and e is not None and e.mtime > 0:
+            out.append(WindowSource(
+                datetime.fromtimestamp(e.mtime, UTC).strftime("%Y-%m-%d %H:%M:%S"), "file",
+                path, str(f.get("title", ""))))
+    return sorted(out, key=lambda s: (s.time, s.source, s.path))
+
+
 def compromise_window(findings: list[dict[str, Any]], manifest: Manifest
                       ) -> tuple[datetime, datetime] | None:
-    """First and last modification time (UTC) of the files triage found high or
-    critical, as the manifest recorded them: when the intruder was writing."""
-    times = []
-    for f in findings:
-        if f.get("severity") not in ("critical", "high") or not f.get("path"):
-            continue
-        e = manifest.entries.get(os.fsencode(f["path"]).lstrip(b"/"))
-        if e is not None and e.mtime > 0:
-            times.append(e.mtime)
-    if not times:
+    """First and last instant the intruder left a trace (window_sources): when it was
+    on the server."""
+    times = [_utc(s.time) for s in window_sources(findings, manifest)]
+    dated = [t for t in times if t is not None]
+    if not dated:
         return None
-    return (datetime.fromtimestamp(min(times), UTC), datetime.fromtimestamp(max(times), UTC))
+    return min(dated), max(dated)
 
 
 def _utc(s: str) -> datetime | None:
@@ -223,23 +304,25 @@ def _site_domains(site: dict[str, Any]) -> set[str]:
 
 def decide_account(f: dict[str, Any], site: dict[str, Any],
                    window: tuple[datetime, datetime] | None,
-                   keep: set[str], lock: set[str]) -> AccountPlan:
+                   keep: set[str], lock: set[str], dated_by: str = "") -> AccountPlan:
     """Keep an account only when triage can vouch for it: registered well before the
     compromise window and not found planted. Everything else is locked (the operator
-    overrides with --keep-admin / --lock-admin)."""
+    overrides with --keep-admin / --lock-admin). ``dated_by``: what dates the window's
+    start (a file, a log line), for the evidence."""
     x = f.get("extra", {})
     login, email, reg = x["login"], x.get("email", ""), x.get("registered", "")
     evidence = []
     t = _utc(reg)
     if window:
-        w0 = window[0].strftime("%Y-%m-%d %H:%M")
+        w0 = window[0].strftime("%Y-%m-%d %H:%M") + (f" UTC, {dated_by}" if dated_by
+                                                      else " UTC")
         if t is None:
             evidence.append(f"registration date unknown ({reg or 'none'})")
         elif t >= window[0] - WINDOW_MARGIN:
             evidence.append(f"registered {reg} UTC, within 30 days of the compromise window "
-                            f"(first dated finding {w0} UTC)")
+                            f"(first trace {w0})")
         else:
-            evidence.append(f"registered {reg} UTC, before the compromise window ({w0} UTC)")
+            evidence.append(f"registered {reg} UTC, before the compromise window ({w0})")
     else:
         evidence.append(f"registered {reg or 'unknown'} (triage dated no compromise window)")
     dom = email.rsplit("@", 1)[1].lower() if "@" in email else ""
@@ -269,6 +352,25 @@ def decide_account(f: dict[str, Any], site: dict[str, Any],
                        caps=list(x.get("caps") or []), email=email, registered=reg,
                        posts=int(x.get("posts") or 0), triage=f["severity"],
                        evidence=evidence, decision=decision, why=why)
+
+
+def left_behind_code(left: Sequence[str], content_dir: str) -> tuple[list[str], list[str]]:
+    """From the files a site leaves behind: the themes that lose files (a theme missing
+    its functions.php, or running a backdoor's neighbours, is no theme to run) and the
+    drop-ins and must-use plugins (code WordPress loads by its place alone)."""
+    from ..triage.wordpress import DROPINS
+
+    c = content_dir.rstrip("/") + "/"
+    themes, code = set(), set()
+    for q in left:
+        if not q.startswith(c):
+            continue
+        rel = q[len(c):]
+        if rel.startswith("themes/") and rel.count("/") >= 2:
+            themes.add(rel.split("/")[1])
+        elif rel in DROPINS or rel.startswith("mu-plugins/") or rel == "mu-plugins":
+            code.add(q)
+    return sorted(themes), sorted(code)
 
 
 def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
@@ -309,9 +411,14 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
     if both:
         raise RestorePlanError(f"{', '.join(both)} is named with both --keep-admin and "
                                "--lock-admin: name each account once.")
+    sources = window_sources(findings, bundle.manifest())
     window = compromise_window(findings, bundle.manifest())
-    if window:
+    dated_by = ""
+    if window and sources:
         plan.window = [w.strftime("%Y-%m-%d %H:%M:%S") for w in window]
+        plan.window_from = [sources[0], sources[-1]]
+        dated_by = (f"{'log line in' if sources[0].source == 'log' else 'file'} "
+                    f"{sources[0].path}")
     named: set[str] = set()
     quarantine = set(triage.get("quarantine", []))
     kept = checked_keep(triage, keep, bundle)
@@ -339,7 +446,7 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
         site_kept = [k for k in kept if k not in in_site and
                      left_behind([k], (root, content))]
         accounts = sorted((decide_account(f, site, window, set(keep_admins),
-                                          set(lock_admins))
+                                          set(lock_admins), dated_by)
                            for f in findings if f["kind"] in ACCOUNT_KINDS
                            and f.get("extra", {}).get("site") == root
                            and f.get("extra", {}).get("login")), key=lambda a: a.login)
@@ -366,6 +473,7 @@ def plan_restore(bundle: Bundle | Path | str, release: str = "bookworm", *,
         sp.powerful_roles = sorted({"administrator", "editor"} | {
             f["extra"]["role"] for f in findings if f["kind"] == "wp_role"
             and f.get("extra", {}).get("site") == root and f["extra"].get("role")})
+        sp.unsafe_themes, sp.left_code = left_behind_code(in_site, content)
         if check_files:
             skip = tuple(os.fsencode(q).lstrip(b"/") for q in in_site)
             sp.damaged = [describe(p) for p in bundle.damaged_members(

@@ -25,6 +25,8 @@ from ..bundle import Bundle, utc_iso
 from ..errors import RestoreError
 from ..harden.run import harden_host
 from ..inventory import InventoryHost
+from ..mariadb import IMPORT_USER
+from .accounts import EVIDENCE_NAME
 from .ansible import PLAYBOOK, PROJECT, Log, playbook_vars, run_playbook
 from .content import build_archive
 from .database import restore_databases
@@ -43,7 +45,9 @@ class RestoreOutcome:
     ansible_changed: int = 0
     imported: list[str] = field(default_factory=list)  # databases imported this time
     skipped: list[str] = field(default_factory=list)  # unchanged since the last import
-    account_changes: list[str] = field(default_factory=list)
+    account_changes: list[str] = field(default_factory=list)  # the powerful accounts
+    content_changes: list[str] = field(default_factory=list)  # site URLs, injected markup
+    settings_changes: list[str] = field(default_factory=list)  # cron, theme, schema …
     journal: Path | None = None
     harden_changed: int = 0
 
@@ -81,8 +85,11 @@ def restore_host(conn: Any, host: InventoryHost, bundle: Bundle, release: str | 
     outcome = RestoreOutcome(host.name, release, plan, bundle.secrets_path)
     log(f"ansible-playbook {PLAYBOOK.relative_to(PROJECT)} on {host.name}")
     outcome.ansible_changed = run_playbook(host, playbook_vars(plan, sec, archives), log)
-    outcome.imported, outcome.skipped, outcome.account_changes = restore_databases(
-        conn, bundle, plan, sec, log)
+    outcome.imported, outcome.skipped, changes = restore_databases(conn, bundle, plan, sec,
+                                                                   log)
+    outcome.account_changes = changes["accounts"]
+    outcome.content_changes = changes["content"]
+    outcome.settings_changes = changes["settings"]
     if harden:  # a restored hacked site comes up hardened, never "hardened later"
         outcome.harden_changed = harden_host(host, log, again="fab restore again")
     outcome.journal = bundle.write_journal("restore", journal(bundle, outcome, archives, digests))
@@ -106,7 +113,17 @@ def journal(bundle: Bundle, o: RestoreOutcome, archives: dict[str, Path],
             "release": o.release, "restored": utc_iso(),
             "ansible_changed": o.ansible_changed, "harden_changed": o.harden_changed,
             "imported": o.imported,
-            "skipped": o.skipped, "accounts": o.account_changes,
+            "skipped": o.skipped,
+            # the account section (docs/restore.md, "The journal's account section")
             "account_decisions": {sp.host: [asdict(a) for a in sp.accounts]
                                   for sp in o.plan.sites},
+            "accounts": o.account_changes,
+            "locked_accounts": f"restore/{EVIDENCE_NAME}",
+            "content": o.content_changes, "settings": o.settings_changes,
+            # drop-ins and must-use plugins the quarantine kept off the server
+            "code_left_behind": {sp.host: sp.left_code for sp in o.plan.sites},
+            "window": o.plan.window,
+            "window_from": [asdict(w) for w in o.plan.window_from],
+            # made for the import, dropped at its end (database.py)
+            "import_account": f"{IMPORT_USER}@127.0.0.1",
             "entries": entries, "kept": o.plan.kept}
