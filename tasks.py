@@ -227,21 +227,23 @@ def convert_dump(c: Context, src: str = "", dst: str = "", mode: str = "auto",
           "lock_admin": "lock this powerful account (no role, no way in) although triage "
                         "would keep it; repeat for more",
           "keep_content": "leave injected <script>s, iframes, event handlers and hidden "
-                          "links in the content (default: removed, each change journalled)"},
+                          "links in the content (default: removed, each change journalled)",
+          "converge": "run the playbooks even when the server's state digest and their "
+                      "inputs prove them unchanged since their last converge"},
     iterable=["keep", "keep_admin", "lock_admin"],
 )
 @user_errors
 def restore(c: Context, bundle: str = "", release: str = "", plan: bool = False,
             json: bool = False, host_key: str = "", keep: Any = None,
             no_harden: bool = False, keep_admin: Any = None, lock_admin: Any = None,
-            keep_content: bool = False) -> None:
+            keep_content: bool = False, converge: bool = False) -> None:
     """Rebuild the sites on the fresh server from the bundle (--plan: only show what it will do)."""
     from vpsrescue.restore import cli
 
     cli.run(c, bundle=bundle, release=release, plan=plan, host_key=host_key, as_json=json,
             keep=keep or [], harden=not no_harden,
             keep_admins=tuple(keep_admin or ()), lock_admins=tuple(lock_admin or ()),
-            keep_content=keep_content)
+            keep_content=keep_content, converge=converge)
 
 
 # ---------------------------------------------------------------------------- verify

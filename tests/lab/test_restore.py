@@ -268,10 +268,13 @@ def test_no_importer_account_is_left_on_the_server(lab: Lab, restored: Path) -> 
 
 
 def test_a_second_restore_changes_nothing(lab: Lab, restored: Path) -> None:
-    res = lab.fab("restore", "--bundle", str(restored), "--json", timeout=1500)
+    # --converge: both playbooks run whole (a plain re-run may prove them unchanged and
+    # skip them, below), so this is Ansible's own changed=0
+    res = lab.fab("restore", "--bundle", str(restored), "--json", "--converge", timeout=1500)
     assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
     journal = json.loads((restored / "restore" / "journal.json").read_text())
     assert json.loads(res.stdout) == journal  # --json: the journal on stdout
+    assert journal["proven_unchanged"] == []
     assert journal["ansible_changed"] == 0, res.stderr[-5000:]
     assert journal["harden_changed"] == 0, res.stderr[-5000:]  # the hardening play too
     # no second import, no second round of account, content or settings changes
@@ -279,6 +282,32 @@ def test_a_second_restore_changes_nothing(lab: Lab, restored: Path) -> None:
     assert (journal["accounts"], journal["content"], journal["settings"]) == ([], [], []), \
         journal
     assert _importer_accounts(lab) == ""  # made for the import, dropped at its end
+
+
+def test_a_re_run_skips_the_playbooks_only_while_the_server_is_proven_unchanged(
+        lab: Lab, restored: Path) -> None:
+    """A file a role manages, changed on the server, makes the next restore run the
+    roles (which put it back); once the server is again what the last converge left,
+    the re-run proves both playbooks unchanged and runs neither."""
+    link = "/etc/apache2/conf-enabled/vpsrescue-security.conf"
+    conn = connect(_vps(lab))
+    try:
+        conn.run(f"rm {link}", hide=True)  # ServerTokens Prod & co. gone at the next reload
+        res = lab.fab("restore", "--bundle", str(restored), "--json", "--no-harden",
+                      timeout=1500)
+        assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+        journal = json.loads(res.stdout)
+        assert journal["proven_unchanged"] == [] and journal["ansible_changed"] >= 1
+        assert conn.run(f"readlink {link}", hide=True).stdout.strip() == \
+            "../conf-available/vpsrescue-security.conf"
+    finally:
+        conn.close()
+    res = lab.fab("restore", "--bundle", str(restored), "--json", timeout=1500)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    journal = json.loads(res.stdout)
+    assert journal["proven_unchanged"] == ["restore.yml", "harden.yml"], res.stderr[-3000:]
+    assert journal["ansible_changed"] == journal["harden_changed"] == 0
+    assert journal["imported"] == [] and journal["accounts"] == []
 
 
 def test_verify_passes_and_then_catches_a_changed_and_an_added_file(

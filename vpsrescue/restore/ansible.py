@@ -74,6 +74,12 @@ def failure_line(lines: list[str]) -> str:
     return tail[-1] if tail else "no output"
 
 
+def variables_yaml(variables: dict[str, Any]) -> str:
+    """The -e @file ansible-playbook reads: every string !unsafe (see unsafe_yaml)."""
+    return "---\n" + ("".join(f"{k}: {unsafe_yaml(v)}\n" for k, v in variables.items())
+                      or "{}\n")
+
+
 def run_playbook(host: InventoryHost, variables: dict[str, Any], log: Log,
                  playbook: Path = PLAYBOOK, error: type[VpsrescueError] = RestoreError,
                  again: str = "fab restore again (it resumes)") -> int:
@@ -84,8 +90,7 @@ def run_playbook(host: InventoryHost, variables: dict[str, Any], log: Log,
     fd, name = tempfile.mkstemp(prefix="vpsr-restore-", suffix=".yml")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp: 0600
-            fh.write("---\n" + ("".join(f"{k}: {unsafe_yaml(v)}\n"
-                                         for k, v in variables.items()) or "{}\n"))
+            fh.write(variables_yaml(variables))
         env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
         if (PROJECT / "ansible.cfg").is_file():
             env["ANSIBLE_CONFIG"] = str(PROJECT / "ansible.cfg")

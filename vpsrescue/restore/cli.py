@@ -99,7 +99,8 @@ def show_plan(bundle: Bundle, release: str, con: Console, as_json: bool = False,
 def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
             con: Console, as_json: bool = False, keep: Sequence[str] = (),
             harden: bool = True, keep_admins: tuple[str, ...] = (),
-            lock_admins: tuple[str, ...] = (), keep_content: bool = False) -> None:
+            lock_admins: tuple[str, ...] = (), keep_content: bool = False,
+            converge: bool = False) -> None:
     from .run import restore_host
 
     if keep:  # a wrong --keep is one sentence before any connection is made
@@ -112,7 +113,7 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
                                lambda m: con.print(m, markup=False, highlight=False),
                                keep=keep, decided_by=who, harden=harden,
                                keep_admins=keep_admins, lock_admins=lock_admins,
-                               keep_content=keep_content)
+                               keep_content=keep_content, converge=converge)
         finally:
             conn.close()
         bundle.write_plan(out.plan.to_json())
@@ -122,9 +123,12 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
         t = Table(show_header=False, box=None)
         t.add_row("sites", ", ".join(f"http://{s.host}/" for s in out.plan.sites))
         t.add_row("server", f"{host.address} (Debian {out.release})")
-        t.add_row("ansible", f"{out.ansible_changed} change(s)")
-        t.add_row("hardening", f"{out.harden_changed} change(s)" if harden else "skipped "
-                  "(--no-harden): run fab harden")
+        same = " (not run: proven unchanged since its last converge)"
+        t.add_row("ansible", f"{out.ansible_changed} change(s)"
+                  + (same if "restore.yml" in out.proven_unchanged else ""))
+        t.add_row("hardening", f"{out.harden_changed} change(s)"
+                  + (same if "harden.yml" in out.proven_unchanged else "") if harden
+                  else "skipped (--no-harden): run fab harden")
         t.add_row("databases", ", ".join(out.imported) + (" imported" if out.imported else "")
                   + ("; " if out.imported and out.skipped else "")
                   + (", ".join(out.skipped) + " unchanged" if out.skipped else ""))
@@ -147,7 +151,8 @@ def restore(c: Any, bundle: Bundle, release: str | None, host_key: str | None,
 def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
         host_key: str = "", as_json: bool = False, keep: Sequence[str] = (),
         harden: bool = True, keep_admins: tuple[str, ...] = (),
-        lock_admins: tuple[str, ...] = (), keep_content: bool = False) -> None:
+        lock_admins: tuple[str, ...] = (), keep_content: bool = False,
+        converge: bool = False) -> None:
     """What `fab restore` does with its options. ``keep``: quarantined paths the operator
     takes back (only files left behind for a medium finding in a web root);
     ``keep_admins``/``lock_admins`` override the account decisions."""
@@ -159,4 +164,4 @@ def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
         return
     restore(c, b, release or None, host_key or None, con, as_json, keep=keep,
             harden=harden, keep_admins=keep_admins, lock_admins=lock_admins,
-            keep_content=keep_content)
+            keep_content=keep_content, converge=converge)

@@ -10,7 +10,10 @@
 6. the journal of what this restore generated (restore/journal.json in the bundle).
 
 Every step is idempotent: the same bundle restored twice changes nothing the second
-time (Ansible reports changed=0, an import whose dump is unchanged is skipped).
+time (Ansible reports changed=0, an import whose dump is unchanged is skipped). A
+playbook is not even run again when the server's state digest and the playbook's inputs
+are those its last converge left (converged.py); ``converge=True`` (--converge) runs it
+anyway.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from typing import Any
 
 from ..bundle import Bundle, utc_iso
 from ..errors import RestoreError
+from ..harden.run import PLAYBOOK as HARDEN_PLAYBOOK
 from ..harden.run import harden_host
-from ..inventory import InventoryHost
+from ..inventory import InventoryHost, inventory_path
 from ..mariadb import IMPORT_USER
 from .accounts import EVIDENCE_NAME
-from .ansible import PLAYBOOK, PROJECT, Log, playbook_vars, run_playbook
+from .ansible import PLAYBOOK, PROJECT, Log, playbook_vars, run_playbook, variables_yaml
 from .content import build_archive
+from .converged import Stamps, playbook_inputs, server_state
 from .database import restore_databases
 from .plan import RestorePlan, plan_restore
 from .secrets import ensure as ensure_secrets
@@ -50,6 +55,8 @@ class RestoreOutcome:
     settings_changes: list[str] = field(default_factory=list)  # cron, theme, schema …
     journal: Path | None = None
     harden_changed: int = 0
+    # playbooks not run: the server and their inputs are what their last converge left
+    proven_unchanged: list[str] = field(default_factory=list)
 
 
 def detect_release(conn: Any) -> str:
@@ -64,8 +71,8 @@ def detect_release(conn: Any) -> str:
 def restore_host(conn: Any, host: InventoryHost, bundle: Bundle, release: str | None,
                  log: Log, keep: Sequence[str] = (), decided_by: str = "",
                  harden: bool = True, keep_admins: tuple[str, ...] = (),
-                 lock_admins: tuple[str, ...] = (), keep_content: bool = False
-                 ) -> RestoreOutcome:
+                 lock_admins: tuple[str, ...] = (), keep_content: bool = False,
+                 converge: bool = False) -> RestoreOutcome:
     release = release or detect_release(conn)
     plan = plan_restore(bundle, release, keep=keep, decided_by=decided_by,
                         keep_admins=keep_admins, lock_admins=lock_admins,
@@ -83,15 +90,42 @@ def restore_host(conn: Any, host: InventoryHost, bundle: Bundle, release: str | 
         digests[sp.host] = build_archive(bundle, sp.old_content_dir, sp.quarantined,
                                          archives[sp.host], site=sp.host)
     outcome = RestoreOutcome(host.name, release, plan, bundle.secrets_path)
-    log(f"ansible-playbook {PLAYBOOK.relative_to(PROJECT)} on {host.name}")
-    outcome.ansible_changed = run_playbook(host, playbook_vars(plan, sec, archives), log)
+    variables = playbook_vars(plan, sec, archives)
+    inputs = {PLAYBOOK.name: playbook_inputs(
+        PROJECT, PLAYBOOK, variables_yaml(variables), inventory_path(), host,
+        extra=[f"{site} {digest}" for site, digest in digests.items()])}
+    if harden:
+        inputs[HARDEN_PLAYBOOK.name] = playbook_inputs(
+            PROJECT, HARDEN_PLAYBOOK, variables_yaml({}), inventory_path(), host)
+    stamps = Stamps(bundle, host.name)
+    state = "" if converge or not stamps.known() else server_state(conn)
+
+    def proven(playbook: Path) -> bool:
+        if not stamps.proven(playbook.name, inputs[playbook.name], state):
+            return False
+        log(f"{playbook.relative_to(PROJECT)} not run: {host.name}'s state digest and the "
+            "playbook's inputs are those of its last converge, so it could change nothing "
+            "(fab restore --converge runs it anyway)")
+        outcome.proven_unchanged.append(playbook.name)
+        return True
+
+    if not proven(PLAYBOOK):
+        log(f"ansible-playbook {PLAYBOOK.relative_to(PROJECT)} on {host.name}")
+        outcome.ansible_changed = run_playbook(host, variables, log)
     outcome.imported, outcome.skipped, changes = restore_databases(conn, bundle, plan, sec,
                                                                    log)
     outcome.account_changes = changes["accounts"]
     outcome.content_changes = changes["content"]
     outcome.settings_changes = changes["settings"]
-    if harden:  # a restored hacked site comes up hardened, never "hardened later"
+    # the state read above still holds only if nothing has touched the server since
+    untouched = bool(outcome.proven_unchanged) and not outcome.imported \
+        and not (outcome.account_changes or outcome.content_changes
+                 or outcome.settings_changes)
+    if harden and not (untouched and proven(HARDEN_PLAYBOOK)):
+        # a restored hacked site comes up hardened, never "hardened later"
         outcome.harden_changed = harden_host(host, log, again="fab restore again")
+    if len(outcome.proven_unchanged) < len(inputs) or not untouched:
+        stamps.record(server_state(conn), inputs)
     outcome.journal = bundle.write_journal("restore", journal(bundle, outcome, archives, digests))
     return outcome
 
@@ -112,6 +146,7 @@ def journal(bundle: Bundle, o: RestoreOutcome, archives: dict[str, Path],
     return {"format": JOURNAL_FORMAT, "version": 1, "host": o.host,
             "release": o.release, "restored": utc_iso(),
             "ansible_changed": o.ansible_changed, "harden_changed": o.harden_changed,
+            "proven_unchanged": o.proven_unchanged,
             "imported": o.imported,
             "skipped": o.skipped,
             # the account section (docs/restore.md, "The journal's account section")
