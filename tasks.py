@@ -227,21 +227,23 @@ def convert_dump(c: Context, src: str = "", dst: str = "", mode: str = "auto",
           "lock_admin": "lock this powerful account (no role, no way in) although triage "
                         "would keep it; repeat for more",
           "keep_content": "leave injected <script>s, iframes, event handlers and hidden "
-                          "links in the content (default: removed, each change journalled)"},
+                          "links in the content (default: removed, each change journalled)",
+          "tls": "end with fab tls (certificates, https) when the names already resolve to "
+                 "the server"},
     iterable=["keep", "keep_admin", "lock_admin"],
 )
 @user_errors
 def restore(c: Context, bundle: str = "", release: str = "", plan: bool = False,
             json: bool = False, host_key: str = "", keep: Any = None,
             no_harden: bool = False, keep_admin: Any = None, lock_admin: Any = None,
-            keep_content: bool = False) -> None:
+            keep_content: bool = False, tls: bool = False) -> None:
     """Rebuild the sites on the fresh server from the bundle (--plan: only show what it will do)."""
     from vpsrescue.restore import cli
 
     cli.run(c, bundle=bundle, release=release, plan=plan, host_key=host_key, as_json=json,
             keep=keep or [], harden=not no_harden,
             keep_admins=tuple(keep_admin or ()), lock_admins=tuple(lock_admin or ()),
-            keep_content=keep_content)
+            keep_content=keep_content, tls=tls)
 
 
 # ---------------------------------------------------------------------------- verify
@@ -249,14 +251,39 @@ def restore(c: Context, bundle: str = "", release: str = "", plan: bool = False,
     help={"bundle": "the restored bundle (default: the newest complete one under bundles/)",
           "json": "print each server's report as JSON on stdout instead of the table",
           "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
+                      "the inventory does not pin it",
+          "ca_bundle": "PEM roots https:// must verify against once fab tls ran (default: "
+                       "vpsrescue_tls_ca_bundle in the inventory, else the system's)"},
+)
+@user_errors
+def verify(c: Context, bundle: str = "", json: bool = False, host_key: str = "",
+           ca_bundle: str = "") -> None:
+    """Prove the restored sites from outside: HTTP(S), logins, row counts, file hashes, TLS."""
+    from vpsrescue.verify import cli
+
+    cli.run(c, bundle=bundle, host_key=host_key, as_json=json, ca_bundle=ca_bundle)
+
+
+# ---------------------------------------------------------------------------- tls
+@task(
+    help={"bundle": "the restored bundle (default: the newest complete one under bundles/)",
+          "acme_server": "ACME directory URL (default: vpsrescue_tls_acme_server in the "
+                         "inventory, else Let's Encrypt)",
+          "hsts": "send Strict-Transport-Security (default off unless vpsrescue_tls_hsts is "
+                  "true in the inventory); switch it on once https works",
+          "json": "print each server's TLS journal as JSON on stdout instead of the table",
+          "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
                       "the inventory does not pin it"},
 )
 @user_errors
-def verify(c: Context, bundle: str = "", json: bool = False, host_key: str = "") -> None:
-    """Prove the restored sites from outside: HTTP, logins, row counts, file hashes."""
-    from vpsrescue.verify import cli
+def tls(c: Context, bundle: str = "", acme_server: str = "", hsts: bool = False,
+        json: bool = False, host_key: str = "") -> None:
+    """HTTPS for the restored sites: certificates from an ACME CA (certbot, HTTP-01), redirect,
+    renewal; once every name resolves to the server."""
+    from vpsrescue.tls import cli
 
-    cli.run(c, bundle=bundle, host_key=host_key, as_json=json)
+    cli.run(c, bundle=bundle, acme_server=acme_server, hsts=hsts or None, host_key=host_key,
+            as_json=json)
 
 
 # ---------------------------------------------------------------------------- harden
@@ -342,7 +369,7 @@ sidecar.add_task(wan_miniport, "wan-miniport")
 
 
 # ---------------------------------------------------------------------------- collection
-# In flow order: lab, rescue, bundle, triage, convert-dump, restore, verify; then the
+# In flow order: lab, rescue, bundle, triage, convert-dump, restore, verify, tls; then the
 # password tool and the workstation sidecar.
 ns = Collection()
 ns.add_collection(lab)
@@ -352,6 +379,7 @@ ns.add_task(triage)
 ns.add_task(convert_dump)
 ns.add_task(restore)
 ns.add_task(verify)
+ns.add_task(tls)
 ns.add_task(harden)
 ns.add_task(audit)
 ns.add_task(wp_hash, "wp-hash")

@@ -207,3 +207,14 @@ class AuditError(VpsrescueError):
 class HardenError(VpsrescueError):
     """The hardening play stopped: its guard kept the old SSH configuration, or the
     firewall rolled back, or a task failed; the sentence says which and what to do."""
+
+
+# ---------------------------------------------------------------- tls
+class TlsError(VpsrescueError):
+    """fab tls could not get or install the certificates (no e-mail, the CA refused, a
+    play failed); the sentence says what to do."""
+
+
+class TlsNotReadyError(TlsError):
+    """A site name does not lead to the server yet (DNS still points elsewhere, or its
+    /.well-known/acme-challenge/ is not served): nothing was asked of the CA."""
