@@ -76,12 +76,16 @@ def check_dns(sites: list[dict[str, Any]], server: str, resolver: str | None) ->
             found = dns.resolve(name, resolver)
             if found == [server]:
                 continue
-            got = ("does not resolve at all" if not found else
-                   f"resolves to {', '.join(found)}" + (" as well" if server in found else ""))
+            if not found:
+                got = "does not resolve at all"
+            elif server in found:
+                got = f"resolves to {', '.join(found)}: not only to this server {server}"
+            else:
+                got = f"resolves to {', '.join(found)}, not to this server {server}"
             raise TlsNotReadyError(
-                f"{name} is not ready for a certificate: in {where} it {got}, not only to "
-                f"this server {server}; point its A record at {server} (and remove the "
-                f"others), wait until it is seen, then run fab tls again.")
+                f"{name} is not ready for a certificate: in {where} it {got}; point its A "
+                f"record at {server} alone, wait until it is seen there, then run fab tls "
+                f"again.")
 
 
 def playbook_vars(sites: list[dict[str, Any]], s: TlsSettings) -> dict[str, Any]:
