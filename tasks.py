@@ -271,19 +271,21 @@ def verify(c: Context, bundle: str = "", json: bool = False, host_key: str = "",
                          "inventory, else Let's Encrypt)",
           "hsts": "send Strict-Transport-Security (default off unless vpsrescue_tls_hsts is "
                   "true in the inventory); switch it on once https works",
+          "force_renewal": "new certificates even when the current ones are not due (after "
+                           "a key may have leaked, or to prove renewal works)",
           "json": "print each server's TLS journal as JSON on stdout instead of the table",
           "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
                       "the inventory does not pin it"},
 )
 @user_errors
 def tls(c: Context, bundle: str = "", acme_server: str = "", hsts: bool = False,
-        json: bool = False, host_key: str = "") -> None:
+        force_renewal: bool = False, json: bool = False, host_key: str = "") -> None:
     """HTTPS for the restored sites: certificates from an ACME CA (certbot, HTTP-01), redirect,
     renewal; once every name resolves to the server."""
     from vpsrescue.tls import cli
 
     cli.run(c, bundle=bundle, acme_server=acme_server, hsts=hsts or None, host_key=host_key,
-            as_json=json)
+            as_json=json, force_renewal=force_renewal)
 
 
 # ---------------------------------------------------------------------------- harden

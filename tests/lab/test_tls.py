@@ -5,7 +5,8 @@
 - then every name answers over HTTPS with a certificate that verifies against pebble's
   issuing root (and against nothing else), http:// redirects, WordPress links https://;
 - fab verify passes with its TLS checks; a second fab tls asks the CA for nothing;
-- a forced renewal with certbot's own unit environment is served after its deploy hook.
+- a forced renewal with certbot's own unit environment is served after its deploy hook,
+  and one through the task (fab tls --force-renewal) at once.
 
 It moves the shared restored lab to https, so conftest orders this module last.
 """
@@ -70,8 +71,8 @@ def _http_head(address: str, name: str, path: str) -> tuple[int, str]:
         conn.close()
 
 
-def _tls_json(lab: Lab, bundle: Path) -> dict[str, Any]:
-    res = lab.fab("tls", "--bundle", str(bundle), "--json", timeout=1200)
+def _tls_json(lab: Lab, bundle: Path, *extra: str) -> dict[str, Any]:
+    res = lab.fab("tls", "--bundle", str(bundle), "--json", *extra, timeout=1200)
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
     assert len(lines) == 1, res.stdout
@@ -153,6 +154,12 @@ def test_tls_from_the_lab_ca(lab: Lab, restored: Path) -> None:
     assert "REQUESTS_CA_BUNDLE=" in env
     _vps(lab, f"env {shlex.quote(env)} certbot renew --force-renewal "
               "--no-random-sleep-on-renew -q")
-    for host in names:
-        renewed = format(_handshake(vps, host, pebble_only).serial_number, "x")
-        assert renewed != served[host]
+    renewed = {host: format(_handshake(vps, host, pebble_only).serial_number, "x")
+               for host in names}
+    assert all(renewed[host] != served[host] for host in names)
+
+    # And one through the task: new certificates, served at once.
+    forced = _tls_json(lab, restored, "--force-renewal")
+    for s in forced["sites"]:
+        now = format(_handshake(vps, s["host"], pebble_only).serial_number, "x")
+        assert s["new_certificate"] and now == s["certificate"]["serial"] != renewed[s["host"]]

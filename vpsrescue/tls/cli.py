@@ -15,7 +15,8 @@ from .run import TlsSettings, tls_host
 
 
 def run(c: Any, *, bundle: str | Bundle = "", acme_server: str = "", hsts: bool | None = None,
-        host_key: str = "", as_json: bool = False, again: str = "fab tls") -> None:
+        host_key: str = "", as_json: bool = False, again: str = "fab tls",
+        force_renewal: bool = False) -> None:
     con = Console(stderr=True)
     b = bundle if isinstance(bundle, Bundle) else (
         Bundle.open(bundle) if bundle else default_bundle())
@@ -24,7 +25,8 @@ def run(c: Any, *, bundle: str | Bundle = "", acme_server: str = "", hsts: bool 
             settings = TlsSettings.of(host, acme_server=acme_server, hsts=hsts)
             con.rule(f"tls on {host.name} ({host.address})")
             out = tls_host(conn, host, b, settings,
-                           lambda m: con.print(m, markup=False, highlight=False), again=again)
+                           lambda m: con.print(m, markup=False, highlight=False), again=again,
+                           force_renewal=force_renewal)
         finally:
             conn.close()
         if as_json:

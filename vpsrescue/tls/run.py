@@ -88,7 +88,8 @@ def check_dns(sites: list[dict[str, Any]], server: str, resolver: str | None) ->
                 f"again.")
 
 
-def playbook_vars(sites: list[dict[str, Any]], s: TlsSettings) -> dict[str, Any]:
+def playbook_vars(sites: list[dict[str, Any]], s: TlsSettings,
+                  force_renewal: bool = False) -> dict[str, Any]:
     ca_pem = Path(s.acme_ca_file).read_text() if s.acme_ca_file else ""
     return {"vpsrescue_sites": [{"host": x["host"], "aliases": list(x.get("aliases", []))}
                                 for x in sites],
@@ -96,6 +97,7 @@ def playbook_vars(sites: list[dict[str, Any]], s: TlsSettings) -> dict[str, Any]
             "vpsrescue_tls_email": s.email,
             "vpsrescue_tls_acme_ca_pem": ca_pem,
             "vpsrescue_tls_hsts": s.hsts,
+            "vpsrescue_tls_force_renewal": force_renewal,
             "vpsrescue_tls_check_token": f"vpsrescue-check-{secrets.token_hex(12)}"}
 
 
@@ -167,7 +169,7 @@ class TlsOutcome:
 
 
 def tls_host(conn: Any, host: InventoryHost, bundle: Bundle, settings: TlsSettings,
-             log: Log, again: str = "fab tls") -> TlsOutcome:
+             log: Log, again: str = "fab tls", force_renewal: bool = False) -> TlsOutcome:
     plan = bundle.load_plan()
     sites = plan["sites"]
     if bundle.load_secrets() is None:
@@ -178,7 +180,8 @@ def tls_host(conn: Any, host: InventoryHost, bundle: Bundle, settings: TlsSettin
     before = {x["host"]: read_certificate(conn, x["host"]) for x in sites}
     log(f"ansible-playbook {PLAYBOOK.relative_to(PROJECT)} on {host.name} "
         f"(ACME CA {settings.acme_server})")
-    changed = run_playbook(host, playbook_vars(sites, settings), log, playbook=PLAYBOOK,
+    changed = run_playbook(host, playbook_vars(sites, settings, force_renewal), log,
+                           playbook=PLAYBOOK,
                            error=TlsError, again=again)
     moved = move_to_https(conn, sites)
     out = []
