@@ -229,21 +229,24 @@ def convert_dump(c: Context, src: str = "", dst: str = "", mode: str = "auto",
           "keep_content": "leave injected <script>s, iframes, event handlers and hidden "
                           "links in the content (default: removed, each change journalled)",
           "converge": "run the playbooks even when the server's state digest and their "
-                      "inputs prove them unchanged since their last converge"},
+                      "inputs prove them unchanged since their last converge",
+          "tls": "end with fab tls (certificates, https) when the names already resolve to "
+                 "the server"},
     iterable=["keep", "keep_admin", "lock_admin"],
 )
 @user_errors
 def restore(c: Context, bundle: str = "", release: str = "", plan: bool = False,
             json: bool = False, host_key: str = "", keep: Any = None,
             no_harden: bool = False, keep_admin: Any = None, lock_admin: Any = None,
-            keep_content: bool = False, converge: bool = False) -> None:
+            keep_content: bool = False, converge: bool = False,
+            tls: bool = False) -> None:
     """Rebuild the sites on the fresh server from the bundle (--plan: only show what it will do)."""
     from vpsrescue.restore import cli
 
     cli.run(c, bundle=bundle, release=release, plan=plan, host_key=host_key, as_json=json,
             keep=keep or [], harden=not no_harden,
             keep_admins=tuple(keep_admin or ()), lock_admins=tuple(lock_admin or ()),
-            keep_content=keep_content, converge=converge)
+            keep_content=keep_content, converge=converge, tls=tls)
 
 
 # ---------------------------------------------------------------------------- verify
@@ -251,14 +254,41 @@ def restore(c: Context, bundle: str = "", release: str = "", plan: bool = False,
     help={"bundle": "the restored bundle (default: the newest complete one under bundles/)",
           "json": "print each server's report as JSON on stdout instead of the table",
           "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
+                      "the inventory does not pin it",
+          "ca_bundle": "PEM roots https:// must verify against once fab tls ran (default: "
+                       "vpsrescue_tls_ca_bundle in the inventory, else the system's)"},
+)
+@user_errors
+def verify(c: Context, bundle: str = "", json: bool = False, host_key: str = "",
+           ca_bundle: str = "") -> None:
+    """Prove the restored sites from outside: HTTP(S), logins, row counts, file hashes, TLS."""
+    from vpsrescue.verify import cli
+
+    cli.run(c, bundle=bundle, host_key=host_key, as_json=json, ca_bundle=ca_bundle)
+
+
+# ---------------------------------------------------------------------------- tls
+@task(
+    help={"bundle": "the restored bundle (default: the newest complete one under bundles/)",
+          "acme_server": "ACME directory URL (default: vpsrescue_tls_acme_server in the "
+                         "inventory, else Let's Encrypt)",
+          "hsts": "send Strict-Transport-Security (default off unless vpsrescue_tls_hsts is "
+                  "true in the inventory); switch it on once https works",
+          "force_renewal": "new certificates even when the current ones are not due (after "
+                           "a key may have leaked, or to prove renewal works)",
+          "json": "print each server's TLS journal as JSON on stdout instead of the table",
+          "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
                       "the inventory does not pin it"},
 )
 @user_errors
-def verify(c: Context, bundle: str = "", json: bool = False, host_key: str = "") -> None:
-    """Prove the restored sites from outside: HTTP, logins, row counts, file hashes."""
-    from vpsrescue.verify import cli
+def tls(c: Context, bundle: str = "", acme_server: str = "", hsts: bool = False,
+        force_renewal: bool = False, json: bool = False, host_key: str = "") -> None:
+    """HTTPS for the restored sites: certificates from an ACME CA (certbot, HTTP-01), redirect,
+    renewal; once every name resolves to the server."""
+    from vpsrescue.tls import cli
 
-    cli.run(c, bundle=bundle, host_key=host_key, as_json=json)
+    cli.run(c, bundle=bundle, acme_server=acme_server, hsts=hsts or None, host_key=host_key,
+            as_json=json, force_renewal=force_renewal)
 
 
 # ---------------------------------------------------------------------------- harden
@@ -375,7 +405,7 @@ sidecar.add_task(wan_miniport, "wan-miniport")
 
 
 # ---------------------------------------------------------------------------- collection
-# In flow order: lab, rescue, bundle, triage, convert-dump, restore, verify, harden,
+# In flow order: lab, rescue, bundle, triage, convert-dump, restore, verify, tls, harden,
 # audit, checklist, report; then the password tool and the workstation sidecar.
 ns = Collection()
 ns.add_collection(lab)
@@ -385,6 +415,7 @@ ns.add_task(triage)
 ns.add_task(convert_dump)
 ns.add_task(restore)
 ns.add_task(verify)
+ns.add_task(tls)
 ns.add_task(harden)
 ns.add_task(audit)
 ns.add_task(checklist)

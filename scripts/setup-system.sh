@@ -10,6 +10,7 @@ PACKAGES=(
   mariadb-server-core mariadb-client
   php-cli php-mysql php-mbstring
   apt-cacher-ng
+  pebble
   gcc libc6-dev
   patch
   locales

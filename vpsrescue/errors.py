@@ -213,3 +213,14 @@ class HardenError(VpsrescueError):
 class ChecklistError(VpsrescueError):
     """`fab checklist --mark` was given a step that does not exist or that only a
     journal can tick."""
+
+
+# ---------------------------------------------------------------- tls
+class TlsError(VpsrescueError):
+    """fab tls could not get or install the certificates (no e-mail, the CA refused, a
+    play failed); the sentence says what to do."""
+
+
+class TlsNotReadyError(TlsError):
+    """A site name does not lead to the server yet (DNS still points elsewhere, or its
+    /.well-known/acme-challenge/ is not served): nothing was asked of the CA."""

@@ -117,5 +117,12 @@ def restored(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """test_cycle.py runs first: its labs must start and stop while no other lab is up
-    (the session lab's apt proxy would hold the port it takes on purpose)."""
-    items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/lab/test_cycle.py") else 1)
+    (the session lab's apt proxy would hold the port it takes on purpose). test_tls.py
+    runs last: it moves the shared restored lab to https, which the tests reading it over
+    http:// do not expect."""
+    def order(item: pytest.Item) -> int:
+        if item.nodeid.startswith("tests/lab/test_cycle.py"):
+            return 0
+        return 2 if item.nodeid.startswith("tests/lab/test_tls.py") else 1
+
+    items.sort(key=order)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import LabError
-from . import lifecycle
+from . import lifecycle, pebble
 from .hosts import ssh_args
 from .model import LabInstance
 from .rootfs import CACHE_ROOT
@@ -33,6 +33,8 @@ def up(release: str = "bookworm", disk: str | None = None) -> None:
     took = time.monotonic() - t0
     console.print(f"[green]lab up[/] in {took:.1f} s: lab-rescue {lab.rescue.address} "
                   f"(old disk on /dev/xvdb), lab-vps {lab.vps.address} ({state.release})")
+    console.print(f"ACME CA (pebble): {pebble.acme_directory_url(lab)}, its root "
+                  f"{pebble.issuing_root(lab)}")
     console.print(f"inventory: {lab.inventory}")
     console.print("log in: fab lab.ssh lab-rescue | fab lab.ssh lab-vps;  "
                   "tear down: fab lab.down")
@@ -66,8 +68,9 @@ def status(as_json: bool = False) -> None:
             t.add_row(r.name, r.address, r.container, str(r.pid or "-"),
                       f"[{colour}]{r.systemd}[/]", r.reason)
         Console().print(t)
-        Console().print(f"apt proxy: {extra['proxy']}   old disk: {extra['old_disk'] or '-'}"
-                        f"   release: {extra['release'] or '-'}   "
+        Console().print(f"apt proxy: {extra['proxy']}   ACME CA: {extra['acme']}   "
+                        f"old disk: {extra['old_disk'] or '-'}   "
+                        f"release: {extra['release'] or '-'}   "
                         f"inventory: {extra['inventory'] or '-'}")
     if not up_ok:
         raise Exit(code=1)

@@ -21,7 +21,7 @@ import yaml
 
 from ..errors import LabError
 from ..mounts import mounted_under, unmount
-from . import disk, hosts, net, proxy
+from . import disk, hosts, net, pebble, proxy
 from .model import LabHost, LabInstance
 from .rootfs import RELEASES, ensure_rootfs
 from .system import out, pid_alive, require_root, require_tools
@@ -38,6 +38,7 @@ class LabState:
     started_at: float
     nspawn: dict[str, int] = field(default_factory=dict)
     proxy: int | None = None
+    acme: dict[str, int] = field(default_factory=dict)  # pebble, challtestsrv
     loop: str | None = None
     partitions: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -107,6 +108,8 @@ def up(lab: LabInstance, release: str = "bookworm", disk_image: Path | None = No
         hosts.write_known_hosts(lab, known)
         state.save(lab)
         state.proxy = proxy.start(lab)
+        state.save(lab)
+        state.acme = pebble.start(lab)
         state.loop, state.partitions = disk.attach(lab.disk_copy)
         state.save(lab)
         binds = disk.guest_binds(state.loop, state.partitions)
@@ -148,6 +151,7 @@ def write_inventory(lab: LabInstance) -> None:
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "vpsrescue_known_hosts": known,
                 "vpsrescue_lab": lab.name,
+                **pebble.inventory_vars(lab),
                 "ansible_ssh_common_args": (
                     f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes "
                     f"-o GlobalKnownHostsFile=/dev/null"
@@ -171,6 +175,7 @@ def anything_left(lab: LabInstance) -> bool:
         or any(net.exists(h) or out(["ip", "link", "show", h.veth_host]) for h in lab.hosts)
         or any(hosts.nspawn_pids(h) for h in lab.hosts)
         or proxy.running(lab)
+        or pebble.running(lab)
         or mounted_under(lab.run_dir)
         or disk.attached_to(lab.disk_copy)
         or lab.data_dir.exists()
@@ -190,6 +195,9 @@ def down(lab: LabInstance, log: Log = print) -> list[str]:
     if proxy.running(lab) or (state and state.proxy and pid_alive(state.proxy)):
         proxy.stop(lab, state.proxy if state else None)
         removed.append("apt proxy")
+    if pebble.running(lab) or (state and any(pid_alive(p) for p in state.acme.values())):
+        pebble.stop(lab, state.acme if state else None)
+        removed.append("ACME server (pebble, challtestsrv)")
     points = mounted_under(lab.run_dir)
     unmount(points)
     removed += [f"mount {mp}" for mp in points]
@@ -237,6 +245,7 @@ def status(lab: LabInstance) -> tuple[list[HostStatus], dict[str, Any]]:
         "instance": lab.name,
         "release": state.release if state else None,
         "proxy": "running" if proxy.running(lab) else "stopped",
+        "acme": "running" if pebble.running(lab) else "stopped",
         "old_disk": state.loop if state and disk.attached_to(lab.disk_copy) else None,
         "inventory": str(lab.inventory) if lab.inventory.exists() else None,
         "timings": state.timings if state else {},

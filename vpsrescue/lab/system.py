@@ -18,6 +18,8 @@ REQUIRED_TOOLS = {
     "losetup": "mount",
     "partx": "util-linux",
     "apt-cacher-ng": "apt-cacher-ng",
+    "pebble": "pebble",
+    "pebble-challtestsrv": "pebble",
     "ssh-keygen": "openssh-client",
 }
 

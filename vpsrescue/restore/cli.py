@@ -152,7 +152,7 @@ def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
         host_key: str = "", as_json: bool = False, keep: Sequence[str] = (),
         harden: bool = True, keep_admins: tuple[str, ...] = (),
         lock_admins: tuple[str, ...] = (), keep_content: bool = False,
-        converge: bool = False) -> None:
+        converge: bool = False, tls: bool = False) -> None:
     """What `fab restore` does with its options. ``keep``: quarantined paths the operator
     takes back (only files left behind for a medium finding in a web root);
     ``keep_admins``/``lock_admins`` override the account decisions."""
@@ -165,3 +165,8 @@ def run(c: Any, *, bundle: str = "", release: str = "", plan: bool = False,
     restore(c, b, release or None, host_key or None, con, as_json, keep=keep,
             harden=harden, keep_admins=keep_admins, lock_admins=lock_admins,
             keep_content=keep_content, converge=converge)
+    if tls:  # --tls: the restore is done and journalled; https is its own step
+        from ..tls import cli as tls_cli
+
+        tls_cli.run(c, bundle=b, host_key=host_key, as_json=as_json,
+                    again="fab tls (the restore itself is done)")

@@ -3,7 +3,9 @@
 Read-only on the server: HTTP as a visitor would (with each site's Host header, to the
 server's address), the new administrators' logins, the database's row counts against
 what was dumped from the old datadir, every restored wp-content file's sha256 against
-the manifest, quarantined files absent, nothing world-writable. Each check is one line
+the manifest, quarantined files absent, nothing world-writable; once `fab tls` ran (its
+journal is in the bundle), all of it over verified HTTPS plus the TLS section (tls.py:
+chain, names, expiry, redirect). Each check is one line
 of the report in the bundle's verify/ (Bundle.write_verify_report: JSON and Markdown);
 any failure makes the command fail. The row counts are read with the server's own
 ``mariadb`` client as root over SSH: verify makes no account and changes nothing.
@@ -17,6 +19,7 @@ import http.client
 import os
 import secrets as pysecrets
 import shlex
+import ssl
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,6 +31,7 @@ from ..errors import VerifyError
 from ..inventory import InventoryHost
 from ..mariadb import quote_ident, quote_string, server_sql
 from ..triage.quarantine import left_behind
+from .tls import SiteHTTPS, check_site, client_context, on_https
 
 # Tables whose rows restore must not change (options and usermeta lose the old salts
 # and session tokens, and WordPress's upgrade may add options: reported, not compared).
@@ -82,8 +86,12 @@ class VerifyReport:
 
 
 def request(address: str, host: str, path: str, form: dict[str, str] | None = None,
-         cookie: str = "") -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection(address, 80, timeout=30)
+            cookie: str = "", tls: ssl.SSLContext | None = None
+            ) -> tuple[int, dict[str, str], bytes]:
+    """One request to the server's address as ``host``; over verified HTTPS with ``tls``
+    (a site `fab tls` moved there answers http:// with a redirect only)."""
+    conn = (SiteHTTPS(address, host, tls) if tls is not None
+            else http.client.HTTPConnection(address, 80, timeout=30))
     headers = {"Host": host, "User-Agent": "vpsrescue-verify"}
     if cookie:
         headers["Cookie"] = cookie
@@ -113,26 +121,27 @@ def _manifest_files(bundle: Bundle, content_dir: str) -> dict[str, str]:
             if e.type in CONTENT_TYPES and e.sha256 and os.fsdecode(e.path) != top}
 
 
-def check_http(report: VerifyReport, address: str, site: dict[str, Any]) -> None:
+def check_http(report: VerifyReport, address: str, site: dict[str, Any],
+               tls: ssl.SSLContext | None = None) -> None:
     host = site["host"]
-    status, _, body = request(address, host, "/")
+    status, _, body = request(address, host, "/", tls=tls)
     ok = status == 200 and b"<title>" in body and len(body) > 500
     report.add(host, "home page", ok, f"HTTP {status}, {len(body)} bytes"
                + ("" if ok else ": expected 200 with a page"))
     probe = f"/wp-content/uploads/vpsrescue-verify-{pysecrets.token_hex(4)}.php"
-    status, _, _ = request(address, host, probe)
+    status, _, _ = request(address, host, probe, tls=tls)
     report.add(host, "no PHP from uploads", status == 403,
                f"GET {probe}: HTTP {status} (403 expected)")
 
 
 def check_logins(report: VerifyReport, address: str, site: dict[str, Any],
-                 passwords: dict[str, str]) -> None:
+                 passwords: dict[str, str], tls: ssl.SSLContext | None = None) -> None:
     host = site["host"]
     for login in site["admins"]:
         status, hdrs, _ = request(address, host, "/wp-login.php",
                                {"log": login, "pwd": passwords[login], "testcookie": "1",
                                 "redirect_to": "/wp-admin/"},
-                               cookie="wordpress_test_cookie=WP%20Cookie%20check")
+                               cookie="wordpress_test_cookie=WP%20Cookie%20check", tls=tls)
         ok = status == 302 and "wordpress_logged_in_" in hdrs.get("set-cookie", "")
         report.add(host, f"login {login}", ok, f"HTTP {status}" + (
             ", logged in with the new password" if ok else
@@ -233,7 +242,11 @@ def check_files(report: VerifyReport, conn: Any, bundle: Bundle, site: dict[str,
 
 def verify_host(conn: Any, host: InventoryHost, bundle: Bundle,
                 log: Callable[[str], None] = lambda m: None,
-                content_root: str = "/var/lib/wordpress/sites") -> VerifyReport:
+                content_root: str = "/var/lib/wordpress/sites",
+                ca_bundle: str | None = None) -> VerifyReport:
+    """Every check of every site; with a TLS journal in the bundle (fab tls ran) the
+    sites are visited over HTTPS, verified against ``ca_bundle`` (default: the system's
+    roots), and the TLS section is added."""
     plan = bundle.load_plan()
     secrets = bundle.load_secrets()
     if secrets is None:
@@ -241,11 +254,18 @@ def verify_host(conn: Any, host: InventoryHost, bundle: Bundle,
                           "credentials): run fab restore first.")
     dumped = bundle.load_datadir_dump()
     report = VerifyReport(server=f"{host.name} ({host.address})", started=utc_iso())
+    journal = bundle.load_tls_journal()
+    context = client_context(ca_bundle)
     for site in plan["sites"]:
         log(f"verifying {site['host']}")
-        check_http(report, host.address, site)
+        tls = context if on_https(journal, site["host"]) else None
+        check_http(report, host.address, site, tls)
         check_logins(report, host.address, site,
-                     secrets["sites"][site["host"]]["admin_passwords"])
+                     secrets["sites"][site["host"]]["admin_passwords"], tls)
+        if tls is not None:
+            check_site(report.add, host.address, site["host"],
+                       [site["host"], *site.get("aliases", [])], tls,
+                       ca_bundle or "the system's trusted roots")
         tables = dumped.get(site["db_name"], {})
         wanted = [site["table_prefix"] + t for t in EXACT_TABLES
                   if site["table_prefix"] + t in tables]
