@@ -699,10 +699,13 @@ def test_harden_php_settings_are_what_php_reads_and_validated(sapi: str,
 
 @pytest.mark.parametrize(("mods", "xmlrpc", "users"), [
     (False, False, True), (True, True, False)])
-def test_harden_mu_plugin_follows_its_switches_and_passes_php_lint(
+def test_harden_wordpress_prepend_follows_its_switches_and_refuses_only_wordpress_xmlrpc(
         mods: bool, xmlrpc: bool, users: bool, tmp_path: Path) -> None:
-    php = tmp_path / "vpsrescue-harden.php"
-    php.write_text(render("vpsrescue_harden", "vpsrescue-harden.php.j2", {
+    """The file PHP prepends to every request: php -l clean; what it hands WordPress
+    follows the switches; xmlrpc.php of a WordPress (a wp-load.php beside it) gets 403
+    before it runs, another program's xmlrpc.php and other WordPress scripts run."""
+    php = tmp_path / "wordpress-harden.php"
+    php.write_text(render("vpsrescue_harden", "wordpress-harden.php.j2", {
         "vpsrescue_harden_wordpress_disallow_file_mods": mods,
         "vpsrescue_harden_wordpress_xmlrpc": xmlrpc,
         "vpsrescue_harden_wordpress_block_user_enumeration": users}))
@@ -711,5 +714,22 @@ def test_harden_mu_plugin_follows_its_switches_and_passes_php_lint(
     code = b" ".join(t.value for t in php_tokens(php.read_bytes()))
     assert b"DISALLOW_FILE_EDIT" in code
     assert (b"DISALLOW_FILE_MODS" in code) is mods
-    assert (b"XMLRPC_REQUEST" in code) is (not xmlrpc)
+    assert (b"xmlrpc_enabled" in code) is (not xmlrpc)
     assert (b"rest_pre_dispatch" in code) is users
+    wp, other = tmp_path / "wp", tmp_path / "other"
+    for d in (wp, other):
+        d.mkdir()
+        (d / "xmlrpc.php").write_text("<?php echo 'RAN ', count($wp_filter ?? []);")
+        (d / "index.php").write_text("<?php echo 'RAN ', count($wp_filter ?? []);")
+    (wp / "wp-load.php").write_text("<?php\n")
+
+    def run(script: Path) -> str:
+        out = subprocess.run(["php", "-n", "-d", f"auto_prepend_file={php}", str(script)],
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "SCRIPT_FILENAME": str(script)})
+        return out.stdout
+    hooks = 1 + (0 if xmlrpc else 3) + (3 if users else 0)
+    assert run(wp / "xmlrpc.php") == ("RAN %d" % hooks if xmlrpc
+                                      else "XML-RPC is disabled on this site.\n")
+    assert run(wp / "index.php") == f"RAN {hooks}"
+    assert run(other / "xmlrpc.php") == "RAN 0"
