@@ -729,7 +729,7 @@ def test_harden_wordpress_prepend_follows_its_switches_and_refuses_only_wordpres
                              env={**os.environ, "SCRIPT_FILENAME": str(script)})
         return out.stdout
     hooks = 1 + (0 if xmlrpc else 3) + (3 if users else 0)
-    assert run(wp / "xmlrpc.php") == ("RAN %d" % hooks if xmlrpc
+    assert run(wp / "xmlrpc.php") == (f"RAN {hooks}" if xmlrpc
                                       else "XML-RPC is disabled on this site.\n")
     assert run(wp / "index.php") == f"RAN {hooks}"
     assert run(other / "xmlrpc.php") == "RAN 0"
