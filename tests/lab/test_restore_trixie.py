@@ -65,3 +65,22 @@ def test_a_second_restore_on_debian_13_changes_nothing(trixie: tuple[Lab, Path, 
     assert journal["proven_unchanged"] == []
     assert journal["ansible_changed"] == 0 and journal["imported"] == []
     assert journal["accounts"] == []
+
+
+def test_debian_13_web_stack_is_hardened_and_the_sites_still_work(
+        trixie: tuple[Lab, Path, str]) -> None:
+    """The checks of test_harden_web.py on PHP 8.4, MariaDB 11.8 and WordPress 6.8."""
+    from . import test_harden_web as web
+    lab, bundle, _ = trixie
+    plan = json.loads((bundle / "restore" / "plan.json").read_text())
+    hosts = [s["host"] for s in plan["sites"]]
+    web.check_headers(lab, hosts)
+    web.check_denied_paths(lab, hosts)
+    web.check_wordpress_gives_nothing_away(lab, hosts)
+    web.check_php_and_mariadb_say_so(lab, hosts[0])
+    saved = json.loads((bundle / "restore" / "secrets.json").read_text())
+    blog = next(s for s in plan["sites"] if s["host"] == "blog.example.org")
+    login = blog["admins"][0]
+    web.check_admin_still_works(lab, blog["host"], login,
+                                saved["sites"][blog["host"]]["admin_passwords"][login])
+    web.check_audit_agrees(lab, bundle)

@@ -30,6 +30,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, generate_ansible_template_vars, trust_as_template
 
 from vpsrescue.dump.wp_oracle import wordpress_tree
+from vpsrescue.formats.php import php_tokens
 
 from ..conftest import PROJECT_ROOT
 
@@ -610,3 +611,125 @@ def test_playbook_and_roles_pass_ansible_lint_production_profile() -> None:
                           "playbooks/", "roles/"], cwd=PROJECT_ROOT, capture_output=True,
                          text=True, timeout=600)
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+
+
+# ------------------------------------------------------------------ harden: web stack
+
+def _harden_task(dest_part: str, tasks: str) -> dict[str, Any]:
+    for task in _walk_tasks(yaml.safe_load((ROLES / "vpsrescue_harden/tasks" / tasks)
+                                           .read_text())):
+        args = task.get("ansible.builtin.template") or {}
+        if dest_part in str(args.get("dest", "")):
+            return args  # type: ignore[no-any-return]
+    raise AssertionError(f"vpsrescue_harden/{tasks}: no template task writes {dest_part}")
+
+
+def test_harden_apache_conf_parses_with_the_sites_and_its_validate_refuses_breakage(
+        apache2: tuple[Path, dict[str, str]], contract: dict[str, Any], tmp_path: Path) -> None:
+    binary, env = apache2
+    harden = tmp_path / "zz-vpsrescue-harden.conf"
+    harden.write_text(render("vpsrescue_harden", "zz-vpsrescue-harden.conf.j2", {}))
+    conf = _apache_conf(apache2, tmp_path, [*_web_configs(contract, tmp_path).values(), harden])
+    res = subprocess.run([str(binary), "-t", "-f", str(conf)], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    args = _harden_task("zz-vpsrescue-harden.conf", "apache.yml")
+    base = _apache_conf(apache2, tmp_path, [])
+    for text, ok in ((harden.read_text(), True),
+                     (harden.read_text() + "\nTraceEnabled Off\n", False),
+                     (harden.read_text().replace("</LocationMatch>", "", 1), False)):
+        candidate = tmp_path / "candidate.conf"
+        candidate.write_text(text)
+        argv = _validate_argv(args, candidate)
+        assert argv[:2] == ["apache2ctl", "-t"], argv
+        res = subprocess.run([str(binary), "-f", str(base), *argv[1:]], capture_output=True,
+                             text=True, env=env, timeout=60)
+        assert (res.returncode == 0) is ok, (text[-200:], res.stderr)
+
+
+def test_harden_mariadb_dropin_is_validated_by_mariadbd(tmp_path: Path) -> None:
+    args = _harden_task("90-vpsrescue-harden.cnf", "mariadb.yml")
+    good = tmp_path / "good.cnf"
+    good.write_text(render("vpsrescue_harden", "90-vpsrescue-harden.cnf.j2", {}))
+    res = subprocess.run(_validate_argv(args, good), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    res = subprocess.run(["mariadbd", f"--defaults-file={good}", "--help", "--verbose"],
+                         capture_output=True, text=True, timeout=120)
+    effective = dict(ln.split(None, 1) for ln in res.stdout.splitlines()
+                     if re.match(r"^(bind-address|local-infile|symbolic-links)\s", ln))
+    assert effective == {"bind-address": "127.0.0.1", "local-infile": "FALSE",
+                         "symbolic-links": "FALSE"}, effective
+    bad = tmp_path / "bad.cnf"
+    bad.write_text(good.read_text().replace("local-infile", "local-infle", 1))
+    res = subprocess.run(_validate_argv(args, bad), capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0
+
+
+@pytest.mark.parametrize("sapi", ["apache2", "cli"])
+def test_harden_php_settings_are_what_php_reads_and_validated(sapi: str,
+                                                              tmp_path: Path) -> None:
+    args = _harden_task("99-vpsrescue-harden.ini", "php.yml")
+    version = subprocess.run(["php", "-r", "echo PHP_MAJOR_VERSION, '.', PHP_MINOR_VERSION;"],
+                             capture_output=True, text=True, check=True).stdout
+    ini = tmp_path / "99-vpsrescue-harden.ini"
+    ini.write_text(render("vpsrescue_harden", "99-vpsrescue-harden.ini.j2", {},
+                          item={"path": f"/etc/php/{version}/{sapi}"}, __sapi=sapi))
+    item = {"path": f"/etc/php/{version}/{sapi}"}  # the loop's item: the binary is php<v>
+    templar = Templar(loader=DataLoader(), variables={"item": item})
+    args = {"validate": templar.template(trust_as_template(args["validate"]))}
+    res = subprocess.run(_validate_argv(args, ini), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    keys = ["allow_url_include", "expose_php", "display_errors", "disable_functions"]
+    res = subprocess.run(["php", "-n", "-c", str(ini), "-r",
+                          'echo json_encode(array_map("ini_get", array_combine($k = '
+                          + json.dumps(keys) + ", $k)));"], capture_output=True, text=True,
+                         check=True)
+    got = json.loads(res.stdout)
+    assert got["allow_url_include"] == ""
+    if sapi == "cli":  # the restore's steps need their process functions there
+        assert got["disable_functions"] == ""
+    else:
+        assert got["expose_php"] == "" and got["display_errors"] == ""
+        assert {"exec", "shell_exec", "popen", "putenv"} <= set(
+            got["disable_functions"].split(","))
+    ini.write_text(ini.read_text() + '\ndisable_functions = "exec\n')
+    assert subprocess.run(_validate_argv(args, ini), capture_output=True,
+                          timeout=60).returncode != 0
+
+
+@pytest.mark.parametrize(("mods", "xmlrpc", "users"), [
+    (False, False, True), (True, True, False)])
+def test_harden_wordpress_prepend_follows_its_switches_and_refuses_only_wordpress_xmlrpc(
+        mods: bool, xmlrpc: bool, users: bool, tmp_path: Path) -> None:
+    """The file PHP prepends to every request: php -l clean; what it hands WordPress
+    follows the switches; xmlrpc.php of a WordPress (a wp-load.php beside it) gets 403
+    before it runs, another program's xmlrpc.php and other WordPress scripts run."""
+    php = tmp_path / "wordpress-harden.php"
+    php.write_text(render("vpsrescue_harden", "wordpress-harden.php.j2", {
+        "vpsrescue_harden_wordpress_disallow_file_mods": mods,
+        "vpsrescue_harden_wordpress_xmlrpc": xmlrpc,
+        "vpsrescue_harden_wordpress_block_user_enumeration": users}))
+    res = subprocess.run(["php", "-l", str(php)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    code = b" ".join(t.value for t in php_tokens(php.read_bytes()))
+    assert b"DISALLOW_FILE_EDIT" in code
+    assert (b"DISALLOW_FILE_MODS" in code) is mods
+    assert (b"xmlrpc_enabled" in code) is (not xmlrpc)
+    assert (b"rest_pre_dispatch" in code) is users
+    wp, other = tmp_path / "wp", tmp_path / "other"
+    for d in (wp, other):
+        d.mkdir()
+        (d / "xmlrpc.php").write_text("<?php echo 'RAN ', count($wp_filter ?? []);")
+        (d / "index.php").write_text("<?php echo 'RAN ', count($wp_filter ?? []);")
+    (wp / "wp-load.php").write_text("<?php\n")
+
+    def run(script: Path) -> str:
+        out = subprocess.run(["php", "-n", "-d", f"auto_prepend_file={php}", str(script)],
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "SCRIPT_FILENAME": str(script)})
+        return out.stdout
+    hooks = 1 + (0 if xmlrpc else 3) + (3 if users else 0)
+    assert run(wp / "xmlrpc.php") == (f"RAN {hooks}" if xmlrpc
+                                      else "XML-RPC is disabled on this site.\n")
+    assert run(wp / "index.php") == f"RAN {hooks}"
+    assert run(other / "xmlrpc.php") == "RAN 0"

@@ -68,13 +68,14 @@ PROBES = [("home", "GET", "/"), ("trace", "TRACE", "/"),
           ("readme", "GET", "/readme.html"), ("license", "GET", "/license.txt"),
           ("dotfile", "GET", "/.vpsrescue-audit.env"), ("git", "GET", "/.git/HEAD"),
           ("dump", "GET", "/vpsrescue-audit.sql"), ("backup", "GET", "/wp-config.php~"),
-          ("bak", "GET", "/index.php.bak"),
+          ("bak", "GET", "/index.php.bak"), ("old", "GET", "/wp-config.php.old"),
           ("uploads", "GET", "/wp-content/uploads/"),
           ("uploads_php", "GET", "/wp-content/uploads/vpsrescue-audit.php"),
           ("xmlrpc", "POST", "/xmlrpc.php"), ("users", "GET", "/wp-json/wp/v2/users"),
           ("author", "GET", "/?author=1")]
 KEEP = ("server", "x-powered-by", "x-content-type-options", "x-frame-options",
-        "content-security-policy", "referrer-policy", "location", "content-type")
+        "content-security-policy", "referrer-policy", "permissions-policy", "location",
+        "content-type", "x-pingback")
 for site in sys.argv[1:]:
     for name, method, path in PROBES:
         out = {"site": site, "probe": name, "method": method, "path": path}
@@ -97,6 +98,10 @@ for site in sys.argv[1:]:
         print(json.dumps(out))
 '''
 
+# A Host no site claims (.invalid never resolves): what the default virtual host answers,
+# which is what a bot asking by IP address or by a made-up name gets.
+UNCLAIMED_HOST = "vpsrescue-audit.invalid"
+
 REMOTE_SCRIPT = (Path(__file__).parent / "collect.sh").read_text()
 
 
@@ -107,7 +112,8 @@ def remote_script() -> str:
             .replace("__PACKAGES__", " ".join(PACKAGES))
             .replace("__UNITS__", " ".join(UNITS))
             .replace("__MARIADB__", ", ".join(f"'{v}'" for v in MARIADB_VARIABLES))
-            .replace("__PHP__", " ".join(PHP_KEYS)))
+            .replace("__PHP__", " ".join(PHP_KEYS))
+            .replace("__UNCLAIMED__", UNCLAIMED_HOST))
     return "HTTP_PROBES=$(cat <<'VPSRESCUE_PY'\n" + HTTP_PROBES + "\nVPSRESCUE_PY\n)\n" + text
 
 

@@ -55,7 +55,7 @@ if has apache2ctl; then
   for f in $(ls -d /etc/wordpress/config-*.php /etc/wordpress/wp-config.php $(for r in $roots; do echo "$r/wp-config.php"; done) 2>/dev/null | sort -u); do
     sec "wp_config $f" sh -c 'stat -c "%a %U %G" "$1"; grep -hoiE "define\(\s*.(DISALLOW_FILE_EDIT|DISALLOW_FILE_MODS|WP_DEBUG|WP_DEBUG_DISPLAY|FORCE_SSL_ADMIN).\s*,\s*[a-z0-9]+" "$1"' sh "$f"
   done
-  if has python3; then sec http python3 -c "$HTTP_PROBES" ${sites:-localhost}; else sec http sh -c 'echo python3 is missing; exit 127'; fi
+  if has python3; then sec http python3 -c "$HTTP_PROBES" ${sites:-localhost} __UNCLAIMED__; else sec http sh -c 'echo python3 is missing; exit 127'; fi
 fi
 sec aide_conf sh -c 'grep -hE "^[[:space:]]*[/!=]" /etc/aide/aide.conf /etc/aide/aide.conf.d/* 2>/dev/null; true'
 printf '\n@@END\n'

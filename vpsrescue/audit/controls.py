@@ -693,13 +693,19 @@ _phpc("disable_functions", lambda v: all(fn in [x.strip() for x in v.split(",")]
 
 # ------------------------------------------------------------------ web
 def _targets(f: Facts) -> list[tuple[str, dict[str, dict[str, Any]]]]:
-    return [(s.name, s.probes) for s in f.sites if s.probes] or (
-        [("default", f.default_probes)] if f.default_probes else [])
+    """Every site, and the default virtual host (what a name no site claims gets): a deny
+    rule or a header only some vhosts have leaves the others open."""
+    return [(s.name, s.probes) for s in f.sites if s.probes] + (
+        [("default vhost", f.default_probes)] if f.default_probes else [])
 
 
-def _web(cid: str, title: str, why: str, probe: str,
+def _web(cid: str, title: str, why: str, probe: str | tuple[str, ...],
          good: Callable[[dict[str, Any]], bool], show: Callable[[dict[str, Any]], str],
          wp_only: bool = False) -> None:
+    """A control over the HTTP answers: every probe named (one or several) must be good
+    on every target; a probe the dump lacks (an older collector) is not counted."""
+    names = (probe,) if isinstance(probe, str) else probe
+
     def check(f: Facts) -> Outcome:
         if not f.ran("apache_modules"):
             return NA, "no Apache on this host"
@@ -710,14 +716,14 @@ def _web(cid: str, title: str, why: str, probe: str,
                         "no HTTP answers (python3 missing on the host?)")
         bad, ev = [], []
         for name, probes in sites:
-            p = probes.get(probe)
-            if p is None or p.get("status", 0) == 0:
+            got = [probes[n] for n in names if n in probes] or [{}]
+            if any(p.get("status", 0) == 0 for p in got):
                 bad.append(name)
                 ev.append(f"{name}: no answer")
                 continue
-            if not good(p):
+            if not all(good(p) for p in got):
                 bad.append(name)
-            ev.append(f"{name}: {show(p)}")
+            ev.append(f"{name}: " + ", ".join(show(p) for p in got))
         return _ok(not bad, "; ".join(ev))
     control(cid, title, why)(check)
 
@@ -753,13 +759,18 @@ _web("web-frame-options", "pages cannot be framed by others (X-Frame-Options or 
 _web("web-referrer-policy", "a Referrer-Policy is set", "Admin URLs with tokens do not "
      "leak to other sites.", "home", lambda p: bool(_h(p, "referrer-policy")),
      lambda p: f"Referrer-Policy: {_h(p, 'referrer-policy') or '-'}")
+_web("web-permissions-policy", "a Permissions-Policy is set", "A script injected into a "
+     "page cannot turn on the visitor's camera, microphone or location.", "home",
+     lambda p: bool(_h(p, "permissions-policy")),
+     lambda p: f"Permissions-Policy: {_h(p, 'permissions-policy')[:20] or '-'}")
 _web("web-dotfiles", "dotfiles are denied (403 even for a name that does not exist)",
-     "A .git or .env in the web root gives away the code and its secrets.", "dotfile",
+     "A .git or .env in the web root gives away the code and its secrets.", ("dotfile", "git"),
      lambda p: p.get("status") == 403, _status)
 _web("web-dump-files", "*.sql dumps are denied", "A dump left in the web root is every "
      "user and hash.", "dump", lambda p: p.get("status") == 403, _status)
 _web("web-backup-files", "editor backups (wp-config.php~, *.bak) are denied",
-     "wp-config.php~ is served as text: the database password.", "backup",
+     "wp-config.php~ is served as text: the database password.",
+     ("backup", "bak", "old"),
      lambda p: p.get("status") == 403, _status)
 _web("web-dir-listing", "no directory listings", "A listing of uploads shows every file, "
      "including what an intruder left.", "uploads",
