@@ -20,6 +20,7 @@ from vpsrescue.triage import system
 from vpsrescue.triage.model import Context, Finding, Site
 from vpsrescue.triage.system import accounts, commands, logs, persistence
 from vpsrescue.triage.system import files as system_files
+from vpsrescue.triage.system import php as system_php
 
 from ..oldroot import OldRoot
 from .restore_bundle import make_bundle
@@ -643,6 +644,7 @@ def test_findings_carry_the_runners_check_name(tmp_path: Path) -> None:
     t.file("/etc/rc.local", "/tmp/x &\n")
     t.file("/etc/ld.so.preload", "/lib/x.so\n")
     t.file("/tmp/x", ELF, mode=0o4755)
+    t.file("/tmp/s.php", "<?php system($_GET['c']);\n")
     t.file("/usr/local/bin/x", "#!/bin/sh\n", mode=0o755)
     t.file("/etc/pam.d/sshd", "auth sufficient pam_permit.so\n")
     t.file("/srv/torrents/a.torrent", "d4:infode")
@@ -654,7 +656,7 @@ def test_findings_carry_the_runners_check_name(tmp_path: Path) -> None:
 
 
 def test_checks_tuple_names_every_check_of_every_system_module() -> None:
-    defined = {getattr(m, n) for m in (accounts, persistence, system_files, logs)
+    defined = {getattr(m, n) for m in (accounts, persistence, system_files, system_php, logs)
                for n in dir(m) if n.startswith("check_")}
     assert set(system.CHECKS) == defined and len(system.CHECKS) == len(defined)
     # the rule ids stay what reports and tests have always called them
@@ -663,5 +665,5 @@ def test_checks_tuple_names_every_check_of_every_system_module() -> None:
     assert [_check_name(c) for c in system.CHECKS] == [
         "system.accounts", "system.sudoers", "system.ssh", "system.cron", "system.systemd",
         "system.startup", "system.ld_so_preload", "system.suid", "system.tmp",
-        "system.binaries", "system.pam", "system.bittorrent", "system.logs",
+        "system.php_code", "system.binaries", "system.pam", "system.bittorrent", "system.logs",
         "system.hosts_apache"]
