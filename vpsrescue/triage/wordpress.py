@@ -262,14 +262,14 @@ def check_uploads_php(ctx: Context) -> Iterator[Finding]:
                 continue
             yield Finding("wordpress.uploads_php", "webshell", sev, path,
                           f"{what}{hidden} in wp-content/{where}: {name}",
-                          _text(data.lstrip()[:160]), quarantine=True, extra=extra)
+                          _text(data.lstrip()[:160]), extra=extra)
         elif name.lower().endswith(MEDIA_EXTS) or name.startswith("."):
             head = ctx.read(path, HEAD_LIMIT) or b""
             i = head.find(b"<?php")
             if i >= 0 and (name.startswith(".") or php_hits(head) or i < 16):
                 yield Finding("wordpress.uploads_php", "php_backdoor", "high", path,
                               f"PHP code inside {name} in wp-content/{where}",
-                              _text(_excerpt(head, i, i + 5)), quarantine=True,
+                              _text(_excerpt(head, i, i + 5)),
                               extra={"area": where,
                                      "rules": [h.rule.id for h in php_hits(head)]})
 
@@ -295,7 +295,7 @@ def check_uploads_links(ctx: Context) -> Iterator[Finding]:
                 continue
             yield Finding("wordpress.uploads_links", "symlink", "high", path,
                           f"symbolic link in wp-content/{where} to {target}",
-                          f"{posixpath.basename(path)} -> {target}", quarantine=True,
+                          f"{posixpath.basename(path)} -> {target}",
                           extra={"target": target, "resolved": real})
 
 
@@ -335,13 +335,12 @@ def check_php_code(ctx: Context) -> Iterator[Finding]:
             assert owner is not None
             yield Finding("wordpress.php_code", "modified_package_file", "medium", path,
                           f"{posixpath.basename(path)} differs from what package {owner[0]} "
-                          "shipped (dpkg md5sums)", "", quarantine=True, extra=extra)
+                          "shipped (dpkg md5sums)", "", extra=extra)
         elif _is_php(path) and any(path.startswith(r) for r in packaged_roots) \
                 and not ctx.owned(path):
             yield Finding("wordpress.php_code", "php_unowned", "high", path,
                           f"PHP file {posixpath.basename(path)} inside the packaged WordPress "
-                          "that no package ships", _text(data.lstrip()[:160]),
-                          quarantine=True, extra=extra)
+                          "that no package ships", _text(data.lstrip()[:160]), extra=extra)
 
 
 # .htaccess / .user.ini
@@ -442,7 +441,7 @@ def check_htaccess(ctx: Context) -> Iterator[Finding]:
             data = ctx.read(path, 1 << 20) or b""
             for sev, title, ev in htaccess_problems(data, own):
                 yield Finding("wordpress.htaccess", "htaccess", sev, path,
-                              f".htaccess: {title}", ev, quarantine=True)
+                              f".htaccess: {title}", ev)
         elif name in (".user.ini", "php.ini"):
             data = ctx.read(path, 1 << 20) or b""
             for m in _INI_PREPEND.finditer(data):
@@ -451,7 +450,7 @@ def check_htaccess(ctx: Context) -> Iterator[Finding]:
                     continue
                 yield Finding("wordpress.htaccess", "user_ini", "critical", path,
                               f"{name}: {_text(m.group(1))} runs a file before every PHP "
-                              "request", _text(m.group(0).strip()), quarantine=True)
+                              "request", _text(m.group(0).strip()))
 
 
 HIDES_USERS_RE = re.compile(
@@ -496,8 +495,7 @@ def check_mu_plugins(ctx: Context) -> Iterator[Finding]:
                 if hits:
                     mx.update(finding_for("", path, data, hits).extra)
                 yield Finding("wordpress.mu_plugins", "mu_plugin", sev, path,
-                              f"must-use plugin {name} " + "; ".join(reasons), _text(ev),
-                              quarantine=True, extra=mx)
+                              f"must-use plugin {name} " + "; ".join(reasons), _text(ev), extra=mx)
             elif path.startswith(top) and "/" not in path[len(top):]:
                 m = re.search(rb"Plugin Name:\s*([^\n*]{1,80})", data)
                 yield Finding("wordpress.mu_plugins", "mu_plugin", "info", path,
@@ -567,7 +565,6 @@ def check_config(ctx: Context) -> Iterator[Finding]:
                 ev = m.group(0) if m else b""
             yield Finding("wordpress.config", "php_backdoor", sev, real,
                           f"{posixpath.basename(real)}: " + "; ".join(reasons), _text(ev),
-                          quarantine=True,
                           extra=finding_for("", real, data, hits).extra if hits else {"rules": []})
 
 
