@@ -64,18 +64,20 @@ def php_finding(check: str, path: str, data: bytes, hits: list[Hit],
 #: held, besides the one being read)
 IN_FLIGHT_FILES = 64
 IN_FLIGHT_BYTES = 24 << 20
+#: fewer files than this are judged in this process (starting workers costs more)
+SMALL_TREE = 32
 
 
 def judged_in_parallel(files: Iterable[tuple[str, bytes]], workers: int | None = None
                        ) -> Iterator[tuple[str, bytes, list[Hit]]]:
     """(path, data, hits) for each file, in the order given, judged on every core: a
     window of files is in flight while the next are read (reading and judging overlap;
-    one slow file holds back only the yielding, not the other worker). A small tree (less
-    than one window) is judged here, without starting processes."""
+    one slow file holds back only the yielding, not the other worker). A small tree
+    (fewer than ``SMALL_TREE`` files) is judged here, without starting processes."""
     n = workers or min(2, os.cpu_count() or 1)
     it = iter(files)
-    first = list(itertools.islice(it, 2 * n))
-    if len(first) < 2 * n or n < 2:
+    first = list(itertools.islice(it, SMALL_TREE))
+    if len(first) < SMALL_TREE or n < 2:
         for path, data in [*first, *it]:
             yield path, data, judge(data)
         return

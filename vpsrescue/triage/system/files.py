@@ -24,7 +24,7 @@ from .packages import head, is_file, md5, md5_entry
 _SKIP_TOP = ("/proc", "/sys", "/dev", "/run")
 
 
-def _all_files(ctx: Context) -> Iterator[tuple[str, os.stat_result]]:
+def all_files(ctx: Context) -> Iterator[tuple[str, os.stat_result]]:
     """Every entry of the old root except the virtual file systems' mount points."""
     for top in ctx.listdir("/"):
         p = "/" + top
@@ -57,7 +57,7 @@ def check_suid(ctx: Context) -> Iterable[Finding]:
     """setuid/setgid files no package ships (in a bundle the manifest has the modes)."""
     name = "system.suid"
     found: dict[str, int] = {}
-    for p, st in _all_files(ctx):
+    for p, st in all_files(ctx):
         if stat.S_ISREG(st.st_mode) and st.st_mode & 0o6000:
             found[p] = st.st_mode
     found.update(_bundle_modes(ctx) or {})

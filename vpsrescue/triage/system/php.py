@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from ..model import Context, Finding
 from ..phpscan import PHP_NAME
 from ..wordpress import could_run, judged_in_parallel, php_finding, site_files, site_tops
-from .files import _all_files
+from .files import all_files
 
 #: Top-level files that make a tree a system (run.SYSTEM_MARKERS; any one is enough).
 _SYSTEM = ("/etc/os-release", "/usr/lib/os-release", "/etc/passwd", "/var/lib/dpkg/status")
@@ -32,7 +32,7 @@ def _candidates(ctx: Context) -> Iterator[tuple[str, bytes]]:
     md5sums = ctx.dpkg_md5sums
     # /dev is skipped as a virtual file system, but a copy of the disk may hold /dev/shm
     # (tmpfs, where intruders drop tools for a reboot to erase)
-    for p, st in itertools.chain(_all_files(ctx), ctx.walk("/dev/shm")):
+    for p, st in itertools.chain(all_files(ctx), ctx.walk("/dev/shm")):
         if not stat.S_ISREG(st.st_mode) or p in in_sites:
             continue
         named = PHP_NAME.search(posixpath.basename(p)) is not None
