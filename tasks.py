@@ -167,15 +167,19 @@ bundle.add_task(bundle_verify, "verify")
                  "bundle's triage/; required for a plain directory, and never inside it)",
           "dump": "a database dump to scan too (repeatable, plain directory only; a "
                   "bundle's db/ is always read)",
-          "json": "print report.json instead of the summary"},
-    iterable=["dump"],
+          "json": "print report.json instead of the summary",
+          "quarantine": "an old-disk path never to restore, finding or not (repeatable; a "
+                        "directory: every file under it); a bundle keeps the list for later "
+                        "runs"},
+    iterable=["dump", "quarantine"],
 )
 @user_errors
-def triage(c: Context, path: str, out: str = "", dump: Any = None, json: bool = False) -> None:
+def triage(c: Context, path: str, out: str = "", dump: Any = None, json: bool = False,
+           quarantine: Any = None) -> None:
     """Find the intruder's backdoors, keys, jobs and accounts; report and quarantine list."""
     from vpsrescue.triage import cli
 
-    cli.triage(path, out=out, dumps=dump or [], as_json=json)
+    cli.triage(path, out=out, dumps=dump or [], as_json=json, quarantine=quarantine or [])
 
 
 # ---------------------------------------------------------------------------- convert-dump

@@ -1,17 +1,24 @@
-"""Benchmark: `fab triage` over the old-disk fixture against the hand-made first look
-an admin would take, `grep -rlE` for the usual backdoor calls in the PHP of the same
-WordPress trees.
+"""Benchmark: `fab triage` against the first look an admin would take, `grep -rlE` of the
+usual backdoor calls, over the same tree, in the same run (issue 11's tree): one site
+holding Debian's WordPress 6.1.9 core, the 184 real backdoors of
+../shared/corpus/php-backdoors in a plugin, and 20,000 generated uploads.
 
-Triage reads far more (accounts, cron, units, dpkg sums of every binary, logs, both
-databases) and decides each finding; the ratio says what that costs against grep.
-Runs each in turn --rounds times as whole processes; prints medians and the ratio.
+Both run as whole processes, in turn (grep, triage, grep, triage ...) after one warm-up
+of each (the page cache then holds the tree for both); the ratio is taken pair by pair
+and its median printed, so a machine whose speed drifts (shared cores) still gives a
+fair ratio. Also printed: triage's seconds per MB of PHP (comparable across machines)
+and its peak RSS (the largest single process: the main one or an engine worker). Then
+the same tree grown to --large files (default 100,000) for the peak RSS, which must not
+grow with the tree.
 
-    .venv/bin/python bench/triage.py
+    .venv/bin/python bench/triage.py [--uploads 20000] [--rounds 3] [--large 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -22,50 +29,90 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vpsrescue.olddisk import ensure_image  # noqa: E402
-from vpsrescue.olddisk.inspect import load_truth, mounted  # noqa: E402
-from vpsrescue.rescue.database import dump_datadir  # noqa: E402
+from vpsrescue.dump.wp_oracle import wordpress_tree  # noqa: E402
 
-TREES = ["usr/share/wordpress", "var/lib/wordpress", "var/www"]
-PATTERN = r"eval\(|base64_decode|gzinflate|str_rot13|assert\(\$_|system\(\$_|shell_exec"
+CORPUS = ROOT.parent / "shared" / "corpus" / "php-backdoors"
+PATTERN = (r"eval\(|base64_decode|gzinflate|str_rot13|assert\(|system\(|shell_exec|passthru|"
+           r"create_function|preg_replace.*/e|move_uploaded_file|\$_(GET|POST|REQUEST)\[")
 
 
-def _time(argv: list[str]) -> float:
+def build(top: Path, uploads: int) -> tuple[Path, int, int]:
+    """The tree under ``top``/old; (its path, bytes of PHP, files)."""
+    site = top / "old/var/www/site"
+    shutil.copytree(wordpress_tree("6.1.9"), site, symlinks=True)
+    (site / "wp-config.php").write_text("<?php\ndefine('DB_NAME', 'wp');\n$table_prefix = "
+                                        "'wp_';\nrequire_once ABSPATH . 'wp-settings.php';\n")
+    plug = site / "wp-content/plugins/bad"
+    plug.mkdir(parents=True)
+    for p in sorted(CORPUS.glob("*/*.php")):
+        shutil.copyfile(p, plug / p.name)
+    add_uploads(site, 0, uploads)
+    php = files = 0
+    for p in site.rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            files += 1
+            php += p.stat().st_size if p.suffix == ".php" else 0
+    return top / "old", php, files
+
+
+def add_uploads(site: Path, start: int, stop: int) -> None:
+    for i in range(start, stop):
+        d = site / f"wp-content/uploads/{2000 + i // 2000}/{i % 12 + 1:02d}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"img{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(2048))
+
+
+def run(argv: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MiB of the process and its reaped children, stdout)."""
     t0 = time.monotonic()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, check=False)
-    return time.monotonic() - t0
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode(errors="replace")
+    _pid, _status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    return time.monotonic() - t0, usage.ru_maxrss / 1024, out
+
+
+def triage_argv(old: Path, out: Path) -> list[str]:
+    return [str(ROOT / ".venv/bin/fab"), "triage", str(old), "--out", str(out)]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--uploads", type=int, default=20000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--large", type=int, default=100_000,
+                    help="files of the tree grown for the RSS figure (0: skip)")
     args = ap.parse_args()
-    img = ensure_image(progress=False)
-    truth = load_truth(img.truth)
-    with tempfile.TemporaryDirectory(prefix="vpsr-bench-triage-") as td, \
-            mounted(img.image, truth) as top:
-        done = dump_datadir(top / "var/lib/mysql", Path(td))
-        dumps = [str(Path(td) / d.file) for d in done.databases]
-        ours = [sys.executable, "-c",
-                "import sys; from pathlib import Path; "
-                "from vpsrescue.triage.run import triage_tree; "
-                "r = triage_tree(sys.argv[1], dumps=[Path(p) for p in sys.argv[2:]]); "
-                "print(len(r.findings))", str(top), *dumps]
-        grep = ["grep", "-rlE", "--include=*.php", PATTERN, *[str(top / t) for t in TREES]]
-        _time(ours), _time(grep)  # warm the page cache for both
-        a, b = [], []
+    with tempfile.TemporaryDirectory(prefix="vpsr-bench-triage.") as tmp:
+        old, php, files = build(Path(tmp), args.uploads)
+        grep = ["grep", "-rlE", PATTERN, str(old)]
+        ours = triage_argv(old, Path(tmp) / "out")
+        run(grep), run(ours)  # warm the page cache for both
+        g, t, rss = [], [], []
         for _ in range(args.rounds):
-            a.append(_time(ours))
-            b.append(_time(grep))
-        found = subprocess.run(ours, capture_output=True, text=True).stdout.strip()
-        hits = subprocess.run(grep, capture_output=True, text=True).stdout.splitlines()
-    print(f"{args.rounds} rounds, medians (whole processes)")
-    print(f"triage (whole disk + 2 databases): {statistics.median(a):.2f} s, "
-          f"{found} findings")
-    print(f"grep -rlE backdoor calls (PHP only): {statistics.median(b):.2f} s, "
-          f"{len(hits)} files matched (mostly WordPress's own code)")
-    print(f"ratio: triage takes {statistics.median(x / y for x, y in zip(a, b, strict=True)):.1f}x"
-          " grep's time")
+            g.append(run(grep)[0])
+            wall, peak, _ = run(ours)
+            t.append(wall)
+            rss.append(peak)
+        found = run(grep)[2].splitlines()
+        looked = [ln for ln in run(ours)[2].splitlines() if ln.startswith("Looked at")]
+        print(f"tree: WordPress 6.1.9 core + 184 backdoors + {args.uploads:,} uploads: "
+              f"{files:,} files, {php / 1e6:.1f} MB of PHP; {args.rounds} rounds, medians, "
+              "whole processes")
+        print(f"grep -rlE: {statistics.median(g):.2f} s ({len(found)} files matched)")
+        print(f"triage:    {statistics.median(t):.2f} s, peak RSS {max(rss):.0f} MiB "
+              f"({looked[0] if looked else 'no summary'})")
+        ratio = statistics.median(a / b for a, b in zip(t, g, strict=True))
+        print(f"ratio: triage takes {ratio:.1f}x grep's time; "
+              f"{statistics.median(t) / (php / 1e6):.2f} s per MB of PHP")
+        if args.large > files:
+            site = old / "var/www/site"
+            add_uploads(site, args.uploads, args.uploads + args.large - files)
+            wall, peak, _ = run(triage_argv(old, Path(tmp) / "out-large"))
+            gl = run(grep)[0]
+            print(f"grown to {args.large:,} files: triage {wall:.2f} s (grep {gl:.2f} s), "
+                  f"peak RSS {peak:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ import zlib
 import pytest
 
 from vpsrescue.formats.php import php_lex
+from vpsrescue.triage.model import Site
 from vpsrescue.triage.phpscan import RULES, could_run_as_php, finding_for, judge, plain
+from vpsrescue.triage.quarantine import judged
 
 pytestmark = pytest.mark.unit
 
@@ -124,7 +126,7 @@ def test_a_finding_names_rule_line_offset_layer_and_why() -> None:
     assert src[e["offset"]:].startswith(b"eval(")
     assert "system($_GET['c'])" in e["layer"]  # the decoded text, not the base64
     assert e["why"] == RULES["php.eval-decoded"].why and e["why"].endswith(".")
-    assert f.severity == "critical" and f.quarantine
+    assert f.severity == "critical" and judged([f], [])[0].quarantine  # by the policy
     # the decoded layer's own rule is there too: it runs request input
     assert {"php.request-exec", "php.eval-decoded"} <= set(e["rules"])
 
@@ -160,6 +162,6 @@ def test_lexer_keeps_offsets_and_resolves_escapes() -> None:
 def test_a_low_hit_is_for_the_record_not_quarantined() -> None:
     """getID3, which WordPress uses, runs tools in backticks: reported low, restored."""
     src = b"<?php\n$out = `$commandline`;\n"
-    f = finding_for("wordpress.php_code", "/usr/share/php/getid3/getid3.lib.php", src,
-                    judge(src))
+    (f,) = judged([finding_for("wordpress.php_code", "/usr/share/php/getid3/getid3.lib.php",
+                               src, judge(src))], [Site("/usr/share/php", "")])
     assert (f.severity, f.quarantine, f.extra["rule"]) == ("low", False, "php.backtick")

@@ -46,3 +46,18 @@ def test_a_shell_named_as_an_image_in_a_theme_is_found(tmp_path: Path) -> None:
     (theme / "functions.php").write_text("<?php\nadd_action('init', 'x');\n")
     found = flagged(triage_tree(tmp_path / "old").to_json())
     assert found == {"/var/www/site/wp-content/themes/t/screenshot.jpg": "php.request-exec"}
+
+
+def test_files_judged_on_both_cores_come_back_in_order_with_their_own_hits() -> None:
+    """The worker window (wordpress.judged_in_parallel) over more files than it holds at
+    once: every file once, in the order given, each with the hits judge() gives it."""
+    from vpsrescue.triage.phpscan import judge
+    from vpsrescue.triage.wordpress import IN_FLIGHT_FILES, judged_in_parallel
+
+    files = [(f"/f{i}.php", b"<?php system($_GET['c%d']);\n" % i if i % 7 == 0 else
+              b"<?php echo %d;\n" % i) for i in range(3 * IN_FLIGHT_FILES)]
+    out = list(judged_in_parallel(iter(files), workers=2))
+    assert [(p, d) for p, d, _ in out] == files
+    assert [[h.rule.id for h in hits] for _, _, hits in out] == \
+        [[h.rule.id for h in judge(d)] for _, d in files]
+    assert sum(1 for _, _, hits in out if hits) == len(range(0, 3 * IN_FLIGHT_FILES, 7))

@@ -11,6 +11,7 @@ import pytest
 
 from vpsrescue.triage import wordpress
 from vpsrescue.triage.model import Context, Site
+from vpsrescue.triage.quarantine import judged
 
 from ..oldroot import OldRoot
 
@@ -128,7 +129,7 @@ def test_php_in_uploads_is_a_webshell_hidden_names_too(tmp_path: Path) -> None:
         f"{CONTENT}/uploads/2019/09/.sess.php": b"<?php echo 1; ?>",
         f"{CONTENT}/uploads/2019/09/notes.PHTML": b"<?php phpinfo();",
     })
-    found = {f.path: f for f in wordpress.check_uploads_php(ctx)}
+    found = {f.path: f for f in judged(wordpress.check_uploads_php(ctx), ctx.sites)}
     assert set(found) == {f"{CONTENT}/uploads/2023/11/wp-cache.php",
                           f"{CONTENT}/uploads/2019/09/.sess.php",
                           f"{CONTENT}/uploads/2019/09/notes.PHTML"}
@@ -142,7 +143,7 @@ def test_php_hidden_in_an_image_in_uploads(tmp_path: Path) -> None:
     ctx = site_tree(tmp_path, {
         f"{CONTENT}/uploads/2020/01/favicon_3f1a.ico": b"<?php eval($_POST['x']);",
     })
-    found = list(wordpress.check_uploads_php(ctx))
+    found = judged(wordpress.check_uploads_php(ctx), ctx.sites)
     assert [(f.kind, f.path) for f in found] == [
         ("php_backdoor", f"{CONTENT}/uploads/2020/01/favicon_3f1a.ico")]
 
@@ -168,7 +169,7 @@ def test_backdoor_code_appended_to_a_theme_is_found(tmp_path: Path, code: bytes,
     ctx = site_tree(tmp_path, {
         theme: CORE_LOOKALIKES["wp-content/themes/twentytwentyone/functions.php"] + b"\n"
         + code + b"\n"})
-    found = list(wordpress.check_php_code(ctx))
+    found = judged(wordpress.check_php_code(ctx), ctx.sites)
     assert [(f.path, f.kind, f.quarantine) for f in found] == [(theme, kind, True)]
     assert found[0].evidence and found[0].evidence in code.decode()
 
@@ -184,7 +185,7 @@ def test_backdoor_code_appended_to_a_theme_is_found(tmp_path: Path, code: bytes,
 ])
 def test_benign_lookalikes_in_a_plugin_are_not_flagged(tmp_path: Path, code: bytes) -> None:
     ctx = site_tree(tmp_path, {f"{CONTENT}/plugins/hello/hello.php": b"<?php\n" + code})
-    assert list(wordpress.check_php_code(ctx)) == []
+    assert judged(wordpress.check_php_code(ctx), ctx.sites) == []
 
 
 def test_debian_layout_symlinks_are_followed_inside_the_old_root(tmp_path: Path) -> None:
@@ -201,7 +202,7 @@ def test_debian_layout_symlinks_are_followed_inside_the_old_root(tmp_path: Path)
              "/srv/pkg/themes/twentytwentyone")
     old.link("/var/lib/wordpress/wp-content/themes/dangling.php", "/etc/passwd")
     ctx = old.ctx([site])
-    found = list(wordpress.check_php_code(ctx))
+    found = judged(wordpress.check_php_code(ctx), ctx.sites)
     assert [(f.path, f.kind) for f in found] == [(real, "php_backdoor")]
 
 
@@ -227,7 +228,7 @@ def test_debian_layout_symlinks_are_followed_inside_the_old_root(tmp_path: Path)
 def test_htaccess_that_runs_or_redirects_code(tmp_path: Path, path: str, text: bytes,
                                               kind: str, severity: str) -> None:
     ctx = site_tree(tmp_path, {path: text})
-    found = list(wordpress.check_htaccess(ctx))
+    found = judged(wordpress.check_htaccess(ctx), ctx.sites)
     assert found and {(f.path, f.kind, f.quarantine) for f in found} == {(path, kind, True)}
     rank = ["critical", "high", "medium", "low", "info"]
     assert min((f.severity for f in found), key=rank.index) == severity
@@ -247,7 +248,7 @@ def test_protective_htaccess_and_ini_are_not_flagged(tmp_path: Path) -> None:
             b"</FilesMatch>\n"
             b"RewriteRule ^(.*)$ https://%{HTTP_HOST}/$1 [R=301,L]\n",
     })
-    assert list(wordpress.check_htaccess(ctx)) == []
+    assert judged(wordpress.check_htaccess(ctx), ctx.sites) == []
 
 
 def test_mu_plugins_every_one_listed_the_hider_high(tmp_path: Path) -> None:
@@ -261,7 +262,8 @@ def test_mu_plugins_every_one_listed_the_hider_high(tmp_path: Path) -> None:
                                f"{CONTENT}/mu-plugins/site-tweaks/tweaks.php":
                                    b"<?php\nadd_filter('xmlrpc_enabled', '__return_false');\n",
                                f"{CONTENT}/mu-plugins/site-tweaks/inc/.h.php": hider})
-    found = {f.path.rsplit("/", 1)[1]: f for f in wordpress.check_mu_plugins(ctx)}
+    found = {f.path.rsplit("/", 1)[1]: f
+             for f in judged(wordpress.check_mu_plugins(ctx), ctx.sites)}
     h = found["wp-session-helper.php"]
     assert (h.kind, h.severity, h.quarantine) == ("mu_plugin", "high", True)
     assert "user_login != 'wpsupport'" in h.evidence
@@ -270,7 +272,7 @@ def test_mu_plugins_every_one_listed_the_hider_high(tmp_path: Path) -> None:
     ok = found["loader.php"]
     assert (ok.kind, ok.severity, ok.quarantine) == ("mu_plugin", "info", False)
     # mu-plugins are judged by this check only, not twice
-    assert list(wordpress.check_php_code(ctx)) == []
+    assert judged(wordpress.check_php_code(ctx), ctx.sites) == []
 
 
 def test_dropins_in_wp_content_only(tmp_path: Path) -> None:
@@ -278,7 +280,7 @@ def test_dropins_in_wp_content_only(tmp_path: Path) -> None:
         f"{CONTENT}/object-cache.php": b"<?php\n/* Plugin Name: Redis Object Cache Drop-In */",
         f"{CONTENT}/plugins/redis-cache/includes/object-cache.php": b"<?php // the original",
     })
-    found = list(wordpress.check_dropins(ctx))
+    found = judged(wordpress.check_dropins(ctx), ctx.sites)
     assert [(f.path, f.kind, f.severity) for f in found] == [
         (f"{CONTENT}/object-cache.php", "dropin", "medium")]
 
@@ -286,7 +288,7 @@ def test_dropins_in_wp_content_only(tmp_path: Path) -> None:
 def test_wp_config_with_code_after_wp_settings(tmp_path: Path) -> None:
     cfg = CORE_LOOKALIKES["wp-config.php"] + b"@eval($_POST['k']);\n"
     ctx = site_tree(tmp_path, {f"{SITE.root}/wp-config.php": cfg})
-    found = list(wordpress.check_config(ctx))
+    found = judged(wordpress.check_config(ctx), ctx.sites)
     assert [(f.path, f.kind, f.quarantine) for f in found] == [
         (f"{SITE.root}/wp-config.php", "php_backdoor", True)]
     assert "after the require of wp-settings.php" in found[0].title
@@ -318,7 +320,7 @@ require_once(ABSPATH . 'wp-settings.php');
              b"if (isset($_COOKIE['wpx'])) { $f = base64_decode($_COOKIE['wpx']); @$f(); }\n")
     site = Site(root="/usr/share/wordpress", content_dir="/var/lib/wordpress/wp-content",
                 server_names=["blog.example.org"])
-    found = list(wordpress.check_config(old.ctx([site])))
+    found = judged(wordpress.check_config(old.ctx([site])), [site])
     assert [(f.path, f.kind) for f in found] == [
         ("/etc/wordpress/config-shop.example.org.php", "php_backdoor")]
     assert "base64_decode" in found[0].title
@@ -327,7 +329,8 @@ require_once(ABSPATH . 'wp-settings.php');
 def test_placeholder_php_in_uploads_is_quarantined_without_alarm(tmp_path: Path) -> None:
     ctx = site_tree(tmp_path, {f"{CONTENT}/uploads/index.php": b"<?php\n// Silence is golden.\n",
                                f"{CONTENT}/uploads/x.php": b"<?php\necho 'hi';\n"})
-    found = {f.path.rsplit("/", 1)[1]: f for f in wordpress.check_uploads_php(ctx)}
+    found = {f.path.rsplit("/", 1)[1]: f
+             for f in judged(wordpress.check_uploads_php(ctx), ctx.sites)}
     assert (found["index.php"].severity, found["index.php"].quarantine) == ("medium", True)
     assert found["x.php"].severity == "critical"
 
@@ -348,7 +351,7 @@ def test_packaged_wordpress_modified_and_extra_php_files(tmp_path: Path) -> None
     old.debian_package("wordpress", on_disk, shipped=pristine)
     old.file("/usr/share/wordpress/wp-includes/class-wp-cache.php", b"<?php\n$a = 1;\n")
     site = Site(root="/usr/share/wordpress", content_dir="/var/lib/wordpress/wp-content")
-    found = {f.path: f for f in wordpress.check_php_code(old.ctx([site]))}
+    found = {f.path: f for f in judged(wordpress.check_php_code(old.ctx([site])), [site])}
     assert {p: (f.kind, f.severity, f.quarantine) for p, f in found.items()} == {
         "/usr/share/wordpress/wp-includes/user.php": ("modified_package_file", "medium", True),
         "/usr/share/wordpress/wp-includes/class-wp-cache.php": ("php_unowned", "high", True),
@@ -359,7 +362,7 @@ def test_packaged_wordpress_modified_and_extra_php_files(tmp_path: Path) -> None
 def test_auto_prepend_file_none_is_not_flagged(tmp_path: Path) -> None:
     ctx = site_tree(tmp_path, {"/var/www/example.org/.htaccess":
                                b"php_value auto_prepend_file none\n"})
-    assert list(wordpress.check_htaccess(ctx)) == []
+    assert judged(wordpress.check_htaccess(ctx), ctx.sites) == []
 
 
 def test_a_link_to_the_root_in_uploads_is_reported_and_not_walked(tmp_path: Path) -> None:
@@ -368,9 +371,10 @@ def test_a_link_to_the_root_in_uploads_is_reported_and_not_walked(tmp_path: Path
     old.link(f"{CONTENT}/uploads/cfg.txt", "../../wp-config.php")
     old.link(f"{CONTENT}/uploads/menu.jpg", "2019/09/cafe-menu.jpg")
     ctx = old.ctx([SITE])
-    links = {f.path.rsplit("/", 1)[1]: f for f in wordpress.check_uploads_links(ctx)}
+    links = {f.path.rsplit("/", 1)[1]: f
+             for f in judged(wordpress.check_uploads_links(ctx), ctx.sites)}
     assert set(links) == {"root.txt", "cfg.txt"}  # not the link that stays in uploads
     assert (links["root.txt"].kind, links["root.txt"].quarantine) == ("symlink", True)
     assert links["cfg.txt"].extra["resolved"] == f"{SITE.root}/wp-config.php"
     # the disk's other PHP (reachable only through the link to /) is not scanned
-    assert list(wordpress.check_php_code(ctx)) == []
+    assert judged(wordpress.check_php_code(ctx), ctx.sites) == []

@@ -180,24 +180,40 @@ def _norm(path: str) -> str:
 def checked_keep(triage: dict[str, Any], keep: Sequence[str], bundle: Bundle) -> list[str]:
     """The paths of ``--keep``, each checked against triage's quarantine: one sentence
     for a path that is not quarantined (a typo would otherwise keep nothing, silently)
-    or that the policy never lets back (judged high, PHP in uploads, a payload, listed)."""
+    or that the policy never lets back (judged high, PHP in uploads, a payload, listed).
+    A directory keeps every quarantined file under it, and is refused as a whole when
+    one of them may never come back (the operator then names the others one by one)."""
     quarantine = set(triage.get("quarantine", []))
     reasons = triage.get("quarantine_reasons") or {}
     out = []
+
+    def why(p: str) -> str:
+        return "; ".join(sorted({f"{r['policy']} ({r['severity']}, {r['rule']})"
+                                 for r in reasons.get(p, [])})) or \
+            "the report predates the quarantine policy: run fab triage again"
+
     for raw in keep:
         p = _norm(raw)
-        if p not in quarantine:
+        if p in quarantine:
+            if not keepable(reasons.get(p, [])):
+                raise RestorePlanError(
+                    f"{p} is never restored ({why(p)}): --keep only takes back a file left "
+                    "behind for a medium finding in a web root; restore the site without it.")
+            out.append(p)
+            continue
+        under = sorted(q for q in quarantine if q.startswith(p.rstrip("/") + "/"))
+        if not under:
             raise RestorePlanError(
                 f"{raw} is not in the quarantine of {bundle.path}: --keep only takes back "
-                "a quarantined file; give its path as triage/quarantine.txt lists it.")
-        if not keepable(reasons.get(p, [])):
-            why = "; ".join(sorted({f"{r['policy']} ({r['severity']}, {r['rule']})"
-                                    for r in reasons.get(p, [])})) or \
-                "the report predates the quarantine policy: run fab triage again"
+                "a quarantined file, or a directory holding some; give its path as "
+                "triage/quarantine.txt lists it.")
+        never = [q for q in under if not keepable(reasons.get(q, []))]
+        if never:
             raise RestorePlanError(
-                f"{p} is never restored ({why}): --keep only takes back a file left behind "
-                "for a medium finding in a web root; restore the site without it.")
-        out.append(p)
+                f"{p} holds {len(never)} quarantined file(s) that are never restored (first: "
+                f"{never[0]}, {why(never[0])}): --keep of a directory keeps all under it or "
+                "nothing; name the files to keep one by one.")
+        out.extend(under)
     return sorted(set(out))
 
 

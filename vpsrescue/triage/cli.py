@@ -31,11 +31,13 @@ def bundle_at(path: Path) -> Bundle | None:
 
 
 def triage(path: str, *, out: str = "", dumps: Sequence[str] = (),
-           as_json: bool = False) -> Path:
+           as_json: bool = False, quarantine: Sequence[str] = ()) -> Path:
     """Triage a bundle or an old root, write the report, print it; returns report's path.
 
     An incomplete report (a check failed) is written and shown, then raised as one
-    sentence so the exit status says it.
+    sentence so the exit status says it. ``quarantine``: old-disk paths the operator
+    wants never restored (a directory: every file under it); a bundle keeps them for
+    the next run.
     """
     root = Path(path)
     if not root.is_dir():
@@ -64,9 +66,10 @@ def triage(path: str, *, out: str = "", dumps: Sequence[str] = (),
             bar.update(job, description=f"triage: {name}", completed=i, total=n)
 
         if bundle is not None:
-            report = triage_bundle(bundle.path, progress=step)
+            report = triage_bundle(bundle.path, progress=step, listed=quarantine)
         else:
-            report = triage_tree(root, dumps=[Path(d) for d in dumps], progress=step)
+            report = triage_tree(root, dumps=[Path(d) for d in dumps], progress=step,
+                                 listed=quarantine)
     target = write_report(report, out_dir)
     if as_json:
         sys.stdout.write(target.read_text(encoding="utf-8"))

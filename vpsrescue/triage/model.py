@@ -32,7 +32,8 @@ class Finding:
     modified_binary, unowned_command, bittorrent, log, mu_plugin, dropin, wp_admin,
     wp_cron, wp_post_script, wp_option ...). ``path`` is absolute as on the old disk
     ("" for what lives in the database). ``quarantine``: this file must never be
-    restored (restore skips it unless the operator names it explicitly)."""
+    restored (restore skips it unless the operator names it explicitly); the quarantine
+    policy (quarantine.py) sets it once all findings are in, a check never does."""
 
     check: str  # which check found it, e.g. "system.accounts"
     kind: str

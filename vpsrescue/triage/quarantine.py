@@ -133,6 +133,14 @@ class Policy:
         return {p: reasons[p] for p in sorted(reasons)}
 
 
+def judged(findings: Iterable[Finding], sites: Sequence[Site]) -> list[Finding]:
+    """``findings`` with the policy applied, as the triage run hands them on: what a
+    check reports, and whether the file may ever be restored, in one place."""
+    out = list(findings)
+    Policy(sites).apply(out)
+    return out
+
+
 def keepable(reasons: Sequence[dict[str, Any]]) -> bool:
     """May the operator take this file back (every reason it is quarantined for may
     be kept)? A report without reasons (older than this policy) never may."""

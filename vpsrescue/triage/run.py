@@ -13,6 +13,7 @@ no system, no WordPress site and no PHP file is refused before any check runs.
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import time
 from collections import Counter
@@ -286,6 +287,44 @@ def discover_sites(root: Path) -> list[Site]:
     return sites_from_facts(discover_facts(root))
 
 
+def operator_list(ctx: Context, paths: Iterable[str]) -> list[str]:
+    """The old-disk files the operator names to be never restored (``--quarantine``),
+    each checked against the tree: a directory stands for every file under it (links
+    not followed), a path the tree does not hold is one sentence (a typo would
+    otherwise quarantine nothing, silently)."""
+    out: set[str] = set()
+    for raw in paths:
+        p = posixpath.normpath("/" + raw.strip().lstrip("/"))
+        if p == "/":
+            raise TriageError(f"--quarantine {raw!r} names the whole old root: give a file or "
+                              "a directory in it, as on the old disk (e.g. "
+                              "/var/www/site/wp-content/plugins/x).")
+        st = ctx.lstat(p)
+        if st is None:
+            raise TriageError(f"--quarantine {raw}: {ctx.root} holds no {p}; give the path as "
+                              "it was on the old disk (e.g. /var/www/site/wp-content/"
+                              "plugins/x/x.php).")
+        if stat.S_ISDIR(st.st_mode):
+            files = [q for q, qst in ctx.walk(p) if not stat.S_ISDIR(qst.st_mode)]
+            if not files:
+                raise TriageError(f"--quarantine {raw}: the directory {p} holds no file, so "
+                                  "nothing would be quarantined; name the files instead.")
+            out.update(files)
+        else:
+            out.add(p)
+    return sorted(out)
+
+
+def listed_before(bundle: Bundle) -> list[str]:
+    """The paths the operator listed in the bundle's previous report: a re-run of
+    triage (a newer vpsrescue, fab rescue resuming) keeps them quarantined."""
+    if not bundle.has_triage():
+        return []
+    reasons = bundle.load_triage_report().get("quarantine_reasons") or {}
+    return sorted(p for p, rs in reasons.items()
+                  if any(r.get("policy") == "listed" for r in rs))
+
+
 def triage_tree(root: Path | str, dumps: Sequence[Path] = (),
                 checks: Sequence[Check] | None = None,
                 progress: Callable[[str, int, int], None] | None = None,
@@ -296,6 +335,7 @@ def triage_tree(root: Path | str, dumps: Sequence[Path] = (),
                           "mount point.")
     facts = discover_facts(root)
     ctx = CountingContext(root, sites=sites_from_facts(facts), dumps=list(dumps))
+    listed = operator_list(ctx, listed)
     cov = survey(ctx, facts.get("os_release"))
     _refuse_if_empty(cov, str(root))
     _web_root_if_bare(ctx, cov)
@@ -306,7 +346,6 @@ def triage_tree(root: Path | str, dumps: Sequence[Path] = (),
 def triage_bundle(bundle: Path | str, checks: Sequence[Check] | None = None,
                   progress: Callable[[str, int, int], None] | None = None,
                   listed: Iterable[str] = ()) -> Report:
-    listed = list(listed)
     b = Bundle.open(bundle)
     if not b.files_dir.is_dir():
         raise TriageError(f"{b.files_dir} is missing: the bundle holds no rescued files; "
@@ -314,6 +353,7 @@ def triage_bundle(bundle: Path | str, checks: Sequence[Check] | None = None,
     facts = b.load_facts()
     dumps = sorted(p for p in b.db_dir.glob("*.sql*") if p.is_file())
     ctx = CountingContext(b.files_dir, sites=sites_from_facts(facts), dumps=dumps)
+    listed = sorted(set(operator_list(ctx, listed)) | set(listed_before(b)))
     cov = survey(ctx, facts.get("os_release"))
     _refuse_if_empty(cov, f"{b.path} (its files/)")
     _web_root_if_bare(ctx, cov)

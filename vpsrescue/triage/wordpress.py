@@ -16,6 +16,7 @@ command or eval, ``preg_replace`` with ``/e`` ...), never on one function alone.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import multiprocessing
@@ -24,7 +25,7 @@ import posixpath
 import re
 import stat
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 from ..formats.apache import read_vhosts
 from ..formats.php import parse_php_config, php_tokens
@@ -44,7 +45,7 @@ def php_hits(data: bytes) -> list[Hit]:
     return judge(data)
 
 
-def _php_finding(check: str, path: str, data: bytes, hits: list[Hit],
+def php_finding(check: str, path: str, data: bytes, hits: list[Hit],
                  severity: str | None = None, kind: str | None = None,
                  title: str | None = None) -> Finding:
     f = finding_for(check, path, data, hits)
@@ -58,34 +59,45 @@ def _php_finding(check: str, path: str, data: bytes, hits: list[Hit],
     return f
 
 
-#: files handed to the engine's worker processes at a time (memory stays flat: at most
-#: this many files' bytes are in flight)
-BATCH = 32
+#: what may be in flight to the engine's worker processes at once: memory stays flat
+#: whatever the tree's size (at most this many files, and about this many bytes, are
+#: held, besides the one being read)
+IN_FLIGHT_FILES = 64
+IN_FLIGHT_BYTES = 24 << 20
+#: fewer files than this are judged in this process (starting workers costs more)
+SMALL_TREE = 32
 
 
 def judged_in_parallel(files: Iterable[tuple[str, bytes]], workers: int | None = None
                        ) -> Iterator[tuple[str, bytes, list[Hit]]]:
-    """(path, data, hits) for each file, judged on every core in batches; a small tree
-    (one batch) is judged here, without starting processes."""
+    """(path, data, hits) for each file, in the order given, judged on every core: a
+    window of files is in flight while the next are read (reading and judging overlap;
+    one slow file holds back only the yielding, not the other worker). A small tree
+    (fewer than ``SMALL_TREE`` files) is judged here, without starting processes."""
     n = workers or min(2, os.cpu_count() or 1)
     it = iter(files)
-    batch = list(itertools.islice(it, BATCH))
-    if len(batch) < BATCH or n < 2:
-        for path, data in [*batch, *it]:
+    first = list(itertools.islice(it, SMALL_TREE))
+    if len(first) < SMALL_TREE or n < 2:
+        for path, data in [*first, *it]:
             yield path, data, judge(data)
         return
     ctx = multiprocessing.get_context("fork")
+    window: collections.deque[tuple[str, bytes, Future[list[Hit]]]] = collections.deque()
+    held = 0
     with ProcessPoolExecutor(n, mp_context=ctx) as pool:
-        pending = pool.map(judge, [d for _, d in batch])
-        while batch:
-            nxt = list(itertools.islice(it, BATCH))
-            following = pool.map(judge, [d for _, d in nxt]) if nxt else None
-            for (path, data), hits in zip(batch, pending, strict=True):
-                yield path, data, hits
-            batch, pending = nxt, following  # type: ignore[assignment]
+        for path, data in itertools.chain(first, it):
+            window.append((path, data, pool.submit(judge, data)))
+            held += len(data)
+            while window and (len(window) >= IN_FLIGHT_FILES or held > IN_FLIGHT_BYTES):
+                p, d, fut = window.popleft()
+                held -= len(d)
+                yield p, d, fut.result()
+        while window:
+            p, d, fut = window.popleft()
+            yield p, d, fut.result()
 
 
-def _could_run(ctx: Context, path: str, st: os.stat_result) -> tuple[bool, bytes | None]:
+def could_run(ctx: Context, path: str, st: os.stat_result) -> tuple[bool, bytes | None]:
     """Is ``path`` a file PHP could run (by its name, or a ``<?php`` inside whatever the
     name), and its bytes if so."""
     name = posixpath.basename(path)
@@ -244,7 +256,7 @@ def check_uploads_php(ctx: Context) -> Iterator[Finding]:
             extra: dict[str, object] = {"area": where, "size": st.st_size,
                                         "rules": [h.rule.id for h in hits]}
             if hits:
-                f = _php_finding("wordpress.uploads_php", path, data, hits, severity=sev,
+                f = php_finding("wordpress.uploads_php", path, data, hits, severity=sev,
                                  kind="webshell",
                                  title=f"{what}{hidden} in wp-content/{where}: {name}")
                 f.extra.update(extra)
@@ -252,14 +264,14 @@ def check_uploads_php(ctx: Context) -> Iterator[Finding]:
                 continue
             yield Finding("wordpress.uploads_php", "webshell", sev, path,
                           f"{what}{hidden} in wp-content/{where}: {name}",
-                          _text(data.lstrip()[:160]), quarantine=True, extra=extra)
+                          _text(data.lstrip()[:160]), extra=extra)
         elif name.lower().endswith(MEDIA_EXTS) or name.startswith("."):
             head = ctx.read(path, HEAD_LIMIT) or b""
             i = head.find(b"<?php")
             if i >= 0 and (name.startswith(".") or php_hits(head) or i < 16):
                 yield Finding("wordpress.uploads_php", "php_backdoor", "high", path,
                               f"PHP code inside {name} in wp-content/{where}",
-                              _text(_excerpt(head, i, i + 5)), quarantine=True,
+                              _text(_excerpt(head, i, i + 5)),
                               extra={"area": where,
                                      "rules": [h.rule.id for h in php_hits(head)]})
 
@@ -285,7 +297,7 @@ def check_uploads_links(ctx: Context) -> Iterator[Finding]:
                 continue
             yield Finding("wordpress.uploads_links", "symlink", "high", path,
                           f"symbolic link in wp-content/{where} to {target}",
-                          f"{posixpath.basename(path)} -> {target}", quarantine=True,
+                          f"{posixpath.basename(path)} -> {target}",
                           extra={"target": target, "resolved": real})
 
 
@@ -302,7 +314,7 @@ def check_php_code(ctx: Context) -> Iterator[Finding]:
         for path, st in site_files(ctx, site_tops(ctx)):
             if _area(path, areas) or path in configs or any(path.startswith(d) for d in mu):
                 continue
-            runnable, data = _could_run(ctx, path, st)
+            runnable, data = could_run(ctx, path, st)
             if runnable and data is not None:
                 yield path, data
 
@@ -316,7 +328,7 @@ def check_php_code(ctx: Context) -> Iterator[Finding]:
             modified = hashlib.md5(full).hexdigest() != owner[1]
             extra["dpkg_md5_mismatch"] = modified
         if hits:
-            f = _php_finding("wordpress.php_code", path, data, hits)
+            f = php_finding("wordpress.php_code", path, data, hits)
             f.extra.update({k: v for k, v in extra.items() if k != "rules"})
             if not _is_php(path):
                 f.title += " (PHP inside a file not named .php)"
@@ -325,13 +337,12 @@ def check_php_code(ctx: Context) -> Iterator[Finding]:
             assert owner is not None
             yield Finding("wordpress.php_code", "modified_package_file", "medium", path,
                           f"{posixpath.basename(path)} differs from what package {owner[0]} "
-                          "shipped (dpkg md5sums)", "", quarantine=True, extra=extra)
+                          "shipped (dpkg md5sums)", "", extra=extra)
         elif _is_php(path) and any(path.startswith(r) for r in packaged_roots) \
                 and not ctx.owned(path):
             yield Finding("wordpress.php_code", "php_unowned", "high", path,
                           f"PHP file {posixpath.basename(path)} inside the packaged WordPress "
-                          "that no package ships", _text(data.lstrip()[:160]),
-                          quarantine=True, extra=extra)
+                          "that no package ships", _text(data.lstrip()[:160]), extra=extra)
 
 
 # .htaccess / .user.ini
@@ -432,7 +443,7 @@ def check_htaccess(ctx: Context) -> Iterator[Finding]:
             data = ctx.read(path, 1 << 20) or b""
             for sev, title, ev in htaccess_problems(data, own):
                 yield Finding("wordpress.htaccess", "htaccess", sev, path,
-                              f".htaccess: {title}", ev, quarantine=True)
+                              f".htaccess: {title}", ev)
         elif name in (".user.ini", "php.ini"):
             data = ctx.read(path, 1 << 20) or b""
             for m in _INI_PREPEND.finditer(data):
@@ -441,7 +452,7 @@ def check_htaccess(ctx: Context) -> Iterator[Finding]:
                     continue
                 yield Finding("wordpress.htaccess", "user_ini", "critical", path,
                               f"{name}: {_text(m.group(1))} runs a file before every PHP "
-                              "request", _text(m.group(0).strip()), quarantine=True)
+                              "request", _text(m.group(0).strip()))
 
 
 HIDES_USERS_RE = re.compile(
@@ -486,8 +497,7 @@ def check_mu_plugins(ctx: Context) -> Iterator[Finding]:
                 if hits:
                     mx.update(finding_for("", path, data, hits).extra)
                 yield Finding("wordpress.mu_plugins", "mu_plugin", sev, path,
-                              f"must-use plugin {name} " + "; ".join(reasons), _text(ev),
-                              quarantine=True, extra=mx)
+                              f"must-use plugin {name} " + "; ".join(reasons), _text(ev), extra=mx)
             elif path.startswith(top) and "/" not in path[len(top):]:
                 m = re.search(rb"Plugin Name:\s*([^\n*]{1,80})", data)
                 yield Finding("wordpress.mu_plugins", "mu_plugin", "info", path,
@@ -557,7 +567,6 @@ def check_config(ctx: Context) -> Iterator[Finding]:
                 ev = m.group(0) if m else b""
             yield Finding("wordpress.config", "php_backdoor", sev, real,
                           f"{posixpath.basename(real)}: " + "; ".join(reasons), _text(ev),
-                          quarantine=True,
                           extra=finding_for("", real, data, hits).extra if hits else {"rules": []})
 
 

@@ -43,14 +43,10 @@ def plain(b: bytes, limit: int = 160) -> str:
     return re.sub(r"\s+", " ", "".join(out)).strip()
 
 
-def finding_for(check: str, path: str, data: bytes, hits: list[Hit], *,
-                quarantine: bool | None = None) -> Finding:
+def finding_for(check: str, path: str, data: bytes, hits: list[Hit]) -> Finding:
     """One finding for a file: its worst hit leads, every hit is in ``extra["hits"]``.
-    Quarantined by default when the worst hit is medium or higher (a low hit, such as
-    backticks in getID3, is for the record)."""
+    Whether it is restored is the quarantine policy's to say (triage/quarantine.py)."""
     first = hits[0]
-    if quarantine is None:
-        quarantine = _RANK[first.rule.severity] <= _RANK["medium"]
     rows = []
     for h in hits:
         rows.append({"rule": h.rule.id, "severity": h.rule.severity,
@@ -60,7 +56,7 @@ def finding_for(check: str, path: str, data: bytes, hits: list[Hit], *,
     name = path.rsplit("/", 1)[-1]
     lead = rows[0]
     return Finding(check, kind, first.rule.severity, path, f"{first.rule.title}: {name}",
-                   str(lead["layer"]), quarantine=quarantine,
+                   str(lead["layer"]),
                    extra={"rule": lead["rule"], "line": lead["line"], "offset": lead["offset"],
                           "layer": lead["layer"], "why": lead["why"],
                           "rules": [r["rule"] for r in rows], "hits": rows})

@@ -24,7 +24,7 @@ from .packages import head, is_file, md5, md5_entry
 _SKIP_TOP = ("/proc", "/sys", "/dev", "/run")
 
 
-def _all_files(ctx: Context) -> Iterator[tuple[str, os.stat_result]]:
+def all_files(ctx: Context) -> Iterator[tuple[str, os.stat_result]]:
     """Every entry of the old root except the virtual file systems' mount points."""
     for top in ctx.listdir("/"):
         p = "/" + top
@@ -57,7 +57,7 @@ def check_suid(ctx: Context) -> Iterable[Finding]:
     """setuid/setgid files no package ships (in a bundle the manifest has the modes)."""
     name = "system.suid"
     found: dict[str, int] = {}
-    for p, st in _all_files(ctx):
+    for p, st in all_files(ctx):
         if stat.S_ISREG(st.st_mode) and st.st_mode & 0o6000:
             found[p] = st.st_mode
     found.update(_bundle_modes(ctx) or {})
@@ -68,7 +68,7 @@ def check_suid(ctx: Context) -> Iterable[Finding]:
         sev = "critical" if (mode & stat.S_ISUID and (
             p.startswith(("/tmp/", "/var/tmp/", "/dev/shm/")) or hidden_path(p))) else "high"
         yield Finding(name, "suid", sev, p, f"{bits} program from no package: {p}",
-                      evidence=f"mode {stat.S_IMODE(mode):04o}", quarantine=True)
+                      evidence=f"mode {stat.S_IMODE(mode):04o}")
 
 
 # --------------------------------------------------------------------------- tmp
@@ -114,7 +114,7 @@ def check_tmp(ctx: Context) -> Iterable[Finding]:
             where = "temporary" if p.startswith(_TMP_DIRS) else "hidden"
             yield Finding("system.tmp", "elf_in_tmp", "low" if tool else "critical", p,
                           f"program (ELF binary) in a {where} directory: {p}",
-                          evidence=f"ELF, {st.st_size} bytes", quarantine=True,
+                          evidence=f"ELF, {st.st_size} bytes",
                           extra={"size": st.st_size})
             continue
         if st.st_size > 2 << 20:
@@ -124,7 +124,7 @@ def check_tmp(ctx: Context) -> Iterable[Finding]:
         if m:
             yield Finding("system.tmp", "miner", "critical", p,
                           f"crypto-miner configuration: {p}",
-                          evidence=text(m.group(0)), quarantine=True)
+                          evidence=text(m.group(0)))
 
 
 # --------------------------------------------------------------------------- binaries
@@ -168,11 +168,11 @@ def check_binaries(ctx: Context) -> Iterable[Finding]:
                     and not ctx.owned(p) and p not in preloaded):
                 yield Finding(name, "modified_binary", "critical", p,
                               f"library {p} is from no package (known rootkit name)",
-                              evidence=os.path.basename(p), quarantine=True)
+                              evidence=os.path.basename(p))
             elif p.rsplit("/", 2)[-2] == "security" and not ctx.owned(p):
                 yield Finding(name, "modified_binary", "critical", p,
                               f"PAM module {p} is from no package",
-                              evidence=os.path.basename(p), quarantine=True)
+                              evidence=os.path.basename(p))
             continue
         pkg, want = entry
         got = md5(ctx, p)
@@ -180,8 +180,7 @@ def check_binaries(ctx: Context) -> Iterable[Finding]:
             yield Finding(name, "modified_binary", "critical", p,
                           f"{p} differs from package {pkg} (trojaned?)",
                           evidence=f"md5 {got}, {pkg} ships {want}",
-                          extra={"package": pkg, "expected_md5": want, "actual_md5": got},
-                          quarantine=True)
+                          extra={"package": pkg, "expected_md5": want, "actual_md5": got})
     for d in ("/usr/local/bin", "/usr/local/sbin"):
         for n in ctx.listdir(d):
             p = f"{d}/{n}"
@@ -211,7 +210,7 @@ def check_binaries(ctx: Context) -> Iterable[Finding]:
                                               "(comes first in PATH)" if shadows else
                                               "is from no package; never run it")
                           + (f", and {why}" if why else ""),
-                          evidence=evidence, quarantine=True,
+                          evidence=evidence,
                           extra={"shadows": shadows})
 
 
@@ -310,7 +309,7 @@ def check_bittorrent(ctx: Context) -> Iterable[Finding]:
                               f"({st.st_size // (1 << 20)} MB) in "
                               + ("a web root" if web else "a download directory"),
                               evidence=f"{st.st_size} bytes",
-                              extra={"size": st.st_size}, quarantine=not web)
+                              extra={"size": st.st_size})
     # torrent client state in homes
     for home, user in homes.items():
         for n in (".rtorrent.rc", ".config/deluge/core.conf",

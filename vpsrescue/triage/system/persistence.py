@@ -141,8 +141,7 @@ def check_systemd(ctx: Context) -> Iterable[Finding]:
                       f"{'enabled ' if is_enabled else ''}systemd {kind_word} {why}",
                       evidence=evidence,
                       extra={"enabled": is_enabled, "enabled_by": enabled.get(base, ""),
-                             "exec": execs[:5]},
-                      quarantine=False)
+                             "exec": execs[:5]})
 
 
 # --------------------------------------------------------------------------- start-up
@@ -238,8 +237,7 @@ def check_ld_so_preload(ctx: Context) -> Iterable[Finding]:
                 yield Finding(name, "ld_so_preload", "critical", lib,
                               f"preloaded library {lib} is from no package (rootkit?)",
                               evidence=f"named in /etc/ld.so.preload; "
-                                       f"{'present' if ctx.lstat(lib) else 'missing'}",
-                              quarantine=True)
+                                       f"{'present' if ctx.lstat(lib) else 'missing'}")
     for n in ctx.listdir("/etc/ld.so.conf.d"):
         p = "/etc/ld.so.conf.d/" + n
         if is_file(ctx, p) and not ctx.owned(p):
@@ -292,7 +290,7 @@ def check_hosts_apache(ctx: Context) -> Iterable[Finding]:
                         modules.add(full)
                         yield Finding(name, "apache_module", "critical", full,
                                       f"Apache module {full} is from no package",
-                                      evidence=f"loaded by {p}", quarantine=True)
+                                      evidence=f"loaded by {p}")
             if ctx.owned(p) and changed_conffile(ctx, p, conf) and d.startswith(
                     "/etc/apache2/mods"):
                 yield Finding(name, "apache_module", "low", p,
@@ -354,4 +352,4 @@ def check_pam(ctx: Context) -> Iterable[Finding]:
                     and not ctx.owned(p):
                 yield Finding(name, "kernel_module", "high", p,
                               f"kernel module from no package: {p}",
-                              evidence=f"{st.st_size} bytes", quarantine=True)
+                              evidence=f"{st.st_size} bytes")
