@@ -221,9 +221,9 @@ def convert_dump(c: Context, src: str = "", dst: str = "", mode: str = "auto",
                   "stdout instead of the tables",
           "host_key": "with -H: the server's expected SSH key fingerprint (SHA256:…) when "
                       "the inventory does not pin it",
-          "keep": "restore this quarantined file after all (repeatable; only files left "
-                  "behind for a medium finding in a web root; recorded in the plan and "
-                  "the restore journal)",
+          "keep": "restore this quarantined file, or every quarantined file under this "
+                  "directory, after all (repeatable; only files left behind for a medium "
+                  "finding in a web root; recorded in the plan and the restore journal)",
           "no_harden": "skip the hardening play that otherwise ends the restore (fab harden "
                        "runs it later)",
           "keep_admin": "keep this powerful account (new password) although triage cannot "
