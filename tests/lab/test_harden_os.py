@@ -125,9 +125,10 @@ def test_aide_daily_check_reports_a_changed_web_root_file(lab: Lab, restored: Pa
     the baseline the restore took: a web-root file changed since is in its report."""
     res = _ssh(lab, "systemctl is-enabled dailyaidecheck.timer; ls /var/lib/aide/aide.db")
     assert res.returncode == 0 and res.stdout.startswith("enabled"), res.stdout + res.stderr
-    target = _ssh(lab, "ls -d /var/lib/wordpress/sites/*/wp-content/themes/*/style.css "
-                       "2>/dev/null | head -n 1").stdout.strip()
-    assert target, "no theme file in the restored web root"
+    # a regular file of a site (theme files may be links into /usr/share/wordpress)
+    target = _ssh(lab, "find /var/lib/wordpress/sites -type f -name '*.php' -path "
+                       "'*/wp-content/*' | head -n 1").stdout.strip()
+    assert target, "no PHP file in the restored sites' wp-content"
     keep = "/root/vpsrescue-aide-test.keep"
     q = shlex.quote(target)
     assert _ssh(lab, f"cp -p {q} {keep} && echo '/* changed after the baseline */' >> {q}"
@@ -139,8 +140,7 @@ def test_aide_daily_check_reports_a_changed_web_root_file(lab: Lab, restored: Pa
         took = time.monotonic() - t0
         report = res.stdout
         print(f"\ndaily AIDE check: {took:.1f} s")
-        assert re.search(rf"^\s*(changed|f[ .]*[^ ]*)[: ].*{re.escape(target)}", report, re.M) \
-            or f"File: {target}" in report, report[-3000:]
+        assert f"File: {target}\n" in report, report[-3000:]  # in the detailed changes
     finally:
         _ssh(lab, f"cat {keep} > {q} && touch -r {keep} {q} && rm -f {keep}")
 
@@ -150,7 +150,10 @@ def test_kernel_settings_are_applied_where_the_kernel_lets_the_container(
     conf = _ssh(lab, "cat /etc/sysctl.d/60-vpsrescue.conf").stdout
     applied = dict(re.findall(r"^([a-z0-9_.]+) = (\S+)$", conf, re.M))
     refused = re.findall(r"^#\s+([a-z0-9_.]+) = \S+:", conf, re.M)
-    assert "net.ipv4.conf.all.rp_filter" in applied and "kernel.kptr_restrict" in refused
+    # every key was decided: kept in the file, or listed with the kernel's refusal (on
+    # the lab's systemd-nspawn /proc/sys is read-only as a whole: all are refused there)
+    assert "kernel.kptr_restrict" in refused
+    assert {"net.ipv4.conf.all.rp_filter", "fs.suid_dumpable"} <= set(applied) | set(refused)
     for key, want in applied.items():  # in force, read from /proc
         now = _ssh(lab, f"cat /proc/sys/{key.replace('.', '/')}").stdout.strip()
         assert now == want, (key, now, want)
