@@ -1,4 +1,5 @@
-"""fab audit on the lab's restored vps: all four reports, Lynis's index beside ours, and
+"""fab audit on the lab's restored (and so hardened) vps: all four reports, Lynis's index
+beside ours with no warning, every applicable control of the hardened areas passing, and
 a control that follows the server's real state: a PasswordAuthentication yes drop-in
 put there by hand fails ssh-password-auth (and the command), removing it passes it."""
 
@@ -56,9 +57,27 @@ def test_audit_writes_every_report_with_lynis_beside_ours(lab: Lab, restored: Pa
           f"({len(ly['warnings'])} warning(s), {len(ly['suggestions'])} suggestion(s)); "
           f"audit score {report['score']}")
     assert f"hardening index {ly['hardening_index']}" in (audit / "report.html").read_text()
+    # restore hardens by default: Lynis finds nothing to warn about
+    assert ly["warnings"] == [], ly["warnings"]
     failed = [c["id"] for c in report["controls"] if c["status"] == "fail"]
     assert (rc != 0) == bool(failed), (rc, failed, err[-500:])
     assert "Lynis" in (audit / "report.md").read_text()
+
+
+# Every area of the audit: roles/vpsrescue_harden hardens each of them.
+HARDENED = ("ssh", "fw", "f2b", "os", "sysctl", "upd", "fim", "db", "php", "web", "wp")
+
+
+def test_after_restore_every_applicable_control_of_the_hardened_areas_passes(
+        lab: Lab, restored: Path) -> None:
+    """fab restore hardens by default: every applicable control of those areas passes on
+    the restored server, read from the server itself."""
+    _, report, _ = _audit(lab, restored, "--no-lynis")
+    mine = [c for c in report["controls"] if c["id"].split("-")[0] in HARDENED]
+    failed = {c["id"]: c["evidence"] for c in mine if c["status"] == "fail"}
+    assert not failed, failed
+    passed = {c["id"].split("-")[0] for c in mine if c["status"] == "pass"}
+    assert passed == set(HARDENED), passed  # no area is judged n/a as a whole
 
 
 def test_password_auth_follows_the_config_set_by_hand(lab: Lab, restored: Path) -> None:

@@ -246,3 +246,99 @@ def test_lynis_installed_by_the_audit_on_debian_13_is_said() -> None:
     assert rep.ran and rep.installed_now and rep.version == "3.1.4"
     assert rep.hardening_index == 59 and [w.test for w in rep.warnings] == ["PKGS-7388"]
     assert "installed on the server by this audit" in rep.note
+
+
+# ---------------------------------------------------------------- OS slices (issue 13)
+def add_section(dump: str, name: str, text: str, rc: int = 0) -> str:
+    return dump.replace("\n@@END", f"\n@@AUDIT {name}\n{text}\n@@RC {rc}\n\n@@END", 1)
+
+
+def test_sysctl_is_not_applicable_only_for_keys_this_system_cannot_set() -> None:
+    """The fact is the key's /proc/sys file not being writable, read on the server; a
+    container whose /proc/sys/net is writable has its net.* keys judged, and a kernel.*
+    key the container could set is judged too."""
+    ro = add_section(RESTORED, "sysctl_readonly",
+                     "net.ipv4.conf.all.accept_redirects\nnet.ipv4.conf.default.accept_redirects"
+                     "\nnet.ipv6.conf.all.accept_redirects\nnet.ipv6.conf.default.accept_redirects"
+                     "\nkernel.kptr_restrict")
+    v = verdicts(ro)
+    assert v["sysctl-accept-redirects"].status == NA
+    assert "cannot set" in v["sysctl-accept-redirects"].evidence
+    assert v["sysctl-kptr-restrict"].status == NA
+    assert v["sysctl-rp-filter"].status == FAIL  # writable, and 0: judged
+    writable = add_section(RESTORED, "sysctl_readonly", "")
+    assert verdicts(writable)["sysctl-kptr-restrict"].status == FAIL
+    on_metal = replace_section(ro, "virt", "none", rc=1)
+    assert verdicts(on_metal)["sysctl-accept-redirects"].status == FAIL
+
+
+def _with_fail2ban(dump: str, actions: str, files: str = "/var/log/apache2/a-access.log"
+                   ) -> str:
+    dump = add_section(dump, "f2b", "Status\n|- Number of jail:\t2\n`- Jail list:\tsshd, "
+                       "wordpress-wp-login")
+    dump = add_section(dump, "f2b_jail sshd", "Status for the jail: sshd\n|- Filter\n|  `- "
+                       "Journal matches:\t_SYSTEMD_UNIT=ssh.service\n`- Actions\n   |- "
+                       "Currently banned:\t0")
+    dump = add_section(dump, "f2b_actions sshd",
+                       f"The jail sshd has the following actions:\n{actions}")
+    dump = add_section(dump, "f2b_jail wordpress-wp-login", "Status for the jail: "
+                       f"wordpress-wp-login\n|- Filter\n|  `- File list:\t{files}\n`- Actions"
+                       "\n   |- Currently banned:\t1")
+    return add_section(dump, "f2b_actions wordpress-wp-login",
+                       f"The jail wordpress-wp-login has the following actions:\n{actions}")
+
+
+def test_fail2ban_bans_through_nftables_and_its_web_jails_read_a_log() -> None:
+    assert verdicts(RESTORED)["f2b-nftables"].status == NA  # no fail2ban there
+    v = verdicts(_with_fail2ban(RESTORED, "nftables-multiport"))
+    assert v["f2b-nftables"].status == PASS, v["f2b-nftables"].evidence
+    assert v["f2b-sshd"].status == PASS and v["f2b-wp-login"].status == PASS
+    assert "a-access.log" in v["f2b-wp-login"].evidence
+    v = verdicts(_with_fail2ban(RESTORED, "iptables-multiport"))
+    assert v["f2b-nftables"].status == FAIL
+    assert "iptables-multiport" in v["f2b-nftables"].evidence
+    v = verdicts(_with_fail2ban(RESTORED, "nftables-multiport", files=""))
+    assert v["f2b-wp-login"].status == FAIL and "no log file" in v["f2b-wp-login"].evidence
+    assert v["f2b-sshd"].status == PASS  # a journal jail has no file list
+
+
+def test_login_umask_min_days_service_core_dumps_and_protocols() -> None:
+    v = verdicts(RESTORED)
+    for cid in ("os-login-umask", "os-pass-min-days", "os-unused-protocols"):
+        assert v[cid].status == FAIL, (cid, v[cid].evidence)
+    hardened = replace_section(RESTORED, "login_defs", "UMASK\t\t027\nPASS_MAX_DAYS\t365\n"
+                               "PASS_MIN_DAYS\t1\nPASS_WARN_AGE\t14")
+    hardened = replace_section(hardened, "modprobe", "\n".join(
+        f"install {m} /bin/false" for m in ("cramfs", "freevxfs", "jffs2", "hfs", "hfsplus",
+                                            "udf", "dccp", "sctp", "rds", "tipc")))
+    hardened = add_section(hardened, "umask", "/etc/profile.d/vpsrescue-umask.sh:umask 027")
+    hardened = add_section(hardened, "systemd_limits",
+                           "DefaultLimitCORE=0\nDefaultLimitCORESoft=0")
+    v = verdicts(hardened)
+    for cid in ("os-login-umask", "os-pass-min-days", "os-unused-protocols", "os-unused-fs",
+                "os-umask", "os-core-dumps-services"):
+        assert v[cid].status == PASS, (cid, v[cid].evidence)
+    # the last umask a login shell runs wins
+    later = replace_section(hardened, "umask", "/etc/profile.d/vpsrescue-umask.sh:umask 027"
+                            "\n/etc/bash.bashrc:umask 022")
+    assert verdicts(later)["os-login-umask"].status == FAIL
+    soft = replace_section(hardened, "systemd_limits", "DefaultLimitCORE=infinity")
+    assert verdicts(soft)["os-core-dumps-services"].status == FAIL
+
+
+def test_the_restored_and_hardened_vps_passes_the_os_slices() -> None:
+    """Recorded from the lab's bookworm vps after fab restore (hardening included): the
+    OS slices pass, the kernel settings the container cannot set (its /proc/sys is
+    read-only, net.* too) are n/a with that reason, none fails."""
+    v = verdicts((DATA / "bookworm-hardened-os.txt").read_text())
+    areas = ("f2b", "os", "sysctl", "fim", "ssh", "fw", "upd")
+    failed = {i: r.evidence for i, r in v.items() if i.split("-")[0] in areas
+              and r.status == FAIL}
+    assert not failed, failed
+    for cid in ("f2b-sshd", "f2b-wp-login", "f2b-xmlrpc", "f2b-nftables", "os-login-umask",
+                "os-core-dumps-services", "os-unused-protocols", "fim-web-roots",
+                "fim-aide-daily", "upd-pending-security"):
+        assert v[cid].status == PASS, (cid, v[cid].evidence)
+    assert v["sysctl-rp-filter"].status == NA and "cannot set" in v["sysctl-rp-filter"].evidence
+    assert v["sysctl-aslr"].status == PASS  # right already: judged, not excused
+    assert "/var/lib/wordpress" in v["fim-web-roots"].evidence

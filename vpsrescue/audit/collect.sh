@@ -11,11 +11,16 @@ sec ssh_moduli awk '!/^#/ && NF >= 7 { n++; if ($5 < 3071) weak++ } END { printf
 sec nft nft list ruleset
 sec listen ss -H -lntu
 sec sysctl sysctl -e __SYSCTL__
+# which of them this system may not set: access(2) says so without writing (a read-only
+# /proc/sys in a container, a key owned by the host's kernel)
+sec sysctl_readonly sh -c 'for k in __SYSCTL__; do p=/proc/sys/$(echo "$k" | tr . /); [ -e "$p" ] && [ ! -w "$p" ] && echo "$k"; done; true'
 sec stat sh -c 'stat -c "%a %U %G %F %n" __STAT__ 2>/dev/null; true'
 sec login_defs grep -E '^[[:space:]]*(UMASK|PASS_MAX_DAYS|PASS_MIN_DAYS|PASS_WARN_AGE|ENCRYPT_METHOD)[[:space:]]' /etc/login.defs
 sec passwd cut -d: -f1,3,4,7 /etc/passwd
 sec shadow_empty awk -F: '$2 == "" { print $1 }' /etc/shadow
 sec limits sh -c 'grep -hE "^[^#]*[[:space:]]core[[:space:]]" /etc/security/limits.conf /etc/security/limits.d/* 2>/dev/null; grep -hiE "^[[:space:]]*Storage=" /etc/systemd/coredump.conf /etc/systemd/coredump.conf.d/* 2>/dev/null; true'
+sec umask sh -c 'grep -HE "^[[:space:]]*umask[[:space:]]+[0-7]+" /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc 2>/dev/null; grep -HE "^[^#]*pam_umask" /etc/pam.d/common-session 2>/dev/null; true'
+sec systemd_limits systemctl show --property=DefaultLimitCORE --property=DefaultLimitCORESoft
 sec modprobe sh -c 'grep -hE "^[[:space:]]*(install|blacklist)[[:space:]]" /etc/modprobe.d/* 2>/dev/null; true'
 sec world_writable find /etc /usr/bin /usr/sbin /usr/lib -xdev -type f -perm -0002
 sec packages dpkg-query -W -f '${Package} ${db:Status-Status} ${Version}\n' __PACKAGES__
@@ -29,6 +34,7 @@ if has fail2ban-client; then
   sec f2b fail2ban-client status
   for j in $(fail2ban-client status 2>/dev/null | sed -n 's/.*Jail list:[[:space:]]*//p' | tr ',' ' '); do
     sec "f2b_jail $j" fail2ban-client status "$j"
+    sec "f2b_actions $j" fail2ban-client get "$j" actions
   done
 fi
 if has mariadb; then
@@ -57,5 +63,6 @@ if has apache2ctl; then
   done
   if has python3; then sec http python3 -c "$HTTP_PROBES" ${sites:-localhost} __UNCLAIMED__; else sec http sh -c 'echo python3 is missing; exit 127'; fi
 fi
-sec aide_conf sh -c 'grep -hE "^[[:space:]]*[/!=]" /etc/aide/aide.conf /etc/aide/aide.conf.d/* 2>/dev/null; true'
+# the configuration Debian's daily check really reads (CONFIG in /etc/default/aide)
+sec aide_conf sh -c 'c=$(sed -n "s/^CONFIG=[\"]*\([^\"]*\)[\"]*$/\1/p" /etc/default/aide 2>/dev/null | tail -n 1); c=${c:-/etc/aide/aide.conf}; echo "## $c"; grep -hE "^[[:space:]]*[/!=]" "$c" 2>/dev/null; grep -q "^@@x_include /etc/aide/aide.conf.d" "$c" 2>/dev/null && grep -hE "^[[:space:]]*[/!=]" /etc/aide/aide.conf.d/* 2>/dev/null; true'
 printf '\n@@END\n'

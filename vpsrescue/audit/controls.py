@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .facts import Facts, Site
+from .facts import Facts, Site, parse_keyvalue
 
 PASS, FAIL, NA = "pass", "fail", "n/a"
 Outcome = tuple[str, str]
@@ -299,9 +299,16 @@ def _jail(pattern: str, cid: str, title: str, why: str, web: bool) -> None:
         if web and not any(s.wordpress for s in fx.sites):
             return NA, "no WordPress site on this server"
         hit = [j for j in fx.jails if re.search(pattern, j)]
-        return _ok(bool(hit), f"jail {hit[0]}: {fx.jails[hit[0]].get('Currently banned', '?')} "
-                   "banned now" if hit else f"no jail matching /{pattern}/ among "
-                   f"{sorted(fx.jails) or 'none'}")
+        if not hit:
+            return FAIL, f"no jail matching /{pattern}/ among {sorted(fx.jails) or 'none'}"
+        jail = fx.jails[hit[0]]
+        banned = f"jail {hit[0]}: {jail.get('Currently banned', '?')} banned now"
+        # a log-file jail whose glob matched no file watches nothing (a journal jail
+        # has no "File list")
+        if "File list" in jail and not jail["File list"]:
+            return FAIL, f"{banned}, but it reads no log file"
+        return PASS, banned + (f", reading {jail['File list'][:120]}" if jail.get("File list")
+                               else "")
     control(cid, title, why)(check)
 
 
@@ -312,6 +319,21 @@ _jail(r"(wp|wordpress).*(login|auth)|^wordpress$", "f2b-wp-login",
       "wp-login.php is where WordPress passwords are guessed.", web=True)
 _jail(r"xmlrpc", "f2b-xmlrpc", "a jail for xmlrpc.php abuse is active",
       "xmlrpc.php multiplies guesses per request.", web=True)
+
+
+@control("f2b-nftables", "fail2ban bans through nftables",
+         "Bans written with iptables on an nftables server, or not at all (a missing "
+         "action), leave the guesser at the door.")
+def _f2b_nft(f: Facts) -> Outcome:
+    if not _f2b_running(f) or not f.jails:
+        return NA, "fail2ban is not running"
+    # "The jail sshd has the following actions:" then the names, comma-separated
+    acts = {j: [a for ln in f.text(f"f2b_actions {j}").splitlines()
+                if not ln.rstrip().endswith(":") for a in re.split(r"[,\s]+", ln) if a]
+            for j in f.jails}
+    bad = [j for j, a in acts.items() if not any(x.startswith("nftables") for x in a)]
+    ev = "; ".join(f"{j}: {' '.join(a) or 'none'}" for j, a in sorted(acts.items()))
+    return _ok(not bad, ev)
 
 
 # ------------------------------------------------------------------ os
@@ -395,6 +417,37 @@ def _maxdays(f: Facts) -> Outcome:
     return _ok(_num(v) <= 365, f"PASS_MAX_DAYS {v}")
 
 
+@control("os-pass-min-days", "passwords cannot be changed back at once (PASS_MIN_DAYS ≥ 1)",
+         "Otherwise a forced change is undone the same minute by changing back to the old one.")
+def _mindays(f: Facts) -> Outcome:
+    v = _login_defs(f).get("PASS_MIN_DAYS", "0")
+    return _ok(_num(v) >= 1 and v.isdigit(), f"PASS_MIN_DAYS {v}")
+
+
+@control("os-login-umask", "login shells start with umask 027 or stricter",
+         "login.defs alone does not reach a shell: /etc/profile's umask does.")
+def _shell_umask(f: Facts) -> Outcome:
+    found = [ln for ln in f.text("umask").splitlines() if re.search(r":\s*umask\s+[0-7]+", ln)]
+    if not found:
+        return FAIL, "no umask in /etc/profile, /etc/profile.d or /etc/bash.bashrc (022)"
+    # the files run in this order (profile, then profile.d, bashrc): the last one wins
+    last = found[-1]
+    v = re.search(r"umask\s+([0-7]+)", last)
+    mask = int(v.group(1), 8) if v else 0
+    return _ok(mask & 0o027 == 0o027, last.strip()[:160])
+
+
+@control("os-core-dumps-services", "services cannot dump core (systemd DefaultLimitCORE=0)",
+         "limits.conf reaches login sessions only; Apache, PHP and MariaDB are started by "
+         "systemd.")
+def _core_services(f: Facts) -> Outcome:
+    if not f.ran("systemd_limits") or f.sections["systemd_limits"].rc:
+        return NA, "no systemd manager to ask"
+    kv = parse_keyvalue(f.text("systemd_limits"), "=")
+    v = kv.get("DefaultLimitCORE", "?")
+    return _ok(v == "0", f"DefaultLimitCORE={v}")
+
+
 @control("os-core-dumps", "core dumps are off (limits and systemd-coredump)",
          "A core dump of PHP or MariaDB holds passwords and keys.")
 def _core(f: Facts) -> Outcome:
@@ -414,6 +467,16 @@ def _fs(f: Facts) -> Outcome:
                                            f.text("modprobe"))}
     want = ["cramfs", "freevxfs", "jffs2", "hfs", "hfsplus", "udf"]
     missing = [w for w in want if w not in off]
+    return _ok(not missing, f"still loadable: {missing}" if missing else "all off")
+
+
+@control("os-unused-protocols", "network protocols a web server does not use cannot be "
+         "loaded (dccp, sctp, rds, tipc)", "Their rarely used kernel code has had remotely "
+         "reachable holes; an unprivileged socket() loads them.")
+def _protocols(f: Facts) -> Outcome:
+    off = {m.group(1) for m in re.finditer(r"install\s+(\S+)\s+/bin/(true|false)",
+                                           f.text("modprobe"))}
+    missing = [w for w in ("dccp", "sctp", "rds", "tipc") if w not in off]
     return _ok(not missing, f"still loadable: {missing}" if missing else "all off")
 
 
@@ -442,10 +505,20 @@ def _sys(keys: tuple[str, ...], good: Callable[[int], bool], cid: str, title: st
         if not vals:
             return NA, f"{keys[0]} not present in this kernel"
         ev = ", ".join(f"{k}={v}" for k, v in vals.items())
-        if all(good(int(v)) for v in vals.values() if v.lstrip("-").isdigit()):
+        bad = [k for k, v in vals.items() if v.lstrip("-").isdigit() and not good(int(v))]
+        if not bad:
             return PASS, ev
-        if f.container != "none" and not keys[0].startswith("net."):
-            return NA, f"{ev}: set by the host's kernel; a container ({f.container}) cannot"
+        # Not applicable only where this system cannot set the key (its /proc/sys file
+        # is not writable: a container's read-only /proc/sys, a key the host's kernel
+        # owns), or, without that fact (an older dump), a kernel.*/fs.* key in a container.
+        if "sysctl_readonly" in f.sections:
+            readonly = set(f.text("sysctl_readonly").split())
+            fixed = all(k in readonly for k in bad)
+        else:
+            fixed = f.container != "none" and not keys[0].startswith("net.")
+        if fixed and f.container != "none":
+            return NA, (f"{ev}: this container ({f.container}) cannot set "
+                        f"{', '.join(bad)}; the host's kernel decides")
         return FAIL, ev
     control(cid, title, why)(check)
 
