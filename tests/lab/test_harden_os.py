@@ -168,3 +168,15 @@ def test_login_shells_get_umask_027_and_no_core_dumps(lab: Lab, restored: Path) 
     out = res.stdout
     assert out.splitlines()[:2] == ["0027", "0"], out
     assert "DefaultLimitCORE=0" in out
+
+
+def test_the_operators_address_is_never_banned(lab: Lab, restored: Path) -> None:
+    """Hardening must not lock the operator out: the address the run came from (the
+    controller, the lab's host side) is in every jail's ignoreip, read from the running
+    fail2ban, while an address nobody named is not."""
+    controller, stranger = lab.instance.vps.host_address, lab.instance.rescue.host_address
+    for jail in ("sshd", "wordpress-wp-login", "wordpress-xmlrpc"):
+        res = _ssh(lab, f"fail2ban-client get {jail} ignoreip")
+        assert res.returncode == 0, res.stderr
+        assert controller in res.stdout, (jail, res.stdout)
+        assert stranger not in res.stdout, (jail, res.stdout)
