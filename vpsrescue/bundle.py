@@ -680,13 +680,6 @@ class Bundle:
         to https://; written once the run is complete."""
         return self.write_journal("tls", data)
 
-    def load_tls_journal(self) -> dict[str, Any] | None:
-        """The last `fab tls` journal, or None when TLS was never set up for this bundle
-        (the checklist's "not yet")."""
-        if not self.step_journal_path("tls").is_file():
-            return None
-        return self.load_journal("tls")
-
     def archive_path(self, site: str) -> Path:
         """Where restore builds a site's wp-content tar (restore/build/<site>/)."""
         return self.restore_dir / "build" / site / "wp-content.tar"

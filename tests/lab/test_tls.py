@@ -107,7 +107,7 @@ def test_tls_from_the_lab_ca(lab: Lab, restored: Path) -> None:
     said = [ln for ln in res.stderr.splitlines() if ln.startswith("vpsrescue:")]
     assert len(said) == 1 and "Traceback" not in res.stderr, res.stderr
     assert late in said[0] and old_server in said[0] and vps in said[0]
-    assert Bundle.open(restored).load_tls_journal() is None
+    assert Bundle.open(restored).load_step_journal("tls") is None
     with pytest.raises(ConnectionRefusedError):  # no HTTPS half set up
         socket.create_connection((vps, 443), timeout=10).close()
     assert _vps(lab, "ls /etc/letsencrypt/live 2>/dev/null | wc -l").strip() == "0"

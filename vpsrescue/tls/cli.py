@@ -30,7 +30,7 @@ def run(c: Any, *, bundle: str | Bundle = "", acme_server: str = "", hsts: bool 
         finally:
             conn.close()
         if as_json:
-            print(json.dumps(b.load_tls_journal(), ensure_ascii=True, separators=(",", ":")))
+            print(json.dumps(b.load_step_journal("tls"), ensure_ascii=True, separators=(",", ":")))
             continue
         t = Table("site", "names", "certificate", "expires", "https values",
                   title=f"tls {host.name} ({settings.acme_server})")

@@ -254,7 +254,7 @@ def verify_host(conn: Any, host: InventoryHost, bundle: Bundle,
                           "credentials): run fab restore first.")
     dumped = bundle.load_datadir_dump()
     report = VerifyReport(server=f"{host.name} ({host.address})", started=utc_iso())
-    journal = bundle.load_tls_journal()
+    journal = bundle.load_step_journal("tls")
     context = client_context(ca_bundle)
     for site in plan["sites"]:
         log(f"verifying {site['host']}")
