@@ -30,6 +30,10 @@ def _sshd_config(tmp_path: Path, **overrides: object) -> Path:
                        check=True)
     text = render(ROLE, "sshd_config.j2", {"__vpsrescue_harden_ssh_port": "22",
                                            "__vpsrescue_harden_host_keys": [str(key)],
+                                           "__vpsrescue_harden_login_user": "root",
+                                           # the default reads vpsrescue_admin_user, which
+                                           # only a real play templates
+                                           "vpsrescue_harden_admin_user": "",
                                            **overrides})
     path = tmp_path / "sshd_config"
     path.write_text(text)
@@ -110,3 +114,16 @@ def test_fab_harden_and_restore_no_harden_are_offered() -> None:
     assert res.returncode == 0 and "--host-key" in res.stdout, res.stderr
     res = fab("--help", "restore", timeout=120)
     assert res.returncode == 0 and "--no-harden" in res.stdout, res.stderr
+
+
+def test_only_the_login_user_and_the_named_accounts_may_log_in(tmp_path: Path) -> None:
+    """sshd's own reading of the config: AllowUsers is the run's login user, the admin
+    user and the operator's list, so an account planted on the server cannot log in."""
+    assert _effective(_sshd_config(tmp_path))["allowusers"] == "root"
+    named = _sshd_config(tmp_path, vpsrescue_harden_admin_user="ops",
+                         vpsrescue_harden_ssh_allow_users=["deploy", "root"])
+    allowed = [v for k, v in (ln.partition(" ")[::2] for ln in subprocess.run(
+        ["/usr/sbin/sshd", "-T", "-f", str(named), "-C",
+         "user=root,host=controller,addr=198.51.100.1"],
+        capture_output=True, text=True, check=True).stdout.splitlines()) if k == "allowusers"]
+    assert sorted(allowed) == ["deploy", "ops", "root"]
