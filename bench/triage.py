@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -110,7 +111,9 @@ def main() -> None:
             t_off.append(wall)
             rss_off.append(peak)
         found = run(grep)[2].splitlines()
-        looked = [ln for ln in run(ours)[2].splitlines() if ln.startswith("Looked at")]
+        # the summary as fab prints it (wrapped over lines): "Looked at ... in N s."
+        summary = re.search(r"Looked at.*? in [\d.]+ s\.", run(ours)[2], re.S)
+        looked = [" ".join(summary.group(0).split())] if summary else []
         print(f"tree: WordPress 6.1.9 core + 184 backdoors + {args.uploads:,} uploads: "
               f"{files:,} files, {php / 1e6:.1f} MB of PHP; {args.rounds} rounds, medians, "
               "whole processes")
