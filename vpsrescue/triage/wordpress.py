@@ -100,15 +100,13 @@ def judged_in_parallel(files: Iterable[tuple[str, bytes]], workers: int | None =
     held = 0
     with ProcessPoolExecutor(n, mp_context=mp) as pool:
         for path, data in itertools.chain(first, it):
-            if _pristine(ctx, known, data):
-                window.append((path, data, None))
-            else:
-                window.append((path, data, pool.submit(judge, data)))
-                held += len(data)
+            # a pristine file waits in the window too (the order is kept): it counts
+            fut = None if _pristine(ctx, known, data) else pool.submit(judge, data)
+            window.append((path, data, fut))
+            held += len(data)
             while window and (len(window) >= IN_FLIGHT_FILES or held > IN_FLIGHT_BYTES):
                 p, d, fut = window.popleft()
-                if fut is not None:
-                    held -= len(d)
+                held -= len(d)
                 yield p, d, [] if fut is None else fut.result()
         while window:
             p, d, fut = window.popleft()
