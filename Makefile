@@ -4,11 +4,21 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 FAB   := $(VENV)/bin/fab
 STAMP := $(VENV)/.installed
+# sha256 of the vendor PHP files triage need not judge (vpsrescue/triage/phpscan/knowngood.py)
+KNOWN_GOOD := /var/cache/vpsrescue/known-good-php.sha256
 
-.PHONY: setup test demo lint unit clean-lab
+.PHONY: setup test demo lint unit clean-lab known-good
 
 setup: $(STAMP)
 	@bash scripts/setup-system.sh
+	@$(MAKE) --no-print-directory known-good || echo "known-good set not built: triage \
+	judges every file (slower); run 'make known-good' when the Debian archive is reachable." >&2
+
+# Debian's WordPress core and themes of bullseye, bookworm and trixie, fetched once
+known-good: $(KNOWN_GOOD)
+
+$(KNOWN_GOOD): vpsrescue/triage/phpscan/knowngood.py
+	$(PY) -m vpsrescue.triage.phpscan.knowngood $@
 
 $(STAMP): pyproject.toml setup.py constraints.txt vpsrescue/dump/_scan.c
 	@command -v python3 >/dev/null || { echo "python3 (>= 3.11) is required: install it first." >&2; exit 1; }

@@ -102,7 +102,7 @@ def test_the_report_says_what_was_read_and_how_long_and_why_quarantined(
     md = (tmp_path / "report.md").read_text()
     html = (tmp_path / "report.html").read_text()
     line = ("Looked at: Debian GNU/Linux 11, 1 WordPress site(s); 20 file(s), 4.0 KiB, 3 PHP; "
-            "read 5 file(s), 2.0 KiB; in 2.5 s.")
+            "read 5 file(s), 2.0 KiB; no known-good set: every PHP file judged; in 2.5 s.")
     assert line in md and line in html
     reasons: dict[str, Any] = data["quarantine_reasons"]
     assert data["quarantine"] == sorted(reasons) == [

@@ -88,6 +88,8 @@ class Context:
         self.view = LocalTree(self.root)
         self.sites = sites if sites is not None else []
         self.dumps = dumps if dumps is not None else []  # database dumps (.sql/.sql.gz)
+        #: PHP files found to be a vendor's pristine file (known-good set), not judged
+        self.pristine = 0
 
     # ---------------------------------------------------------------- reading
     def path(self, p: str) -> Path:

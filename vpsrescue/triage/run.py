@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from ..bundle import Bundle, read_json
 from ..errors import TriageError
 from .model import SEVERITIES, Context, Finding, Site
-from .phpscan import PHP_NAME, could_run_as_php
+from .phpscan import PHP_NAME, could_run_as_php, knowngood
 
 REPORT_FORMAT = "vpsrescue-triage"
 REPORT_VERSION = 1
@@ -63,6 +63,8 @@ class Coverage:
     bytes_read: int = 0
     dumps: int = 0  # database dumps scanned (read whole, as a stream)
     dump_bytes: int = 0
+    pristine: int = 0  # PHP files that are a vendor's file by sha256: read, not judged
+    known_good: int = 0  # vendor files in the known-good set (0: absent or disabled)
 
     def summary(self) -> str:
         """One line for people: what was there and what was read."""
@@ -75,6 +77,11 @@ class Coverage:
                 f"{_size(self.bytes_read)}")
         if self.dumps:
             line += f", and {self.dumps} database dump(s), {_size(self.dump_bytes)}"
+        if self.known_good:
+            line += (f"; {self.pristine:,} PHP file(s) pristine vendor code (sha256 in the "
+                     f"known-good set of {self.known_good:,}), not judged")
+        else:
+            line += "; no known-good set: every PHP file judged"
         return line
 
 
@@ -258,6 +265,8 @@ def run_checks(ctx: Context, checks: Sequence[Check] | None = None, source: str 
     if isinstance(ctx, CountingContext):
         cov.files_read = len(ctx.bytes_read)
         cov.bytes_read = sum(ctx.bytes_read.values())
+    cov.pristine = ctx.pristine
+    cov.known_good = len(knowngood.load())
     cov.dumps = len(ctx.dumps)
     cov.dump_bytes = sum(os.stat(d).st_size for d in ctx.dumps if os.path.isfile(d))
     return report

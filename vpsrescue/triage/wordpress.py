@@ -30,7 +30,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from ..formats.apache import read_vhosts
 from ..formats.php import parse_php_config, php_tokens
 from .model import Context, Finding, Site
-from .phpscan import PHP_NAME, Hit, could_run_as_php, finding_for, judge
+from .phpscan import PHP_NAME, Hit, could_run_as_php, finding_for, judge, knowngood
 
 PHP_EXTS = (".php", ".phtml", ".php3", ".php4", ".php5", ".php7", ".phar", ".pht", ".phps")
 MEDIA_EXTS = (".jpg", ".jpeg", ".png", ".gif", ".ico", ".bmp", ".webp", ".txt", ".svg")
@@ -68,33 +68,49 @@ IN_FLIGHT_BYTES = 24 << 20
 SMALL_TREE = 32
 
 
-def judged_in_parallel(files: Iterable[tuple[str, bytes]], workers: int | None = None
-                       ) -> Iterator[tuple[str, bytes, list[Hit]]]:
+def _pristine(ctx: Context | None, known: frozenset[bytes], data: bytes) -> bool:
+    """Are ``data``, read whole, a vendor's file of the known-good set
+    (:mod:`.phpscan.knowngood`)? Counted in ``ctx.pristine``."""
+    # a read cut at PHP_LIMIT is not the whole file: judged, never vouched for
+    if not known or len(data) >= PHP_LIMIT or knowngood.digest(data) not in known:
+        return False
+    if ctx is not None:
+        ctx.pristine += 1
+    return True
+
+
+def judged_in_parallel(files: Iterable[tuple[str, bytes]], workers: int | None = None,
+                       ctx: Context | None = None) -> Iterator[tuple[str, bytes, list[Hit]]]:
     """(path, data, hits) for each file, in the order given, judged on every core: a
     window of files is in flight while the next are read (reading and judging overlap;
     one slow file holds back only the yielding, not the other worker). A small tree
-    (fewer than ``SMALL_TREE`` files) is judged here, without starting processes."""
+    (fewer than ``SMALL_TREE`` files) is judged here, without starting processes. A
+    vendor's pristine file (its sha256 in the known-good set) is not judged: no hits."""
     n = workers or min(2, os.cpu_count() or 1)
+    known = knowngood.load()
     it = iter(files)
     first = list(itertools.islice(it, SMALL_TREE))
     if len(first) < SMALL_TREE or n < 2:
         for path, data in [*first, *it]:
-            yield path, data, judge(data)
+            yield path, data, [] if _pristine(ctx, known, data) else judge(data)
         return
-    ctx = multiprocessing.get_context("fork")
-    window: collections.deque[tuple[str, bytes, Future[list[Hit]]]] = collections.deque()
+    mp = multiprocessing.get_context("fork")
+    window: collections.deque[tuple[str, bytes, Future[list[Hit]] | None]] = \
+        collections.deque()
     held = 0
-    with ProcessPoolExecutor(n, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(n, mp_context=mp) as pool:
         for path, data in itertools.chain(first, it):
-            window.append((path, data, pool.submit(judge, data)))
+            # a pristine file waits in the window too (the order is kept): it counts
+            fut = None if _pristine(ctx, known, data) else pool.submit(judge, data)
+            window.append((path, data, fut))
             held += len(data)
             while window and (len(window) >= IN_FLIGHT_FILES or held > IN_FLIGHT_BYTES):
                 p, d, fut = window.popleft()
                 held -= len(d)
-                yield p, d, fut.result()
+                yield p, d, [] if fut is None else fut.result()
         while window:
             p, d, fut = window.popleft()
-            yield p, d, fut.result()
+            yield p, d, [] if fut is None else fut.result()
 
 
 def could_run(ctx: Context, path: str, st: os.stat_result) -> tuple[bool, bytes | None]:
@@ -318,7 +334,7 @@ def check_php_code(ctx: Context) -> Iterator[Finding]:
             if runnable and data is not None:
                 yield path, data
 
-    for path, data, hits in judged_in_parallel(candidates()):
+    for path, data, hits in judged_in_parallel(candidates(), ctx=ctx):
         extra: dict[str, object] = {"rules": [h.rule.id for h in hits]}
         owner = ctx.dpkg_md5sums.get(path)
         modified = False

@@ -50,7 +50,7 @@ def check_php_code(ctx: Context) -> Iterable[Finding]:
     """Backdoor code in PHP outside the sites, whatever the file's name."""
     if not any(ctx.is_file(m) for m in _SYSTEM):
         return
-    for path, data, hits in judged_in_parallel(_candidates(ctx)):
+    for path, data, hits in judged_in_parallel(_candidates(ctx), ctx=ctx):
         if not hits:
             continue
         f = php_finding("system.php_code", path, data, hits)
