@@ -36,7 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from .errors import BundleError, BundleMemberError, SecretsError, WriteError
+from .errors import BundleError, BundleMemberError, SecretsError, VpsrescueError, WriteError
 
 FORMAT = "vpsrescue-bundle"
 FORMAT_VERSION = 1
@@ -594,6 +594,18 @@ class Bundle:
         found = [e for p, e in self.manifest().entries.items()
                  if p == top or p.startswith(below)]
         yield from sorted(found, key=lambda e: e.path.split(b"/"))
+
+    def read_rescued(self, path: str) -> bytes | None:
+        """A small rescued file whole, by its path on the old root; None when it was not
+        rescued or does not match its manifest entry (fab bundle.verify reports that)."""
+        member = os.fsencode(path).lstrip(b"/")
+        if member not in self.manifest().entries:
+            return None
+        try:
+            with self.open_member(member) as r:
+                return r.read()
+        except VpsrescueError:
+            return None
 
     def open_member(self, path: bytes) -> MemberReader:
         """A rescued file of files/, read as a stream that is checked against the

@@ -16,7 +16,6 @@ database password and salts are listed apart: restore makes new ones.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -25,7 +24,6 @@ from typing import Any
 from ..bundle import Bundle
 from ..dump import phpserialize
 from ..dump.inserts import table_rows
-from ..errors import VpsrescueError
 from ..formats.php import parse_php_config
 
 #: A part of a name that holds a secret: pass/password/passwd/pwd, secret, api key,
@@ -145,17 +143,6 @@ def _config_paths(bundle: Bundle, wp: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def _read_member(bundle: Bundle, path: str) -> bytes | None:
-    member = os.fsencode(path).lstrip(b"/")
-    if member not in bundle.manifest().entries:
-        return None
-    try:
-        with bundle.open_member(member) as r:
-            return r.read()
-    except VpsrescueError:
-        return None  # a damaged file is fab bundle.verify's to report
-
-
 def find_credentials(bundle: Bundle, facts: dict[str, Any]) -> list[Credential]:
     """Every third-party credential of every site: its config files, then its options
     (read from the datadir's dump rescue made)."""
@@ -163,7 +150,7 @@ def find_credentials(bundle: Bundle, facts: dict[str, Any]) -> list[Credential]:
     for wp in facts.get("wordpress") or []:
         site = _site_name(wp)
         for path in _config_paths(bundle, wp):
-            src = _read_member(bundle, path)
+            src = bundle.read_rescued(path)
             if src is not None:
                 out += config_credentials(site, path, src)
         dump = bundle.db_dir / f"{wp.get('db_name')}.sql.gz"

@@ -19,7 +19,6 @@ from typing import Any
 from markupsafe import escape
 
 from ..bundle import Bundle
-from ..errors import VpsrescueError
 
 DATED = ("critical", "high", "medium")
 COLOURS = {"critical": "#b00020", "high": "#e65100", "medium": "#c9a100", "low": "#5b8def",
@@ -73,17 +72,6 @@ def line_time(line: bytes, year: int) -> float | None:
     return None
 
 
-def _read(bundle: Bundle, path: str) -> bytes | None:
-    member = os.fsencode(path).lstrip(b"/")
-    if member not in bundle.manifest().entries:
-        return None
-    try:
-        with bundle.open_member(member) as r:
-            return r.read()
-    except VpsrescueError:
-        return None
-
-
 def _parse_registered(s: str) -> float | None:
     try:
         return datetime.strptime(s[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
@@ -105,7 +93,7 @@ def events(bundle: Bundle, findings: list[dict[str, Any]]) -> list[Event]:
         kind = f.get("kind")
         if kind == "log" and path:
             needles = [str(extra[k]).encode() for k in ("ip", "url") if extra.get(k)]
-            data = _read(bundle, path) if needles else None
+            data = bundle.read_rescued(path) if needles else None
             e = entries.get(os.fsencode(path).lstrip(b"/"))
             year = datetime.fromtimestamp(e.mtime if e else 0, UTC).year
             times = sorted(w for line in (data or b"").splitlines()
