@@ -142,7 +142,8 @@ def test_missing_tools_are_named_with_their_package(tmp_path: Path) -> None:
     # A PATH with every tool the lab needs except systemd-nspawn.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("ip", "debootstrap", "losetup", "partx", "apt-cacher-ng", "ssh-keygen"):
+    for tool in ("ip", "debootstrap", "losetup", "partx", "apt-cacher-ng", "ssh-keygen",
+                 "pebble", "pebble-challtestsrv"):
         for d in ("/usr/sbin", "/usr/bin", "/sbin", "/bin"):
             if os.path.exists(f"{d}/{tool}"):
                 (bin_dir / tool).symlink_to(f"{d}/{tool}")
