@@ -20,6 +20,7 @@ from ..bundle import Bundle, utc_iso
 from ..errors import TlsError, TlsNotReadyError
 from ..inventory import InventoryHost
 from ..restore.ansible import PROJECT, run_playbook
+from ..verify.tls import dns_names
 from . import dns
 
 PLAYBOOK = PROJECT / "playbooks" / "tls.yml"
@@ -107,11 +108,7 @@ def certificate_facts(pem: bytes) -> dict[str, Any]:
     from cryptography.hazmat.primitives import hashes
 
     cert = x509.load_pem_x509_certificate(pem)
-    try:
-        sans = cert.extensions.get_extension_for_class(
-            x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
-    except x509.ExtensionNotFound:
-        sans = []
+    sans = dns_names(cert)
     issuer = cert.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return {"serial": format(cert.serial_number, "x"),
             "sha256": cert.fingerprint(hashes.SHA256()).hex(),

@@ -59,6 +59,18 @@ def peer_certificate(address: str, name: str, context: ssl.SSLContext,
         return None, f"no TLS on {address}:443 for {name} ({exc.strerror or exc})"
 
 
+def dns_names(cert: Any) -> list[str]:
+    """The DNS names of a certificate's subjectAltName (none: an empty list)."""
+    from cryptography import x509
+
+    try:
+        names: list[str] = cert.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        return []
+    return names
+
+
 def check_site(add: Add, address: str, site: str, names: list[str],
                context: ssl.SSLContext, ca_label: str,
                now: dt.datetime | None = None) -> None:
@@ -72,11 +84,7 @@ def check_site(add: Add, address: str, site: str, names: list[str],
         if der is None:
             continue
         cert = x509.load_der_x509_certificate(der)
-        try:
-            sans = cert.extensions.get_extension_for_class(
-                x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
-        except x509.ExtensionNotFound:
-            sans = []
+        sans = dns_names(cert)
         if name == names[0]:
             missing = [n for n in names if n not in sans]
             add(site, "certificate names", not missing,
