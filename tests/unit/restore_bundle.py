@@ -4,11 +4,13 @@ written), facts, triage's report, and the manifest finished complete (or not).""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import fab
 from vpsrescue.bundle import (
     DIR,
     FILE,
@@ -74,3 +76,13 @@ def make_bundle(tmp: Path, sites: list[dict[str, Any]], findings: list[dict[str,
                                           "quarantine": q})
     b.finish(m, complete=complete)
     return b
+
+
+def plan_json(b: Bundle, *keep: str) -> tuple[Any, dict[str, Any]]:
+    """`fab restore --plan --json` on the bundle, with a --keep per path: the process and
+    its JSON ({} when it failed)."""
+    args = ["restore", "--plan", "--json", "--bundle", str(b.path)]
+    for k in keep:
+        args += ["--keep", k]
+    proc = fab(*args)
+    return proc, json.loads(proc.stdout) if proc.returncode == 0 else {}

@@ -7,14 +7,12 @@ decided; --keep of a path that is not quarantined is one sentence."""
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import fab
-from tests.unit.restore_bundle import make_bundle
+from tests.unit.restore_bundle import make_bundle, plan_json
 from vpsrescue.bundle import Bundle, write_json
 from vpsrescue.verify.run import quarantined_for
 
@@ -52,14 +50,6 @@ def bundle(tmp_path: Path) -> Bundle:
     return make_bundle(tmp_path / "bundles", [site], tree=tree, triaged=False)
 
 
-def _plan(b: Bundle, *keep: str) -> tuple[Any, dict[str, Any]]:
-    args = ["restore", "--plan", "--json", "--bundle", str(b.path)]
-    for k in keep:
-        args += ["--keep", k]
-    proc = fab(*args)
-    return proc, json.loads(proc.stdout) if proc.returncode == 0 else {}
-
-
 def test_triage_then_plan_with_and_without_keep(bundle: Bundle) -> None:
     proc = fab("triage", str(bundle.path))
     assert proc.returncode == 0, proc.stderr
@@ -74,14 +64,14 @@ def test_triage_then_plan_with_and_without_keep(bundle: Bundle) -> None:
         report["quarantine"]
 
     # the plan without --keep leaves all three behind
-    proc, plan = _plan(bundle)
+    proc, plan = plan_json(bundle)
     assert proc.returncode == 0, proc.stderr
     (site,) = plan["sites"]
     assert {PAYLOAD, PLUGIN, SHELL} <= set(site["quarantined"])
     assert site["kept"] == [] and plan["kept"] == []
 
     # --keep brings the plugin file back into the plan, and says who decided
-    proc, plan = _plan(bundle, PLUGIN)
+    proc, plan = plan_json(bundle, PLUGIN)
     assert proc.returncode == 0, proc.stderr
     (site,) = plan["sites"]
     assert PLUGIN not in site["quarantined"] and site["kept"] == [PLUGIN]
@@ -108,7 +98,7 @@ def test_keep_refuses_a_payload_a_shell_and_a_path_not_in_the_quarantine(
                         (SHELL, "is never restored ("),
                         (CONTENT + "/plugins/hello-dolly/readme.txt",
                          "is not in the quarantine of")):
-        proc, _ = _plan(bundle, path)
+        proc, _ = plan_json(bundle, path)
         assert proc.returncode != 0 and words in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert bundle.plan_path.exists() == before  # nothing written for a refused plan
@@ -128,7 +118,7 @@ def test_a_report_from_before_the_policy_keeps_nothing(bundle: Bundle) -> None:
     """A report.json without reasons: --keep cannot tell what may come back."""
     write_json(bundle.triage_report_path, {"complete": True, "findings": [],
                                            "quarantine": [PLUGIN]})
-    proc, _ = _plan(bundle, PLUGIN)
+    proc, _ = plan_json(bundle, PLUGIN)
     assert proc.returncode != 0 and "run fab triage again" in proc.stderr
 
 

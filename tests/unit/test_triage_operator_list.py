@@ -6,14 +6,13 @@ sentence, a non-zero exit and nothing written."""
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import fab
-from tests.unit.restore_bundle import make_bundle
+from tests.unit.restore_bundle import make_bundle, plan_json
 from vpsrescue.bundle import Bundle
 
 pytestmark = pytest.mark.unit
@@ -94,21 +93,13 @@ def test_quarantine_of_a_path_the_tree_does_not_hold_is_refused(bundle: Bundle) 
         assert bundle.triage_report_path.read_bytes() == before  # nothing rewritten
 
 
-def _plan(b: Bundle, *keep: str) -> tuple[Any, dict[str, Any]]:
-    args = ["restore", "--plan", "--json", "--bundle", str(b.path)]
-    for k in keep:
-        args += ["--keep", k]
-    proc = fab(*args)
-    return proc, json.loads(proc.stdout) if proc.returncode == 0 else {}
-
-
 def test_restore_keep_of_a_directory_keeps_every_quarantined_file_under_it(
         bundle: Bundle) -> None:
     assert fab("triage", str(bundle.path)).returncode == 0
     reasons = _reasons(bundle)
     dolly = {DOLLY + "/hello.php", DOLLY + "/more/extra.php"}
     assert all(reasons[p] == ["medium_in_web_root"] for p in dolly), reasons
-    proc, plan = _plan(bundle, DOLLY + "/")
+    proc, plan = plan_json(bundle, DOLLY + "/")
     assert proc.returncode == 0, proc.stderr
     (site,) = plan["sites"]
     assert set(site["kept"]) == dolly == {k["path"] for k in plan["kept"]}
@@ -120,8 +111,8 @@ def test_restore_keep_of_a_directory_holding_a_shell_is_refused(bundle: Bundle) 
     assert fab("triage", str(bundle.path)).returncode == 0
     assert _reasons(bundle)[SEO + "/x.php"][0] == "judged"
     before = bundle.plan_path.exists()
-    proc, _ = _plan(bundle, SEO)
+    proc, _ = plan_json(bundle, SEO)
     _one_sentence(proc, "that are never restored (first: " + SEO + "/x.php")
-    proc, _ = _plan(bundle, CONTENT + "/themes/plain")  # nothing quarantined under it
+    proc, _ = plan_json(bundle, CONTENT + "/themes/plain")  # nothing quarantined under it
     _one_sentence(proc, "is not in the quarantine of")
     assert bundle.plan_path.exists() == before
